@@ -37,6 +37,7 @@
 
 mod caching;
 mod error;
+mod keyed_locks;
 mod protocol;
 mod provider;
 pub mod secret;
@@ -44,6 +45,7 @@ mod token;
 
 pub use caching::CachingCredential;
 pub use error::{Error, Result};
+pub use keyed_locks::KeyedLocks;
 pub use protocol::{ClientId, Scope, Scopes, TenantId};
 pub use provider::{
     AsyncToBlocking, BlockingToAsync, BlockingTokenProvider, BoxFuture, ScopedProvider,
