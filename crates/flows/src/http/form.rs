@@ -1,0 +1,132 @@
+//! [`Form`]: an `application/x-www-form-urlencoded` body whose `Debug` redacts secrets.
+
+use std::fmt;
+
+use tokenhop_core::{REDACTED, Secret};
+
+/// Form fields whose values are secrets whatever way they were added.
+pub const SECRET_FIELDS: &[&str] = &[
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "device_code",
+    "password",
+    "user_federated_identity_credential",
+];
+
+/// A form body. Add secret values with [`Form::secret`]; `Debug` prints them (and any
+/// field named in [`SECRET_FIELDS`]) as `[redacted]`.
+#[derive(Clone, Default)]
+pub struct Form {
+    fields: Vec<(String, Value)>,
+}
+
+#[derive(Clone)]
+enum Value {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl Value {
+    fn expose(&self) -> &str {
+        match self {
+            Value::Plain(value) => value,
+            Value::Secret(secret) => secret.expose_secret(),
+        }
+    }
+}
+
+impl Form {
+    /// An empty form.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a plain field.
+    pub fn field(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.fields
+            .push((name.to_owned(), Value::Plain(value.into())));
+        self
+    }
+
+    /// Adds a plain field when `value` is `Some`.
+    pub fn optional(self, name: &str, value: Option<impl Into<String>>) -> Self {
+        match value {
+            Some(value) => self.field(name, value),
+            None => self,
+        }
+    }
+
+    /// Adds a secret field.
+    pub fn secret(mut self, name: &str, value: &Secret) -> Self {
+        self.fields
+            .push((name.to_owned(), Value::Secret(value.clone())));
+        self
+    }
+
+    /// The value of a field (exposing secrets): for tests and the grant type in logs.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.expose())
+    }
+
+    /// The encoded body, with secrets in the clear: only for the wire.
+    pub fn encode(&self) -> Secret {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in &self.fields {
+            serializer.append_pair(name, value.expose());
+        }
+        Secret::new(serializer.finish())
+    }
+}
+
+impl fmt::Debug for Form {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.fields {
+            match value {
+                Value::Plain(plain) if !SECRET_FIELDS.contains(&name.as_str()) => {
+                    map.entry(name, plain)
+                }
+                _ => map.entry(name, &REDACTED),
+            };
+        }
+        map.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secret_values_and_secret_names() {
+        let form = Form::new()
+            .field("grant_type", "refresh_token")
+            .secret("client_secret", &Secret::new("cs-123"))
+            .field("refresh_token", "rt-456");
+        let text = format!("{form:?}");
+        assert!(text.contains(r#""refresh_token": "[redacted]""#), "{text}");
+        assert!(
+            !text.contains("cs-123") && !text.contains("rt-456"),
+            "{text}"
+        );
+        assert!(text.contains("grant_type"));
+    }
+
+    #[test]
+    fn encodes_every_field() {
+        let form = Form::new()
+            .field("scope", "a b")
+            .secret("client_secret", &Secret::new("x&y"));
+        assert_eq!(
+            form.encode().expose_secret(),
+            "scope=a+b&client_secret=x%26y"
+        );
+    }
+}

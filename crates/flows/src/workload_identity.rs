@@ -1,0 +1,173 @@
+//! Workload identity (Kubernetes and other federated platforms): the platform writes a
+//! signed token to a file, which becomes the client assertion. The file rotates, so it
+//! is read again for every token request.
+
+use std::path::PathBuf;
+
+use tokenhop_core::{BoxFuture, ClientId, Error, Result, Secret, TenantId};
+
+use crate::client_auth::{AssertionContext, AssertionSource};
+
+/// The federated token file as an [`AssertionSource`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FederatedTokenFile {
+    path: PathBuf,
+}
+
+impl FederatedTokenFile {
+    /// The token in `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    /// Where it reads from.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl AssertionSource for FederatedTokenFile {
+    fn assertion<'a>(&'a self, _context: &'a AssertionContext) -> BoxFuture<'a, Result<Secret>> {
+        Box::pin(async move {
+            let text = tokio::fs::read_to_string(&self.path).await.map_err(|e| {
+                Error::configuration(format!(
+                    "cannot read the federated token file {}: {e}",
+                    self.path.display()
+                ))
+            })?;
+            let token = text.trim();
+            if token.is_empty() {
+                return Err(Error::configuration(format!(
+                    "the federated token file {} is empty",
+                    self.path.display()
+                )));
+            }
+            Ok(Secret::new(token))
+        })
+    }
+}
+
+/// What the platform sets: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+/// `AZURE_FEDERATED_TOKEN_FILE` and optionally `AZURE_AUTHORITY_HOST`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkloadIdentityEnv {
+    /// `AZURE_CLIENT_ID`.
+    pub client_id: ClientId,
+    /// `AZURE_TENANT_ID`.
+    pub tenant_id: TenantId,
+    /// `AZURE_FEDERATED_TOKEN_FILE`.
+    pub token_file: FederatedTokenFile,
+    /// `AZURE_AUTHORITY_HOST`, default `https://login.microsoftonline.com`.
+    pub authority_host: String,
+}
+
+impl WorkloadIdentityEnv {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from `lookup`; names every missing one in the error.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let (client_id, tenant_id, file) = (
+            get("AZURE_CLIENT_ID"),
+            get("AZURE_TENANT_ID"),
+            get("AZURE_FEDERATED_TOKEN_FILE"),
+        );
+        let missing: Vec<&str> = [
+            ("AZURE_CLIENT_ID", client_id.is_none()),
+            ("AZURE_TENANT_ID", tenant_id.is_none()),
+            ("AZURE_FEDERATED_TOKEN_FILE", file.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        match (client_id, tenant_id, file) {
+            (Some(client_id), Some(tenant_id), Some(file)) => Ok(Self {
+                client_id: ClientId::new(client_id)?,
+                tenant_id: TenantId::new(tenant_id)?,
+                token_file: FederatedTokenFile::new(file),
+                authority_host: get("AZURE_AUTHORITY_HOST")
+                    .unwrap_or_else(|| "https://login.microsoftonline.com".into())
+                    .trim_end_matches('/')
+                    .to_owned(),
+            }),
+            _ => Err(Error::configuration(format!(
+                "workload identity needs {} in the environment",
+                missing.join(", ")
+            ))),
+        }
+    }
+
+    /// `{authority_host}/{tenant}`.
+    pub fn authority(&self) -> String {
+        format!("{}/{}", self.authority_host, self.tenant_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rereads_the_file_for_every_assertion() {
+        let dir = std::env::temp_dir().join(format!("tokenhop-wi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("token");
+        let source = FederatedTokenFile::new(&path);
+        let context = AssertionContext {
+            client_id: "c".into(),
+            token_endpoint: "t".into(),
+        };
+        std::fs::write(&path, "first\n").unwrap();
+        assert_eq!(
+            source.assertion(&context).await.unwrap().expose_secret(),
+            "first"
+        );
+        std::fs::write(&path, "rotated").unwrap();
+        assert_eq!(
+            source.assertion(&context).await.unwrap().expose_secret(),
+            "rotated"
+        );
+        std::fs::write(&path, "  ").unwrap();
+        assert!(source.assertion(&context).await.is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            source
+                .assertion(&context)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("cannot read")
+        );
+    }
+
+    #[test]
+    fn names_every_missing_variable() {
+        let err = WorkloadIdentityEnv::from_lookup(|name| {
+            (name == "AZURE_TENANT_ID").then(|| "t".to_owned())
+        })
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("AZURE_CLIENT_ID")
+                && text.contains("AZURE_FEDERATED_TOKEN_FILE")
+                && !text.contains("AZURE_TENANT_ID,"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn authority_host_defaults_to_the_public_cloud() {
+        let env = WorkloadIdentityEnv::from_lookup(|name| match name {
+            "AZURE_CLIENT_ID" => Some("c".into()),
+            "AZURE_TENANT_ID" => Some("t".into()),
+            "AZURE_FEDERATED_TOKEN_FILE" => Some("/var/run/token".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.authority(), "https://login.microsoftonline.com/t");
+    }
+}
