@@ -14,6 +14,7 @@ const STEPS: &[Step] = &[
     ("test", nextest),
     ("doctest", doctest),
     ("doc", doc),
+    ("cert-standalone", crate::cert_standalone::check),
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {

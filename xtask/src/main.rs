@@ -3,6 +3,7 @@
 //! - `ci`: everything CI checks, in order; each step prints its name and time, the run
 //!   ends with a one-line summary and exits non-zero if any step failed.
 
+mod cert_standalone;
 mod ci;
 mod invariants;
 mod util;

@@ -31,7 +31,9 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod agent_id;
 pub mod authority;
+pub mod bearer;
 pub mod claims;
 pub mod client_auth;
 pub mod device_code;

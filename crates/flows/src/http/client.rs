@@ -132,6 +132,11 @@ impl HttpClient {
         })
     }
 
+    /// The pooled `reqwest` client, for requests that are not token requests.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
     /// The configuration it was built with.
     pub fn config(&self) -> &HttpConfig {
         &self.config

@@ -1,0 +1,285 @@
+//! Entra Agent ID: configuration and the requests of each hop.
+//!
+//! - Hop 1: the blueprint (an app with a certificate) gets T1 by client credentials
+//!   with `scope=api://AzureADTokenExchange/.default` and `fmi_path={agent id}`.
+//! - Hop 2: the agent identity gets T2 by client credentials with T1 as its client
+//!   assertion: for the resource (two hops, app-only), or for the token exchange
+//!   (going on to hop 3).
+//! - Hop 3: `grant_type=user_fic` for the agent user, with T1 as client assertion and T2
+//!   as `user_federated_identity_credential` → a delegated token.
+
+use tokenhop_core::{ClientId, Error, Result, Scopes, Secret, TenantId};
+
+use crate::http::Form;
+
+/// The audience of the intermediate tokens.
+pub const TOKEN_EXCHANGE_SCOPE: &str = "api://AzureADTokenExchange/.default";
+
+/// The resource the last hop asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AgentResource {
+    /// Microsoft Graph (`https://graph.microsoft.com/.default`).
+    #[default]
+    Graph,
+    /// Azure Storage (`https://storage.azure.com/.default`).
+    Storage,
+    /// Any other scopes.
+    Scopes(Scopes),
+}
+
+impl AgentResource {
+    /// The scopes of the last hop.
+    pub fn scopes(&self) -> Result<Scopes> {
+        match self {
+            Self::Graph => Scopes::new(["https://graph.microsoft.com/.default"]),
+            Self::Storage => Scopes::new(["https://storage.azure.com/.default"]),
+            Self::Scopes(scopes) => Ok(scopes.clone()),
+        }
+    }
+
+    /// `graph`, `storage`, or scopes (space-separated).
+    pub fn parse(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "graph" => Ok(Self::Graph),
+            "storage" => Ok(Self::Storage),
+            _ => {
+                let scopes = Scopes::parse(text)?;
+                if scopes.is_empty() {
+                    return Err(Error::configuration(
+                        "the agent resource is empty; use graph, storage or scopes",
+                    ));
+                }
+                Ok(Self::Scopes(scopes))
+            }
+        }
+    }
+}
+
+/// Who the agent user is: by object id (`user_id`) or by UPN (`username`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AgentUser {
+    /// The agent user's object id.
+    ObjectId(String),
+    /// The agent user's UPN.
+    Upn(String),
+}
+
+impl AgentUser {
+    /// The `X-AnchorMailbox` header MSAL sends with hop 3.
+    pub fn anchor_mailbox(&self, tenant: &TenantId) -> String {
+        match self {
+            Self::ObjectId(oid) => format!("Oid:{oid}@{tenant}"),
+            Self::Upn(upn) => format!("upn:{upn}"),
+        }
+    }
+
+    fn add_to(&self, form: Form) -> Form {
+        match self {
+            Self::ObjectId(oid) => form.field("user_id", oid.as_str()),
+            Self::Upn(upn) => form.field("username", upn.as_str()),
+        }
+    }
+}
+
+/// Agent ID settings as they arrive from a builder or a file: every field optional, so
+/// that [`AgentIdSettings::validate`] can name all the missing ones at once.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AgentIdSettings {
+    /// The tenant.
+    pub tenant_id: Option<String>,
+    /// The blueprint's application (client) id.
+    pub blueprint_id: Option<String>,
+    /// The agent identity's client id.
+    pub agent_id: Option<String>,
+    /// The agent user's object id (three-hop chain).
+    pub agent_user_id: Option<String>,
+    /// The agent user's UPN (three-hop chain; instead of the object id).
+    pub agent_user_upn: Option<String>,
+}
+
+/// Validated Agent ID identities.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AgentIdentities {
+    /// The tenant.
+    pub tenant_id: TenantId,
+    /// The blueprint app.
+    pub blueprint_id: ClientId,
+    /// The agent identity.
+    pub agent_id: ClientId,
+    /// The agent user, for the three-hop chain.
+    pub agent_user: Option<AgentUser>,
+}
+
+impl AgentIdSettings {
+    /// Checks the settings; `needs_user` for the three-hop chain. A missing field is
+    /// [`Error::AgentIdNotAvailable`] naming every missing field.
+    pub fn validate(&self, needs_user: bool) -> Result<AgentIdentities> {
+        let present = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let (tenant, blueprint, agent) = (
+            present(&self.tenant_id),
+            present(&self.blueprint_id),
+            present(&self.agent_id),
+        );
+        let (user_id, upn) = (present(&self.agent_user_id), present(&self.agent_user_upn));
+        let mut missing = Vec::new();
+        for (name, value) in [
+            ("tenant_id", &tenant),
+            ("blueprint_id", &blueprint),
+            ("agent_id", &agent),
+        ] {
+            if value.is_none() {
+                missing.push(name.to_owned());
+            }
+        }
+        if needs_user && user_id.is_none() && upn.is_none() {
+            missing.push("agent_user_id or agent_user_upn".to_owned());
+        }
+        if needs_user && user_id.is_some() && upn.is_some() {
+            return Err(Error::configuration(
+                "give the agent user by agent_user_id or by agent_user_upn, not both",
+            ));
+        }
+        let (Some(tenant), Some(blueprint), Some(agent)) = (tenant, blueprint, agent) else {
+            return Err(Error::AgentIdNotAvailable { missing });
+        };
+        if !missing.is_empty() {
+            return Err(Error::AgentIdNotAvailable { missing });
+        }
+        let agent_user = match (user_id, upn) {
+            (Some(oid), _) if needs_user => Some(AgentUser::ObjectId(oid)),
+            (_, Some(upn)) if needs_user => Some(AgentUser::Upn(upn)),
+            _ => None,
+        };
+        Ok(AgentIdentities {
+            tenant_id: TenantId::new(tenant)?,
+            blueprint_id: ClientId::new(blueprint)?,
+            agent_id: ClientId::new(agent)?,
+            agent_user,
+        })
+    }
+}
+
+/// Hop 1's extra field, `fmi_path`, which also keys its cache entry.
+pub fn hop1_extra_fields(identities: &AgentIdentities) -> Vec<(String, String)> {
+    vec![(
+        "fmi_path".to_owned(),
+        identities.agent_id.as_str().to_owned(),
+    )]
+}
+
+/// Hop 3's form, before client authentication (T1 as `client_assertion` is added by the
+/// caller like any other assertion).
+pub fn hop3_form(
+    identities: &AgentIdentities,
+    user: &AgentUser,
+    scopes: &Scopes,
+    t2: &Secret,
+) -> Form {
+    let form = Form::new()
+        .field("grant_type", "user_fic")
+        .field("client_id", identities.agent_id.as_str())
+        .field("scope", scopes.to_space_separated())
+        .secret("user_federated_identity_credential", t2)
+        .field("client_info", "1");
+    user.add_to(form)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> AgentIdSettings {
+        AgentIdSettings {
+            tenant_id: Some("t".into()),
+            blueprint_id: Some("bp".into()),
+            agent_id: Some("agent".into()),
+            agent_user_id: Some("oid-1".into()),
+            agent_user_upn: None,
+        }
+    }
+
+    #[test]
+    fn names_every_missing_field() {
+        let err = AgentIdSettings::default().validate(true).unwrap_err();
+        match err {
+            Error::AgentIdNotAvailable { missing } => assert_eq!(
+                missing,
+                vec![
+                    "tenant_id",
+                    "blueprint_id",
+                    "agent_id",
+                    "agent_user_id or agent_user_upn"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        let two_hop = AgentIdSettings {
+            agent_user_id: None,
+            ..settings()
+        };
+        assert!(two_hop.validate(false).is_ok());
+        assert!(
+            matches!(two_hop.validate(true), Err(Error::AgentIdNotAvailable { missing }) if missing.len() == 1)
+        );
+        let blank = AgentIdSettings {
+            agent_id: Some("  ".into()),
+            ..settings()
+        };
+        assert!(
+            matches!(blank.validate(false), Err(Error::AgentIdNotAvailable { missing }) if missing == ["agent_id"])
+        );
+    }
+
+    #[test]
+    fn one_user_identifier_only() {
+        let both = AgentIdSettings {
+            agent_user_upn: Some("u@x".into()),
+            ..settings()
+        };
+        assert!(both.validate(true).is_err());
+    }
+
+    #[test]
+    fn hop3_sends_user_fic_with_exactly_one_user_field() {
+        let ids = settings().validate(true).unwrap();
+        let user = ids.agent_user.clone().unwrap();
+        let form = hop3_form(
+            &ids,
+            &user,
+            &AgentResource::Storage.scopes().unwrap(),
+            &Secret::new("t2"),
+        );
+        assert_eq!(form.get("grant_type"), Some("user_fic"));
+        assert_eq!(form.get("user_id"), Some("oid-1"));
+        assert_eq!(form.get("username"), None);
+        assert_eq!(
+            form.get("scope"),
+            Some("https://storage.azure.com/.default")
+        );
+        assert_eq!(form.get("user_federated_identity_credential"), Some("t2"));
+        assert_eq!(user.anchor_mailbox(&ids.tenant_id), "Oid:oid-1@t");
+    }
+
+    #[test]
+    fn resources_by_name_or_scopes() {
+        assert_eq!(AgentResource::parse("Graph").unwrap(), AgentResource::Graph);
+        assert_eq!(
+            AgentResource::parse("https://vault.azure.net/.default")
+                .unwrap()
+                .scopes()
+                .unwrap()
+                .to_space_separated(),
+            "https://vault.azure.net/.default"
+        );
+        assert!(AgentResource::parse(" ").is_err());
+    }
+}
