@@ -15,6 +15,7 @@ const STEPS: &[Step] = &[
     ("doctest", doctest),
     ("doc", doc),
     ("cert-standalone", crate::cert_standalone::check),
+    ("interop-cache", crate::interop_cache::check),
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {

@@ -5,7 +5,9 @@
 
 mod cert_standalone;
 mod ci;
+mod interop_cache;
 mod invariants;
+mod python;
 mod util;
 
 use std::process::ExitCode;

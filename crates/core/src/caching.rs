@@ -96,22 +96,22 @@ impl<C: TokenCredential> CachingCredential<C> {
         let seen_generation = slot.generation.load(Ordering::Acquire);
         let cached = slot.current();
 
-        if !options.force_refresh {
-            if let Some(token) = &cached {
-                let now = self.clock.now();
-                if token.is_valid_at(now) && !token.needs_refresh_at(now) {
-                    return Ok(token.clone());
-                }
-                if token.is_valid_at(now) {
-                    // Refresh ahead; if another caller is already at it, the old token will do.
-                    return match slot.fetching.try_lock() {
-                        Ok(_guard) => {
-                            self.fetch(&slot, scopes, options, Some(token.clone()))
-                                .await
-                        }
-                        Err(_) => Ok(token.clone()),
-                    };
-                }
+        if !options.force_refresh
+            && let Some(token) = &cached
+        {
+            let now = self.clock.now();
+            if token.is_valid_at(now) && !token.needs_refresh_at(now) {
+                return Ok(token.clone());
+            }
+            if token.is_valid_at(now) {
+                // Refresh ahead; if another caller is already at it, the old token will do.
+                return match slot.fetching.try_lock() {
+                    Ok(_guard) => {
+                        self.fetch(&slot, scopes, options, Some(token.clone()))
+                            .await
+                    }
+                    Err(_) => Ok(token.clone()),
+                };
             }
         }
 

@@ -1,0 +1,53 @@
+//! Cache hits at 1k/10k/100k entries (exact key and superset-of-scopes paths), and
+//! serialize/deserialize at 100k entries. Run with `cargo bench -p tokenhop-cache`
+//! (or `cargo xtask bench`).
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use tokenhop_cache::synthetic::{self, SyntheticCache};
+use tokenhop_cache::{AccessTokenLookup, CacheOptions, TokenCache};
+
+fn hits(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hit");
+    for entries in [1_000, 10_000, 100_000] {
+        let SyntheticCache { cache, probe } = synthetic::build(entries);
+        let exact = probe.exact_query();
+        let superset = probe.superset_query();
+        assert!(matches!(
+            cache.find_access_token(&exact, synthetic::NOW),
+            AccessTokenLookup::Hit(_)
+        ));
+        assert!(matches!(
+            cache.find_access_token(&superset, synthetic::NOW),
+            AccessTokenLookup::Hit(_)
+        ));
+        group.bench_with_input(BenchmarkId::new("exact", entries), &entries, |b, _| {
+            b.iter(|| black_box(cache.find_access_token(black_box(&exact), synthetic::NOW)))
+        });
+        group.bench_with_input(BenchmarkId::new("superset", entries), &entries, |b, _| {
+            b.iter(|| black_box(cache.find_access_token(black_box(&superset), synthetic::NOW)))
+        });
+    }
+    group.finish();
+}
+
+fn serialization(c: &mut Criterion) {
+    let mut group = c.benchmark_group("serde_100k");
+    group.sample_size(10);
+    let SyntheticCache { cache, .. } = synthetic::build(100_000);
+    let text = cache.to_json();
+    group.bench_function("serialize", |b| b.iter(|| black_box(cache.to_json())));
+    group.bench_function("deserialize", |b| {
+        b.iter(|| {
+            black_box(TokenCache::deserialize(
+                black_box(&text),
+                CacheOptions::default(),
+            ))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hits, serialization);
+criterion_main!(benches);

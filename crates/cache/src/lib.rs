@@ -1,0 +1,67 @@
+//! An MSAL-compatible token cache that does not slow down as it grows.
+//!
+//! The format is MSAL's unified cache (sections `AccessToken`, `RefreshToken`,
+//! `IdToken`, `Account`, `AppMetadata`), so a file written by MSAL Python or the Azure
+//! CLI is read here and the other way round; unknown fields and sections are kept.
+//! Keys and entries are computed exactly as MSAL computes them ([`TokenCache::add`]),
+//! and lookups follow MSAL's rules (a token with less than 5 minutes left counts as
+//! expired, `refresh_on` means "refresh, keep this as a fallback") but use indexes: an
+//! access-token hit costs the same with 10 entries or 100,000. [`SharedTokenCache`]
+//! loads lazily and persists every change through a [`Persistence`] backend: memory,
+//! a file (atomic, mode 0600, cross-process lock, corrupt files kept aside), a host
+//! callback, or the OS keystore (feature `keyring`).
+//!
+//! # Example
+//!
+//! ```
+//! use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent};
+//!
+//! let cache = SharedTokenCache::in_memory();
+//! let response = serde_json::json!({"access_token": "eyJ...", "expires_in": 3600, "token_type": "Bearer"});
+//! cache.write(|c| {
+//!     c.add(&TokenEvent {
+//!         client_id: "my-app",
+//!         environment: "login.microsoftonline.com",
+//!         realm: "contoso.onmicrosoft.com",
+//!         scopes: &["https://graph.microsoft.com/.default"],
+//!         grant_type: "client_credentials",
+//!         response: response.as_object().unwrap(),
+//!         extra_fields: &[],
+//!         now: 1_800_000_000,
+//!     })
+//! })?;
+//! let hit = cache.read(|c| {
+//!     let query = AccessTokenQuery {
+//!         home_account_id: None,
+//!         environment: "login.microsoftonline.com",
+//!         client_id: "my-app",
+//!         realm: "contoso.onmicrosoft.com",
+//!         scopes: &["https://graph.microsoft.com/.default"],
+//!         ext_cache_key: None,
+//!     };
+//!     matches!(c.find_access_token(&query, 1_800_000_100), AccessTokenLookup::Hit(_))
+//! })?;
+//! assert!(hit);
+//! # Ok::<(), tokenhop_core::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod cache;
+pub mod entry;
+mod file;
+pub mod keys;
+mod persist;
+mod read;
+mod serde_impl;
+mod shared;
+pub mod synthetic;
+mod write;
+
+pub use cache::{CacheOptions, ScopeMatching, Section, TokenCache};
+pub use file::{FilePersistence, default_path};
+pub use persist::{CallbackPersistence, MemoryPersistence, Persistence};
+pub use read::{AccessTokenLookup, AccessTokenQuery, Account};
+pub use shared::SharedTokenCache;
+pub use write::{Added, TokenEvent};

@@ -1,0 +1,248 @@
+//! The write path: a token response plus its request context become the same entries,
+//! under the same keys, that MSAL's `TokenCache.add` writes.
+
+use serde_json::{Map, Value};
+
+use crate::cache::{Section, TokenCache};
+use crate::entry::{Entry, F};
+use crate::keys;
+
+/// Grants after which MSAL records how the account was established.
+const ACCOUNT_ESTABLISHING_GRANTS: &[&str] = &[
+    "broker",
+    "authorization_code",
+    "password",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "user_fic",
+];
+
+/// A token response and the request that got it.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenEvent<'a> {
+    /// The client that asked.
+    pub client_id: &'a str,
+    /// The authority host (the cache's `environment`).
+    pub environment: &'a str,
+    /// The authority's tenant segment (the cache's `realm`).
+    pub realm: &'a str,
+    /// The granted scopes (the response's `scope`, or the requested ones when the
+    /// response names none); they are sorted into the `target`.
+    pub scopes: &'a [&'a str],
+    /// The `grant_type` sent.
+    pub grant_type: &'a str,
+    /// The response body (a JSON object).
+    pub response: &'a Map<String, Value>,
+    /// Extra request fields that isolate the token in the cache (e.g. `fmi_path`).
+    pub extra_fields: &'a [(&'a str, &'a str)],
+    /// Now, in epoch seconds.
+    pub now: u64,
+}
+
+/// What [`TokenCache::add`] wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Added {
+    /// The account's `uid.utid`, for user tokens.
+    pub home_account_id: Option<String>,
+    /// The access token's key, if one was written.
+    pub access_token_key: Option<String>,
+}
+
+impl TokenCache {
+    /// Adds a token response's tokens, account and app metadata.
+    pub fn add(&mut self, event: &TokenEvent<'_>) -> Added {
+        let response = event.response;
+        let text = |name: &str| {
+            response
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let environment = event.environment.to_ascii_lowercase();
+        let id_token = text("id_token");
+        let claims = id_token.map(keys::id_token_claims).unwrap_or_default();
+        let home_account_id = home_account_id(response, &claims);
+        let mut scopes: Vec<&str> = event.scopes.to_vec();
+        scopes.sort_unstable();
+        scopes.dedup();
+        let target = scopes.join(" ");
+        let home = home_account_id.as_deref().unwrap_or_default();
+        let mut added = Added {
+            home_account_id: home_account_id.clone(),
+            access_token_key: None,
+        };
+
+        if let Some(access_token) = text("access_token") {
+            let expires_in = number(response, "expires_in")
+                .or_else(|| number(response, "expires_on").map(|on| on.saturating_sub(event.now)))
+                .unwrap_or(600);
+            let ext_expires_in = number(response, "ext_expires_in").unwrap_or(expires_in);
+            let ext = keys::ext_cache_key(event.extra_fields.iter().copied());
+            let mut at = Entry::new();
+            at.set(F::CredentialType, "AccessToken");
+            at.set(F::Secret, access_token);
+            at.set_opt(F::HomeAccountId, home_account_id.clone());
+            at.set(F::Environment, environment.as_str());
+            at.set(F::ClientId, event.client_id);
+            at.set(F::Target, target.as_str());
+            at.set(F::Realm, event.realm);
+            at.set(F::TokenType, text("token_type").unwrap_or("Bearer"));
+            at.set(F::CachedAt, event.now.to_string());
+            at.set(F::ExpiresOn, (event.now + expires_in).to_string());
+            at.set(
+                F::ExtendedExpiresOn,
+                (event.now + ext_expires_in).to_string(),
+            );
+            if let Some(ext) = &ext {
+                at.set(F::ExtCacheKey, ext.as_str());
+            }
+            if let Some(refresh_in) = number(response, "refresh_in") {
+                at.set(F::RefreshOn, (event.now + refresh_in).to_string());
+            }
+            let key = keys::access_token_key(
+                home,
+                &environment,
+                event.client_id,
+                event.realm,
+                &target,
+                ext.as_deref(),
+            );
+            self.upsert(Section::AccessToken, key.clone(), at);
+            added.access_token_key = Some(key);
+        }
+
+        if let Some(home) = home_account_id
+            .as_deref()
+            .filter(|_| response.contains_key("client_info"))
+        {
+            let mut account = Entry::new();
+            account.set(F::HomeAccountId, home);
+            account.set(F::Environment, environment.as_str());
+            account.set(F::Realm, event.realm);
+            let local = claim(&claims, "oid")
+                .or_else(|| claim(&claims, "sub"))
+                .unwrap_or_default();
+            account.set(F::LocalAccountId, local);
+            let username = claim(&claims, "preferred_username")
+                .or_else(|| claim(&claims, "upn"))
+                .unwrap_or_default();
+            account.set(F::Username, username);
+            account.set(
+                F::AuthorityType,
+                if event.realm == "adfs" {
+                    "ADFS"
+                } else {
+                    "MSSTS"
+                },
+            );
+            if ACCOUNT_ESTABLISHING_GRANTS.contains(&event.grant_type) {
+                account.set(F::AccountSource, event.grant_type);
+            }
+            self.upsert(
+                Section::Account,
+                keys::account_key(home, &environment, event.realm),
+                account,
+            );
+        }
+
+        if let Some(id_token) = id_token {
+            let mut idt = Entry::new();
+            idt.set(F::CredentialType, "IdToken");
+            idt.set(F::Secret, id_token);
+            idt.set_opt(F::HomeAccountId, home_account_id.clone());
+            idt.set(F::Environment, environment.as_str());
+            idt.set(F::Realm, event.realm);
+            idt.set(F::ClientId, event.client_id);
+            self.upsert(
+                Section::IdToken,
+                keys::id_token_key(home, &environment, event.client_id, event.realm),
+                idt,
+            );
+        }
+
+        if let Some(refresh_token) = text("refresh_token") {
+            let mut rt = Entry::new();
+            rt.set(F::CredentialType, "RefreshToken");
+            rt.set(F::Secret, refresh_token);
+            rt.set_opt(F::HomeAccountId, home_account_id.clone());
+            rt.set(F::Environment, environment.as_str());
+            rt.set(F::ClientId, event.client_id);
+            rt.set(F::Target, target.as_str());
+            rt.set(F::LastModificationTime, event.now.to_string());
+            if let Some(family) = text("foci") {
+                rt.set(F::FamilyId, family);
+            }
+            self.upsert(
+                Section::RefreshToken,
+                keys::refresh_token_key(home, &environment, event.client_id, &target),
+                rt,
+            );
+        }
+
+        let mut metadata = Entry::new();
+        metadata.set(F::ClientId, event.client_id);
+        metadata.set(F::Environment, environment.as_str());
+        if let Some(family) = text("foci") {
+            metadata.set(F::FamilyId, family);
+        }
+        self.upsert(
+            Section::AppMetadata,
+            keys::app_metadata_key(&environment, event.client_id),
+            metadata,
+        );
+        added
+    }
+
+    /// MSAL's `modify`: overlay the new fields on what the key held.
+    fn upsert(&mut self, section: Section, key: String, entry: Entry) {
+        let merged = match self.get(section, &key) {
+            Some(old) => {
+                let mut merged = old.clone();
+                merged.merge_from(&entry);
+                merged
+            }
+            None => entry,
+        };
+        self.insert(section, key, merged);
+    }
+
+    /// Replaces a refresh token's secret (rotation).
+    pub fn update_refresh_token(&mut self, key: &str, secret: &str, now: u64) -> bool {
+        let Some(mut entry) = self.get(Section::RefreshToken, key).cloned() else {
+            return false;
+        };
+        entry.set(F::Secret, secret);
+        entry.set(F::LastModificationTime, now.to_string());
+        self.insert(Section::RefreshToken, key.to_owned(), entry);
+        true
+    }
+}
+
+/// `uid.utid` from `client_info`, else the id token's `sub` (ADFS), else none (app tokens).
+fn home_account_id(response: &Map<String, Value>, claims: &Map<String, Value>) -> Option<String> {
+    let info = response
+        .get("client_info")
+        .and_then(Value::as_str)
+        .and_then(keys::decode_json_part);
+    if let Some(info) = info
+        && let (Some(uid), Some(utid)) = (
+            info.get("uid").and_then(Value::as_str),
+            info.get("utid").and_then(Value::as_str),
+        )
+    {
+        return Some(format!("{uid}.{utid}"));
+    }
+    claim(claims, "sub").map(str::to_owned)
+}
+
+fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims.get(name).and_then(Value::as_str)
+}
+
+fn number(response: &Map<String, Value>, name: &str) -> Option<u64> {
+    match response.get(name)? {
+        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
