@@ -163,16 +163,9 @@ impl TokenCache {
         environment: &str,
         client_id: &str,
     ) -> Option<(&str, &Entry)> {
-        self.rts_of(home_account_id, &environment.to_ascii_lowercase())
-            .iter()
-            .filter_map(|key| {
-                self.get(Section::RefreshToken, key)
-                    .map(|e| (key.as_ref(), e))
-            })
-            .find(|(_, e)| {
-                is_of_account(e, home_account_id, environment)
-                    && e.get(F::ClientId) == Some(client_id)
-            })
+        self.find_account_refresh_token(home_account_id, environment, |e| {
+            e.get(F::ClientId) == Some(client_id)
+        })
     }
 
     /// A family (FOCI) refresh token for an account, from any app of the family.
@@ -182,16 +175,24 @@ impl TokenCache {
         environment: &str,
         family_id: &str,
     ) -> Option<(&str, &Entry)> {
+        self.find_account_refresh_token(home_account_id, environment, |e| {
+            e.get(F::FamilyId) == Some(family_id)
+        })
+    }
+
+    fn find_account_refresh_token(
+        &self,
+        home_account_id: &str,
+        environment: &str,
+        wanted: impl Fn(&Entry) -> bool,
+    ) -> Option<(&str, &Entry)> {
         self.rts_of(home_account_id, &environment.to_ascii_lowercase())
             .iter()
             .filter_map(|key| {
                 self.get(Section::RefreshToken, key)
                     .map(|e| (key.as_ref(), e))
             })
-            .find(|(_, e)| {
-                is_of_account(e, home_account_id, environment)
-                    && e.get(F::FamilyId) == Some(family_id)
-            })
+            .find(|(_, e)| is_of_account(e, home_account_id, environment) && wanted(e))
     }
 
     /// The app's family id from its metadata (`None`: not known to be in a family).

@@ -352,74 +352,74 @@ fn write_path_matches_msal_for_user_logins() {
     assert_same_entries("public-two-users", &ours, &msal);
 }
 
-#[test]
-fn write_path_matches_msal_for_foci_b2c_and_user_fic() {
-    let foci = load("foci");
-    let client = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
-    let scope = "https://management.core.windows.net//user_impersonation";
+/// One sign-in by alice, replayed as make_fixtures.py did it, compared with `fixture`.
+struct OneLogin<'a> {
+    fixture: &'a str,
+    client: &'a str,
+    environment: &'a str,
+    realm: &'a str,
+    grant_type: &'a str,
+    scope: &'a str,
+    tid: &'a str,
+    foci: bool,
+}
+
+fn assert_one_login_matches(login: OneLogin<'_>) {
+    let msal = load(login.fixture);
+    let response = user_response(
+        &msal,
+        "alice",
+        ALICE,
+        login.client,
+        login.scope,
+        315_360_000,
+        login.tid,
+        login.foci,
+    );
     let ours = replay(&[Write {
-        client_id: client,
-        environment: "login.microsoftonline.com",
-        realm: TENANT,
-        grant_type: "authorization_code",
-        response: user_response(
-            &foci,
-            "alice",
-            ALICE,
-            client,
-            scope,
-            315_360_000,
-            TENANT,
-            true,
-        ),
+        client_id: login.client,
+        environment: login.environment,
+        realm: login.realm,
+        grant_type: login.grant_type,
+        response,
         requested: &[],
         fmi_path: None,
     }]);
-    assert_same_entries("foci", &ours, &foci);
+    assert_same_entries(login.fixture, &ours, &msal);
+}
 
-    let b2c = load("b2c");
-    let client = "51f81489-12ee-4a9e-aaae-a2591f45987d";
-    let ours = replay(&[Write {
-        client_id: client,
+#[test]
+fn write_path_matches_msal_for_foci_b2c_and_user_fic() {
+    assert_one_login_matches(OneLogin {
+        fixture: "foci",
+        client: "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        environment: "login.microsoftonline.com",
+        realm: TENANT,
+        grant_type: "authorization_code",
+        scope: "https://management.core.windows.net//user_impersonation",
+        tid: TENANT,
+        foci: true,
+    });
+    assert_one_login_matches(OneLogin {
+        fixture: "b2c",
+        client: "51f81489-12ee-4a9e-aaae-a2591f45987d",
         environment: "contoso.b2clogin.com",
         realm: "contoso.onmicrosoft.com",
         grant_type: "authorization_code",
-        response: user_response(
-            &b2c,
-            "alice",
-            ALICE,
-            client,
-            "https://contoso.onmicrosoft.com/api/read openid",
-            315_360_000,
-            "b2c-tenant-id-0001",
-            false,
-        ),
-        requested: &[],
-        fmi_path: None,
-    }]);
-    assert_same_entries("b2c", &ours, &b2c);
-
-    let agent = load("agent-user");
-    let client = "c3d4e5f6-0000-4000-8000-00000000a9e1";
-    let ours = replay(&[Write {
-        client_id: client,
+        scope: "https://contoso.onmicrosoft.com/api/read openid",
+        tid: "b2c-tenant-id-0001",
+        foci: false,
+    });
+    assert_one_login_matches(OneLogin {
+        fixture: "agent-user",
+        client: "c3d4e5f6-0000-4000-8000-00000000a9e1",
         environment: "login.microsoftonline.com",
         realm: TENANT,
         grant_type: "user_fic",
-        response: user_response(
-            &agent,
-            "alice",
-            ALICE,
-            client,
-            "https://graph.microsoft.com/User.Read profile openid",
-            315_360_000,
-            TENANT,
-            false,
-        ),
-        requested: &[],
-        fmi_path: None,
-    }]);
-    assert_same_entries("agent-user", &ours, &agent);
+        scope: "https://graph.microsoft.com/User.Read profile openid",
+        tid: TENANT,
+        foci: false,
+    });
 }
 
 #[test]

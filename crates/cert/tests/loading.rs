@@ -6,6 +6,14 @@ mod common;
 use common::{OpensslFixture, PASSWORD};
 use tokenhop_cert::{CertError, ClientCertificate};
 
+/// The loaded leaf is the certificate openssl made (by its SHA-1 fingerprint).
+fn assert_is_the_fixture_certificate(fixture: &OpensslFixture, loaded: &ClientCertificate) {
+    assert_eq!(
+        loaded.certificate().sha1_thumbprint().to_hex(),
+        expected_sha1(fixture)
+    );
+}
+
 fn expected_sha1(fixture: &OpensslFixture) -> String {
     let out = fixture.openssl(&["x509", "-in", "cert.pem", "-noout", "-fingerprint", "-sha1"]);
     out.trim().split_once('=').unwrap().1.replace(':', "")
@@ -16,10 +24,7 @@ fn pem_with_pkcs8_key_in_either_order() {
     let fixture = OpensslFixture::new();
     for order in [["cert.pem", "key.pem"], ["key.pem", "cert.pem"]] {
         let loaded = ClientCertificate::from_pem(&fixture.concat(&order), None).unwrap();
-        assert_eq!(
-            loaded.certificate().sha1_thumbprint().to_hex(),
-            expected_sha1(&fixture)
-        );
+        assert_is_the_fixture_certificate(&fixture, &loaded);
     }
 }
 
@@ -41,10 +46,7 @@ fn pem_with_pkcs1_key() {
     );
     let loaded =
         ClientCertificate::from_pem(&fixture.concat(&["cert.pem", "key-pkcs1.pem"]), None).unwrap();
-    assert_eq!(
-        loaded.certificate().sha1_thumbprint().to_hex(),
-        expected_sha1(&fixture)
-    );
+    assert_is_the_fixture_certificate(&fixture, &loaded);
 }
 
 #[test]
@@ -100,13 +102,10 @@ fn pfx_written_by_openssl_3_default_aes() {
         "-passin",
         &format!("pass:{PASSWORD}"),
     ]);
+    assert!(info.contains("AES-256-CBC"), "not an AES PFX: {info}");
     let bytes = fixture.read("aes.pfx");
     let loaded = ClientCertificate::from_bytes(&bytes, Some(PASSWORD)).unwrap();
-    assert_eq!(
-        loaded.certificate().sha1_thumbprint().to_hex(),
-        expected_sha1(&fixture),
-        "{info}"
-    );
+    assert_is_the_fixture_certificate(&fixture, &loaded);
     assert!(matches!(
         ClientCertificate::from_pfx(&bytes, "wrong"),
         Err(CertError::WrongPassword { .. })
@@ -129,12 +128,23 @@ fn pfx_legacy_3des_rc2_as_windows_exports() {
         "-out",
         "legacy.pfx",
     ]);
+    let info = fixture.openssl(&[
+        "pkcs12",
+        "-legacy",
+        "-in",
+        "legacy.pfx",
+        "-info",
+        "-noout",
+        "-passin",
+        &format!("pass:{PASSWORD}"),
+    ]);
+    assert!(
+        info.contains("RC2") || info.contains("3DES"),
+        "not a legacy PFX: {info}"
+    );
     let bytes = fixture.read("legacy.pfx");
     let loaded = ClientCertificate::from_pfx(&bytes, PASSWORD).unwrap();
-    assert_eq!(
-        loaded.certificate().sha1_thumbprint().to_hex(),
-        expected_sha1(&fixture)
-    );
+    assert_is_the_fixture_certificate(&fixture, &loaded);
     assert!(matches!(
         ClientCertificate::from_pfx(&bytes, "nope"),
         Err(CertError::WrongPassword { .. })
@@ -144,15 +154,7 @@ fn pfx_legacy_3des_rc2_as_windows_exports() {
 #[test]
 fn a_key_from_another_certificate_is_refused_at_load_time() {
     let fixture = OpensslFixture::new();
-    fixture.openssl(&[
-        "genpkey",
-        "-algorithm",
-        "RSA",
-        "-pkeyopt",
-        "rsa_keygen_bits:2048",
-        "-out",
-        "other-key.pem",
-    ]);
+    fixture.new_key("other-key.pem");
     let err = ClientCertificate::from_pem(&fixture.concat(&["cert.pem", "other-key.pem"]), None)
         .unwrap_err();
     assert!(matches!(err, CertError::KeyMismatch { .. }), "{err:?}");

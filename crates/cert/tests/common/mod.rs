@@ -16,15 +16,7 @@ impl OpensslFixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let fixture = Self { dir };
-        fixture.openssl(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "key.pem",
-        ]);
+        fixture.new_key("key.pem");
         fixture.openssl(&[
             "req",
             "-x509",
@@ -38,6 +30,19 @@ impl OpensslFixture {
             "cert.pem",
         ]);
         fixture
+    }
+
+    /// A fresh 2048-bit RSA key (PKCS#8 PEM) in `name`.
+    pub fn new_key(&self, name: &str) {
+        self.openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            name,
+        ]);
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -58,6 +63,8 @@ impl OpensslFixture {
     }
 }
 
+/// Runs openssl in `dir`; returns its stdout, or for `pkcs12 -info` (which reports on
+/// stderr) its stderr.
 pub fn openssl_in(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("openssl")
         .args(args)
@@ -69,5 +76,10 @@ pub fn openssl_in(dir: &Path, args: &[&str]) -> String {
         "openssl {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let stream = if args.contains(&"-info") {
+        &output.stderr
+    } else {
+        &output.stdout
+    };
+    String::from_utf8_lossy(stream).into_owned()
 }
