@@ -3,11 +3,33 @@
 use crate::util::cargo;
 
 /// Crates that must never appear in a package's normal dependency tree.
-const FORBIDDEN: &[(&str, &[&str])] = &[(
+const FORBIDDEN: &[(&str, &[&str])] = &[
     // core does no I/O and no crypto: consumers that only accept a provider stay light.
-    "tokenhop-core",
-    &["reqwest", "hyper", "rsa", "openssl", "ring", "rustls"],
-)];
+    (
+        "tokenhop-core",
+        &["reqwest", "hyper", "rsa", "openssl", "ring", "rustls"],
+    ),
+    // cert is vendored alone.
+    (
+        "tokenhop-cert",
+        &[
+            "tokenhop-core",
+            "tokenhop-cache",
+            "tokenhop-flows",
+            "tokenhop-emulator",
+        ],
+    ),
+    // The emulator shares no code with the clients it tests.
+    (
+        "tokenhop-emulator",
+        &[
+            "tokenhop-core",
+            "tokenhop-cert",
+            "tokenhop-cache",
+            "tokenhop-flows",
+        ],
+    ),
+];
 
 pub fn check() -> Result<(), String> {
     for (package, forbidden) in FORBIDDEN {

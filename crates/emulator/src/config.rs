@@ -1,0 +1,86 @@
+//! What the emulated directory holds: a tenant, its apps, its resources.
+
+use serde::{Deserialize, Serialize};
+
+/// The emulated directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EmulatorConfig {
+    /// The tenant's GUID.
+    pub tenant_id: String,
+    /// The tenant's domain (`contoso.onmicrosoft.com`); accepted in URLs like the GUID.
+    pub tenant_domain: String,
+    /// Registered applications.
+    pub apps: Vec<AppConfig>,
+    /// Resources tokens can be issued for (app id URIs, e.g. `https://graph.microsoft.com`).
+    pub resources: Vec<String>,
+    /// Access token lifetime in seconds.
+    pub token_lifetime_secs: u64,
+}
+
+/// A registered application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AppConfig {
+    /// A stable name for tests to find it by.
+    pub name: String,
+    /// The application (client) id.
+    pub client_id: String,
+    /// Its client secret, for a confidential app that authenticates with one.
+    #[serde(default)]
+    pub secret: Option<String>,
+}
+
+/// The names of the built-in configuration's apps.
+pub mod names {
+    /// A confidential app that authenticates with a client secret.
+    pub const CONFIDENTIAL_SECRET: &str = "confidential-secret";
+    /// A public client (no credential).
+    pub const PUBLIC_CLIENT: &str = "public-client";
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            tenant_id: "9d1b2c3a-4e5f-4a6b-8c7d-0e1f2a3b4c5d".into(),
+            tenant_domain: "contoso.onmicrosoft.com".into(),
+            apps: vec![
+                AppConfig {
+                    name: names::CONFIDENTIAL_SECRET.into(),
+                    client_id: "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6".into(),
+                    secret: Some("emulator-secret-Q2hhbmdlIG1l".into()),
+                },
+                AppConfig {
+                    name: names::PUBLIC_CLIENT.into(),
+                    client_id: "51f81489-12ee-4a9e-aaae-a2591f45987d".into(),
+                    secret: None,
+                },
+            ],
+            resources: vec![
+                "https://graph.microsoft.com".into(),
+                "https://storage.azure.com".into(),
+                "api://AzureADTokenExchange".into(),
+            ],
+            token_lifetime_secs: 3600,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// An app by its stable name.
+    pub fn app(&self, name: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|a| a.name == name)
+    }
+
+    pub(crate) fn app_by_client_id(&self, client_id: &str) -> Option<&AppConfig> {
+        self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    pub(crate) fn is_tenant(&self, segment: &str) -> bool {
+        segment == self.tenant_id
+            || segment.eq_ignore_ascii_case(&self.tenant_domain)
+            || matches!(segment, "common" | "organizations")
+    }
+}

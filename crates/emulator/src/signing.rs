@@ -1,0 +1,53 @@
+//! The emulator's token signing key and its JWKS.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+
+use crate::EmulatorError;
+
+/// An RS256 key with a `kid`.
+pub(crate) struct SigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+impl SigningKey {
+    pub(crate) fn generate() -> Result<Self, EmulatorError> {
+        let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+            .map_err(|e| EmulatorError::Startup(format!("cannot generate the signing key: {e}")))?;
+        let der = key
+            .to_pkcs1_der()
+            .map_err(|e| EmulatorError::Startup(format!("cannot encode the signing key: {e}")))?;
+        let kid = uuid::Uuid::new_v4().simple().to_string();
+        let public = key.to_public_key();
+        let jwk = json!({
+            "kty": "RSA",
+            "use": "sig",
+            "alg": "RS256",
+            "kid": kid,
+            "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
+            "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
+        });
+        Ok(Self {
+            kid,
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            jwk,
+        })
+    }
+
+    pub(crate) fn sign(&self, claims: &Value) -> Result<String, EmulatorError> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| EmulatorError::Signing(e.to_string()))
+    }
+
+    pub(crate) fn jwks(&self) -> Value {
+        json!({ "keys": [self.jwk] })
+    }
+}

@@ -1,0 +1,95 @@
+//! Shared server state: the directory, the key, the clock, the counters.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde::Serialize;
+
+use crate::config::EmulatorConfig;
+use crate::signing::SigningKey;
+
+pub(crate) struct State {
+    pub(crate) config: EmulatorConfig,
+    pub(crate) key: SigningKey,
+    pub(crate) base_url: String,
+    clock_offset_secs: AtomicI64,
+    counters: Mutex<Counters>,
+}
+
+/// Requests the emulator has answered, per endpoint and per grant type.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Requests per endpoint (`token`, `discovery`, `jwks`, …).
+    pub endpoints: BTreeMap<String, u64>,
+    /// Token requests per `grant_type`.
+    pub grants: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    /// Requests to `endpoint`.
+    pub fn endpoint(&self, endpoint: &str) -> u64 {
+        self.endpoints.get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// Token requests with `grant_type`.
+    pub fn grant(&self, grant_type: &str) -> u64 {
+        self.grants.get(grant_type).copied().unwrap_or(0)
+    }
+}
+
+impl State {
+    pub(crate) fn new(config: EmulatorConfig, key: SigningKey, base_url: String) -> Self {
+        Self {
+            config,
+            key,
+            base_url,
+            clock_offset_secs: AtomicI64::new(0),
+            counters: Mutex::new(Counters::default()),
+        }
+    }
+
+    /// The emulator's "now", in epoch seconds: wall clock plus the admin offset.
+    pub(crate) fn now(&self) -> u64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        wall.saturating_add_signed(self.clock_offset_secs.load(Ordering::SeqCst))
+    }
+
+    pub(crate) fn advance_clock(&self, secs: i64) {
+        self.clock_offset_secs.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    pub(crate) fn count_endpoint(&self, endpoint: &str) {
+        *self
+            .lock()
+            .endpoints
+            .entry(endpoint.to_owned())
+            .or_default() += 1;
+    }
+
+    pub(crate) fn count_grant(&self, grant_type: &str) {
+        *self.lock().grants.entry(grant_type.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn counters(&self) -> Counters {
+        self.lock().clone()
+    }
+
+    pub(crate) fn reset_counters(&self) {
+        *self.lock() = Counters::default();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
+        self.counters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn issuer(&self) -> String {
+        format!("{}/{}/v2.0", self.base_url, self.config.tenant_id)
+    }
+}
