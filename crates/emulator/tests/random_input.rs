@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+mod common;
+
 use proptest::prelude::*;
 use tokenhop_emulator::{Emulator, EmulatorHandle};
 
@@ -37,7 +39,7 @@ proptest! {
             format!("{}/x{tenantish}/oauth2/v2.0/token", emulator.url()),
         ];
         let status = runtime.block_on(async {
-            reqwest::Client::new().post(&paths[path]).body(body.clone()).send().await.map(|r| r.status().as_u16())
+            common::http().post(&paths[path]).body(body.clone()).send().await.map(|r| r.status().as_u16())
         });
         let status = status.unwrap();
         prop_assert!(status < 500, "{} answered {}", paths[path], status);

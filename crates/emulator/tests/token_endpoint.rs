@@ -1,6 +1,8 @@
 //! The emulator's discovery, JWKS and client-credentials grant, its refusals in
 //! Entra's shape, counters, clock, limits and lifecycle.
 
+mod common;
+
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
@@ -15,7 +17,7 @@ fn secret_app(emulator: &EmulatorHandle) -> (String, String) {
 }
 
 async fn post_token(emulator: &EmulatorHandle, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = common::http()
         .post(format!("{}/oauth2/v2.0/token", emulator.authority()))
         .form(form)
         .send()
@@ -38,10 +40,6 @@ async fn client_credentials(emulator: &EmulatorHandle, scope: &str) -> (u16, Val
     .await
 }
 
-async fn get_json(url: &str) -> Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
-}
-
 #[tokio::test]
 async fn discovery_names_endpoints_under_the_tenant_and_jwks_has_the_key() {
     let emulator = start().await;
@@ -50,7 +48,7 @@ async fn discovery_names_endpoints_under_the_tenant_and_jwks_has_the_key() {
         "contoso.onmicrosoft.com".into(),
         "common".into(),
     ] {
-        let doc = get_json(&format!(
+        let doc = common::get_json(&format!(
             "{}/{tenant}/v2.0/.well-known/openid-configuration",
             emulator.url()
         ))
@@ -61,7 +59,7 @@ async fn discovery_names_endpoints_under_the_tenant_and_jwks_has_the_key() {
         );
         assert_eq!(doc["issuer"], format!("{}/v2.0", emulator.authority()));
     }
-    let jwks = get_json(&format!("{}/discovery/v2.0/keys", emulator.authority())).await;
+    let jwks = common::get_json(&format!("{}/discovery/v2.0/keys", emulator.authority())).await;
     let key = &jwks["keys"][0];
     assert_eq!(
         (key["kty"].as_str(), key["alg"].as_str()),
@@ -80,7 +78,7 @@ async fn client_credentials_issue_an_rs256_app_token_that_verifies_with_the_jwks
     assert_eq!(body["expires_in"], 3600);
     let token = body["access_token"].as_str().unwrap();
 
-    let jwks = get_json(&format!("{}/discovery/v2.0/keys", emulator.authority())).await;
+    let jwks = common::get_json(&format!("{}/discovery/v2.0/keys", emulator.authority())).await;
     let jwk = &jwks["keys"][0];
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.kid.as_deref(), jwk["kid"].as_str());
@@ -227,7 +225,7 @@ async fn refusals_carry_entras_errors_and_codes() {
 #[tokio::test]
 async fn an_unknown_tenant_is_refused() {
     let emulator = start().await;
-    let response = reqwest::Client::new()
+    let response = common::http()
         .post(format!("{}/other-tenant/oauth2/v2.0/token", emulator.url()))
         .form(&[("grant_type", "client_credentials")])
         .send()
@@ -249,9 +247,9 @@ async fn counters_count_per_endpoint_and_grant_and_reset() {
     assert_eq!(counters.endpoint("token"), 4);
     assert_eq!(counters.grant("client_credentials"), 3);
     assert_eq!(counters.grant("refresh_token"), 1);
-    let over_http = get_json(&format!("{}/admin/counters", emulator.url())).await;
+    let over_http = common::get_json(&format!("{}/admin/counters", emulator.url())).await;
     assert_eq!(over_http["grants"]["client_credentials"], 3);
-    let reset = reqwest::Client::new()
+    let reset = common::http()
         .post(format!("{}/admin/reset", emulator.url()))
         .send()
         .await
@@ -279,7 +277,7 @@ async fn the_clock_moves_token_times_without_sleeping() {
             .await
             .1,
     );
-    let moved: Value = reqwest::Client::new()
+    let moved: Value = common::http()
         .post(format!("{}/admin/clock", emulator.url()))
         .body(r#"{"advance_secs": 7200}"#)
         .send()
@@ -304,7 +302,7 @@ async fn the_clock_moves_token_times_without_sleeping() {
 async fn oversized_bodies_get_413_and_unknown_paths_404() {
     let emulator = start().await;
     let big = "a".repeat(tokenhop_emulator::MAX_BODY_BYTES + 1);
-    let response = reqwest::Client::new()
+    let response = common::http()
         .post(format!("{}/oauth2/v2.0/token", emulator.authority()))
         .body(big)
         .send()
@@ -312,7 +310,9 @@ async fn oversized_bodies_get_413_and_unknown_paths_404() {
         .unwrap();
     assert_eq!(response.status(), 413);
     assert_eq!(
-        reqwest::get(format!("{}/nope", emulator.url()))
+        common::http()
+            .get(format!("{}/nope", emulator.url()))
+            .send()
             .await
             .unwrap()
             .status(),
@@ -323,7 +323,7 @@ async fn oversized_bodies_get_413_and_unknown_paths_404() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_token_requests_all_succeed() {
     let emulator = start().await;
-    let client = reqwest::Client::new();
+    let client = common::http();
     let (client_id, secret) = secret_app(&emulator);
     let url = format!("{}/oauth2/v2.0/token", emulator.authority());
     let tasks: Vec<_> = (0..1000)
@@ -364,8 +364,8 @@ async fn a_thousand_concurrent_token_requests_all_succeed() {
 async fn dropping_the_handle_stops_the_server() {
     let emulator = start().await;
     let url = format!("{}/admin/counters", emulator.url());
-    assert!(reqwest::get(&url).await.is_ok());
+    assert!(common::http().get(&url).send().await.is_ok());
     drop(emulator);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    assert!(reqwest::get(&url).await.is_err());
+    assert!(common::http().get(&url).send().await.is_err());
 }
