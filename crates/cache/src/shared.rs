@@ -56,6 +56,15 @@ impl SharedTokenCache {
         Self::new(FilePersistence::new(path), CacheOptions::default())
     }
 
+    /// True once the cache is in memory: reads then do no I/O.
+    pub fn is_loaded(&self) -> bool {
+        self.inner
+            .cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     /// Reads the cache (loading it first if needed).
     pub fn read<R>(&self, f: impl FnOnce(&TokenCache) -> R) -> Result<R> {
         self.ensure_loaded()?;

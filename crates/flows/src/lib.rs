@@ -36,6 +36,7 @@ pub mod authority;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;
+pub mod confidential;
 pub mod device_code;
 pub mod endpoint;
 pub mod http;
