@@ -34,6 +34,7 @@
 pub mod agent_id;
 pub mod authority;
 pub mod bearer;
+pub mod certificate;
 pub mod claims;
 pub mod client_auth;
 pub mod confidential;
