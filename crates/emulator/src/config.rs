@@ -31,12 +31,18 @@ pub struct AppConfig {
     /// Its client secret, for a confidential app that authenticates with one.
     #[serde(default)]
     pub secret: Option<String>,
+    /// Whether it authenticates with a certificate; the emulator generates the
+    /// certificate and its key at start ([`crate::EmulatorHandle::app_certificate`]).
+    #[serde(default)]
+    pub certificate: bool,
 }
 
 /// The names of the built-in configuration's apps.
 pub mod names {
     /// A confidential app that authenticates with a client secret.
     pub const CONFIDENTIAL_SECRET: &str = "confidential-secret";
+    /// A confidential app that authenticates with a certificate (client assertion).
+    pub const CONFIDENTIAL_CERT: &str = "confidential-cert";
     /// A public client (no credential).
     pub const PUBLIC_CLIENT: &str = "public-client";
 }
@@ -51,11 +57,19 @@ impl Default for EmulatorConfig {
                     name: names::CONFIDENTIAL_SECRET.into(),
                     client_id: "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6".into(),
                     secret: Some("emulator-secret-Q2hhbmdlIG1l".into()),
+                    certificate: false,
+                },
+                AppConfig {
+                    name: names::CONFIDENTIAL_CERT.into(),
+                    client_id: "2d1f7a7b-3c4d-4e5f-9a01-b2c3d4e5f607".into(),
+                    secret: None,
+                    certificate: true,
                 },
                 AppConfig {
                     name: names::PUBLIC_CLIENT.into(),
                     client_id: "51f81489-12ee-4a9e-aaae-a2591f45987d".into(),
                     secret: None,
+                    certificate: false,
                 },
             ],
             resources: vec![

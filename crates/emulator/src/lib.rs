@@ -10,8 +10,9 @@
 //! It shares no code with the tokenhop client crates: it signs with its own key through
 //! `jsonwebtoken`, so a bug on the client side cannot be hidden by the same bug here.
 //!
-//! This version serves the client-credentials grant with client secrets; certificate
-//! assertions, user flows, managed identity, faults and TLS are still to come.
+//! This version serves the client-credentials grant with client secrets and with
+//! certificate assertions (PS256/RS256, `x5t#S256`/`x5t`, audience, lifetime and `jti`
+//! replay checked); user flows, managed identity, faults and TLS are still to come.
 //!
 //! # Example
 //!
@@ -30,6 +31,7 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod app_certificate;
 mod config;
 mod entra_error;
 mod server;
@@ -37,6 +39,7 @@ mod signing;
 mod state;
 mod token;
 
+pub use app_certificate::AppCertificate;
 pub use config::{AppConfig, EmulatorConfig, names};
 pub use entra_error::EntraError;
 pub use server::{EmulatorBuilder, EmulatorHandle, MAX_BODY_BYTES};

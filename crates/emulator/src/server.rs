@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
 use crate::signing::SigningKey;
 use crate::state::{Counters, State};
@@ -52,10 +53,25 @@ impl EmulatorBuilder {
             .local_addr()
             .map_err(|e| EmulatorError::Startup(e.to_string()))?;
         let base_url = format!("http://{local}");
-        let key = tokio::task::spawn_blocking(SigningKey::generate)
+        let apps: Vec<(String, String)> = self
+            .config
+            .apps
+            .iter()
+            .filter(|a| a.certificate)
+            .map(|a| (a.name.clone(), a.client_id.clone()))
+            .collect();
+        let (key, certificates) =
+            tokio::task::spawn_blocking(move || -> Result<_, EmulatorError> {
+                let key = SigningKey::generate()?;
+                let mut certificates = std::collections::HashMap::new();
+                for (name, client_id) in apps {
+                    certificates.insert(client_id, AppCertificate::generate(&name)?);
+                }
+                Ok((key, certificates))
+            })
             .await
             .map_err(|e| EmulatorError::Startup(e.to_string()))??;
-        let state = Arc::new(State::new(self.config, key, base_url.clone()));
+        let state = Arc::new(State::new(self.config, key, certificates, base_url.clone()));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(Arc::clone(&state));
         tokio::spawn(async move {
@@ -108,6 +124,12 @@ impl EmulatorHandle {
     /// The directory it serves.
     pub fn config(&self) -> &EmulatorConfig {
         &self.state.config
+    }
+
+    /// The certificate and key generated for the app named `name`, if it has one.
+    pub fn app_certificate(&self, name: &str) -> Option<&AppCertificate> {
+        let app = self.state.config.app(name)?;
+        self.state.certificates.get(&app.client_id)
     }
 
     /// What it has answered so far.

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::Serialize;
 
+use std::collections::HashMap;
+
+use crate::app_certificate::{AppCertificate, SeenAssertions};
 use crate::config::EmulatorConfig;
 use crate::signing::SigningKey;
 
@@ -13,6 +16,9 @@ pub(crate) struct State {
     pub(crate) config: EmulatorConfig,
     pub(crate) key: SigningKey,
     pub(crate) base_url: String,
+    /// Generated certificates by client id.
+    pub(crate) certificates: HashMap<String, AppCertificate>,
+    pub(crate) seen_assertions: SeenAssertions,
     clock_offset_secs: AtomicI64,
     counters: Mutex<Counters>,
 }
@@ -40,11 +46,18 @@ impl Counters {
 }
 
 impl State {
-    pub(crate) fn new(config: EmulatorConfig, key: SigningKey, base_url: String) -> Self {
+    pub(crate) fn new(
+        config: EmulatorConfig,
+        key: SigningKey,
+        certificates: HashMap<String, AppCertificate>,
+        base_url: String,
+    ) -> Self {
         Self {
             config,
             key,
             base_url,
+            certificates,
+            seen_assertions: SeenAssertions::default(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),
         }

@@ -9,10 +9,13 @@ use axum::extract::{Path, State as AxumState};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::app_certificate;
 use crate::entra_error::EntraError;
 use crate::state::State;
 
 type Form = HashMap<String, String>;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 pub(crate) async fn token(
     AxumState(state): AxumState<Arc<State>>,
@@ -20,13 +23,14 @@ pub(crate) async fn token(
     body: Bytes,
 ) -> Response {
     state.count_endpoint("token");
-    match answer(&state, &tenant, &body) {
+    let audience = format!("{}/{tenant}/oauth2/v2.0/token", state.base_url);
+    match answer(&state, &tenant, &audience, &body) {
         Ok(body) => Json(body).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-fn answer(state: &State, tenant: &str, body: &[u8]) -> Result<Value, EntraError> {
+fn answer(state: &State, tenant: &str, audience: &str, body: &[u8]) -> Result<Value, EntraError> {
     if !state.config.is_tenant(tenant) {
         return Err(EntraError::invalid_request(
             90002,
@@ -42,7 +46,7 @@ fn answer(state: &State, tenant: &str, body: &[u8]) -> Result<Value, EntraError>
     })?;
     state.count_grant(grant_type);
     match grant_type.as_str() {
-        "client_credentials" => client_credentials(state, &form),
+        "client_credentials" => client_credentials(state, &form, audience),
         other => Err(EntraError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
@@ -65,7 +69,11 @@ fn required<'f>(form: &'f Form, name: &str) -> Result<&'f str, EntraError> {
 }
 
 /// Checks the client and its credential; returns the client id.
-fn authenticate_client<'f>(state: &State, form: &'f Form) -> Result<&'f str, EntraError> {
+fn authenticate_client<'f>(
+    state: &State,
+    form: &'f Form,
+    audience: &str,
+) -> Result<&'f str, EntraError> {
     let client_id = required(form, "client_id")?;
     let app = state.config.app_by_client_id(client_id).ok_or_else(|| {
         EntraError::new(
@@ -98,10 +106,27 @@ fn authenticate_client<'f>(state: &State, form: &'f Form) -> Result<&'f str, Ent
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
             )),
         },
-        (None, Some(_)) => Err(EntraError::invalid_client(
-            700027,
-            "Client assertion failed signature validation.",
-        )),
+        (None, Some(assertion)) => {
+            if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER) {
+                return Err(EntraError::invalid_request(
+                    900144,
+                    format!(
+                        "The request body must contain the following parameter: 'client_assertion_type' = '{JWT_BEARER}'."
+                    ),
+                ));
+            }
+            let certificate = state.certificates.get(client_id).ok_or_else(|| {
+                EntraError::invalid_client(700027, "Client assertion failed signature validation. [Reason - No certificate is registered for the app.]")
+            })?;
+            app_certificate::verify(
+                certificate,
+                client_id,
+                audience,
+                assertion,
+                &state.seen_assertions,
+            )?;
+            Ok(client_id)
+        }
     }
 }
 
@@ -109,8 +134,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn client_credentials(state: &State, form: &Form) -> Result<Value, EntraError> {
-    let client_id = authenticate_client(state, form)?;
+fn client_credentials(state: &State, form: &Form, audience: &str) -> Result<Value, EntraError> {
+    let client_id = authenticate_client(state, form, audience)?;
     let scope = required(form, "scope")?;
     let resource = scope.strip_suffix("/.default").filter(|_| !scope.contains(' ')).ok_or_else(|| {
         EntraError::invalid_request(1002012, format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."))

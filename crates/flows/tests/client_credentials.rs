@@ -239,3 +239,40 @@ async fn a_cached_token_with_less_than_five_minutes_left_is_fetched_again() {
         "less than 5 minutes left counts as expired"
     );
 }
+
+fn certificate_client(
+    emulator: &EmulatorHandle,
+    algorithm: tokenhop_cert::SigningAlgorithm,
+) -> ConfidentialClient {
+    let generated = emulator.app_certificate(names::CONFIDENTIAL_CERT).unwrap();
+    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
+    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
+    let app = emulator.config().app(names::CONFIDENTIAL_CERT).unwrap();
+    ConfidentialClient::builder(
+        ClientId::new(app.client_id.clone()).unwrap(),
+        Authority::parse(&emulator.authority()).unwrap(),
+        tokenhop_flows::certificate::CertificateAssertions::new(certificate)
+            .algorithm(algorithm)
+            .into_credential(),
+    )
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_certificate_credential_gets_a_token_with_ps256_and_with_rs256() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    for algorithm in [
+        tokenhop_cert::SigningAlgorithm::Ps256,
+        tokenhop_cert::SigningAlgorithm::Rs256,
+    ] {
+        let client = certificate_client(&emulator, algorithm);
+        let token = client
+            .acquire_token_for_client(&graph(), &TokenRequestOptions::default())
+            .await
+            .unwrap();
+        let claims = unverified_claims(token.secret.expose_secret()).unwrap();
+        assert_eq!(claims["azp"], client.client_id().as_str(), "{algorithm:?}");
+    }
+    assert_eq!(emulator.counters().grant("client_credentials"), 2);
+}
