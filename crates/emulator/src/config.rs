@@ -19,8 +19,8 @@ pub struct EmulatorConfig {
     pub token_lifetime_secs: u64,
 }
 
-/// A registered application.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A registered application. `Debug` does not show its secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AppConfig {
@@ -45,6 +45,17 @@ pub mod names {
     pub const CONFIDENTIAL_CERT: &str = "confidential-cert";
     /// A public client (no credential).
     pub const PUBLIC_CLIENT: &str = "public-client";
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("certificate", &self.certificate)
+            .finish()
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -96,5 +107,20 @@ impl EmulatorConfig {
         segment == self.tenant_id
             || segment.eq_ignore_ascii_case(&self.tenant_domain)
             || matches!(segment, "common" | "organizations")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_does_not_show_app_secrets() {
+        let config = EmulatorConfig::default();
+        let secret = config
+            .app(names::CONFIDENTIAL_SECRET)
+            .and_then(|a| a.secret.clone())
+            .unwrap();
+        assert!(!format!("{config:?}").contains(&secret));
     }
 }
