@@ -17,6 +17,30 @@ pub struct EmulatorConfig {
     pub resources: Vec<String>,
     /// Access token lifetime in seconds.
     pub token_lifetime_secs: u64,
+    /// Managed identities of the emulated host (IMDS and App Service endpoints).
+    #[serde(default)]
+    pub managed_identities: Vec<ManagedIdentityConfig>,
+    /// The secret App Service puts in `IDENTITY_HEADER`.
+    #[serde(default)]
+    pub identity_header: String,
+}
+
+/// A managed identity of the emulated host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ManagedIdentityConfig {
+    /// A stable name.
+    pub name: String,
+    /// True for the host's system-assigned identity (at most one).
+    #[serde(default)]
+    pub system_assigned: bool,
+    /// The identity's client id.
+    pub client_id: String,
+    /// Its object (principal) id.
+    pub object_id: String,
+    /// Its ARM resource id.
+    pub resource_id: String,
 }
 
 /// A registered application. `Debug` does not show its secret.
@@ -45,6 +69,10 @@ pub mod names {
     pub const CONFIDENTIAL_CERT: &str = "confidential-cert";
     /// A public client (no credential).
     pub const PUBLIC_CLIENT: &str = "public-client";
+    /// The host's system-assigned managed identity.
+    pub const SYSTEM_ASSIGNED_IDENTITY: &str = "system-assigned";
+    /// A user-assigned managed identity.
+    pub const USER_ASSIGNED_IDENTITY: &str = "user-assigned";
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -89,6 +117,23 @@ impl Default for EmulatorConfig {
                 "api://AzureADTokenExchange".into(),
             ],
             token_lifetime_secs: 3600,
+            managed_identities: vec![
+                ManagedIdentityConfig {
+                    name: names::SYSTEM_ASSIGNED_IDENTITY.into(),
+                    system_assigned: true,
+                    client_id: "6a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9".into(),
+                    object_id: "7b2c3d4e-5f60-4172-8384-a5b6c7d8e9fa".into(),
+                    resource_id: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm".into(),
+                },
+                ManagedIdentityConfig {
+                    name: names::USER_ASSIGNED_IDENTITY.into(),
+                    system_assigned: false,
+                    client_id: "8c3d4e5f-6071-4283-9495-b6c7d8e9fa0b".into(),
+                    object_id: "9d4e5f60-7182-4394-a5a6-c7d8e9fa0b1c".into(),
+                    resource_id: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/worker".into(),
+                },
+            ],
+            identity_header: "emulator-identity-header-5d2e".into(),
         }
     }
 }

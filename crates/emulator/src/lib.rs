@@ -12,7 +12,8 @@
 //!
 //! This version serves the client-credentials grant with client secrets and with
 //! certificate assertions (PS256/RS256, `x5t#S256`/`x5t`, audience, lifetime and `jti`
-//! replay checked); user flows, managed identity, faults and TLS are still to come.
+//! replay checked), and managed identity tokens from its IMDS and App Service endpoints;
+//! user flows, faults and TLS are still to come.
 //!
 //! # Example
 //!
@@ -34,13 +35,14 @@
 mod app_certificate;
 mod config;
 mod entra_error;
+mod managed_identity;
 mod server;
 mod signing;
 mod state;
 mod token;
 
 pub use app_certificate::AppCertificate;
-pub use config::{AppConfig, EmulatorConfig, names};
+pub use config::{AppConfig, EmulatorConfig, ManagedIdentityConfig, names};
 pub use entra_error::EntraError;
 pub use server::{EmulatorBuilder, EmulatorHandle, MAX_BODY_BYTES};
 pub use state::Counters;

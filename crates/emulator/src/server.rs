@@ -15,7 +15,7 @@ use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
 use crate::signing::SigningKey;
 use crate::state::{Counters, State};
-use crate::{EmulatorError, token};
+use crate::{EmulatorError, managed_identity, token};
 
 /// Request bodies larger than this are refused (413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -164,6 +164,11 @@ fn router(state: Arc<State>) -> Router {
         )
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route(
+            "/metadata/identity/oauth2/token",
+            get(managed_identity::imds),
+        )
+        .route("/msi/token", get(managed_identity::app_service))
         .route("/admin/counters", get(counters))
         .route("/admin/reset", post(reset))
         .route("/admin/clock", post(clock))

@@ -3,15 +3,14 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use tokenhop_cache::entry::F;
-use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent, keys};
+use tokenhop_cache::{SharedTokenCache, keys};
 use tokenhop_core::{
     AccessToken, BoxFuture, ClientId, Clock, Error, KeyedLocks, Result, Scopes, SystemClock,
-    TokenCredential, TokenRequestOptions, epoch_seconds, from_epoch_seconds,
+    TokenCredential, TokenRequestOptions,
 };
 
+use crate::app_cache::{CacheSlot, access_token_for};
 use crate::authority::Authority;
 use crate::client_auth::{AssertionContext, ClientCredential};
 use crate::endpoint::TokenEndpoint;
@@ -188,40 +187,22 @@ impl ConfidentialClient {
         .await
     }
 
+    fn slot(&self) -> CacheSlot {
+        let authority = self.endpoint.authority();
+        CacheSlot {
+            environment: authority.environment(),
+            realm: authority.realm().to_owned(),
+            client_id: self.client_id.to_string(),
+        }
+    }
+
     /// The cached token, if it is good for at least the cache's margin and not due
     /// for refresh.
     async fn cached(&self, scopes: &Scopes, ext: Option<&str>) -> Result<Option<AccessToken>> {
-        self.ensure_cache_loaded().await?;
-        let authority = self.endpoint.authority();
-        let environment = authority.environment();
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-        let now = epoch_seconds(self.clock.now());
-        self.cache.read(|cache| {
-            let query = AccessTokenQuery {
-                home_account_id: None,
-                environment: &environment,
-                client_id: self.client_id.as_str(),
-                realm: authority.realm(),
-                scopes: &wanted,
-                ext_cache_key: ext,
-            };
-            match cache.find_access_token(&query, now) {
-                AccessTokenLookup::Hit(entry) => Some(access_token_from(entry)),
-                AccessTokenLookup::Aging(_) | AccessTokenLookup::Miss => None,
-            }
-        })
-    }
-
-    async fn ensure_cache_loaded(&self) -> Result<()> {
-        if self.cache.is_loaded() {
-            return Ok(());
-        }
-        let cache = self.cache.clone();
-        tokio::task::spawn_blocking(move || cache.read(|_| ()))
+        self.slot()
+            .lookup(&self.cache, &wanted, ext, self.clock.now())
             .await
-            .map_err(|e| Error::Cancelled {
-                reason: format!("loading the token cache failed: {e}"),
-            })?
     }
 
     async fn store(
@@ -232,75 +213,35 @@ impl ConfidentialClient {
         extra: &[(String, String)],
     ) -> Result<AccessToken> {
         let now = self.clock.now();
-        let granted: Vec<String> = match &response.scope {
-            Some(scope) if !scope.trim().is_empty() => {
-                scope.split_whitespace().map(str::to_owned).collect()
-            }
-            _ => scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-        };
-        let authority = self.endpoint.authority();
-        let (environment, realm, client_id) = (
-            authority.environment(),
-            authority.realm().to_owned(),
-            self.client_id.to_string(),
-        );
-        let raw = response.raw.clone();
-        let extra = extra.to_vec();
-        let cache = self.cache.clone();
-        tokio::task::spawn_blocking(move || {
-            let granted: Vec<&str> = granted.iter().map(String::as_str).collect();
-            let extra: Vec<(&str, &str)> = extra
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            cache.write(|c| {
-                c.add(&TokenEvent {
-                    client_id: &client_id,
-                    environment: &environment,
-                    realm: &realm,
-                    scopes: &granted,
-                    grant_type,
-                    response: &raw,
-                    extra_fields: &extra,
-                    now: epoch_seconds(now),
-                });
-            })
-        })
-        .await
-        .map_err(|e| Error::Cancelled {
-            reason: format!("saving the token cache failed: {e}"),
-        })??;
         let granted_scopes = response
             .scope
             .as_deref()
             .and_then(|s| Scopes::parse(s).ok())
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| scopes.clone());
-        let mut token = AccessToken::new(
+        let granted = granted_scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        self.slot()
+            .store(
+                &self.cache,
+                grant_type,
+                granted,
+                response.raw.clone(),
+                extra.to_vec(),
+                now,
+            )
+            .await?;
+        Ok(access_token_for(
             response.access_token.clone(),
-            now + Duration::from_secs(response.expires_in),
-        )
-        .with_scopes(granted_scopes);
-        token.token_type.clone_from(&response.token_type);
-        if let Some(refresh_in) = response.refresh_in {
-            token = token.with_refresh_on(now + Duration::from_secs(refresh_in));
-        }
-        Ok(token)
+            &response.token_type,
+            response.expires_in,
+            response.refresh_in,
+            granted_scopes,
+            now,
+        ))
     }
-}
-
-fn access_token_from(entry: &tokenhop_cache::entry::Entry) -> AccessToken {
-    let expires_on = entry
-        .get_u64(F::ExpiresOn)
-        .map(from_epoch_seconds)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let mut token = AccessToken::new(entry.get(F::Secret).unwrap_or_default(), expires_on)
-        .with_scopes(Scopes::parse(entry.get(F::Target).unwrap_or_default()).unwrap_or_default());
-    token.token_type = entry.get(F::TokenType).unwrap_or("Bearer").to_owned();
-    if let Some(refresh_on) = entry.get_u64(F::RefreshOn) {
-        token = token.with_refresh_on(from_epoch_seconds(refresh_on));
-    }
-    token
 }
 
 impl TokenCredential for ConfidentialClient {

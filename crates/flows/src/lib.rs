@@ -32,6 +32,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod agent_id;
+mod app_cache;
 pub mod authority;
 pub mod bearer;
 pub mod certificate;

@@ -213,6 +213,143 @@ pub async fn request_token(
     })
 }
 
+/// Managed identity as a [`tokenhop_core::TokenCredential`]: tokens from IMDS or App
+/// Service, cached where MSAL caches them (environment `localhost`, realm
+/// `managed_identity`, client id the identity's or `SYSTEM_ASSIGNED_MANAGED_IDENTITY`).
+/// Constructing it does no I/O.
+pub struct ManagedIdentityCredential {
+    source: ManagedIdentitySource,
+    id: ManagedIdentityId,
+    http: HttpClient,
+    cache: tokenhop_cache::SharedTokenCache,
+    clock: std::sync::Arc<dyn tokenhop_core::Clock>,
+    flights: tokenhop_core::KeyedLocks<String>,
+}
+
+impl fmt::Debug for ManagedIdentityCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedIdentityCredential")
+            .field("source", &self.source)
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ManagedIdentityCredential {
+    /// The identity `id` at `source`, with default HTTP settings and an in-memory cache.
+    pub fn new(source: ManagedIdentitySource, id: ManagedIdentityId) -> Result<Self> {
+        Ok(Self {
+            source,
+            id,
+            http: HttpClient::new(crate::http::HttpConfig::default())?,
+            cache: tokenhop_cache::SharedTokenCache::in_memory(),
+            clock: std::sync::Arc::new(tokenhop_core::SystemClock),
+            flights: tokenhop_core::KeyedLocks::new(),
+        })
+    }
+
+    /// The identity `id` at the source the environment names.
+    pub fn from_env(id: ManagedIdentityId) -> Result<Self> {
+        Self::new(ManagedIdentitySource::from_env()?, id)
+    }
+
+    /// Keeps tokens in `cache`.
+    pub fn with_cache(mut self, cache: tokenhop_cache::SharedTokenCache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Uses `clock` for expiry decisions.
+    pub fn with_clock(mut self, clock: std::sync::Arc<dyn tokenhop_core::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn slot(&self) -> crate::app_cache::CacheSlot {
+        crate::app_cache::CacheSlot {
+            environment: "localhost".into(),
+            realm: "managed_identity".into(),
+            client_id: self.id.cache_client_id().to_owned(),
+        }
+    }
+
+    async fn token(
+        &self,
+        scopes: &Scopes,
+        force_refresh: bool,
+    ) -> Result<tokenhop_core::AccessToken> {
+        let resource = resource_for(scopes)?;
+        let target = [resource.as_str()];
+        if !force_refresh
+            && let Some(token) = self
+                .slot()
+                .lookup(&self.cache, &target, None, self.clock.now())
+                .await?
+        {
+            return Ok(token);
+        }
+        let _guard = self.flights.lock(&resource).await;
+        if !force_refresh
+            && let Some(token) = self
+                .slot()
+                .lookup(&self.cache, &target, None, self.clock.now())
+                .await?
+        {
+            return Ok(token);
+        }
+        let now = self.clock.now();
+        let token = request_token(
+            &self.http,
+            &self.source,
+            &self.id,
+            &resource,
+            tokenhop_core::epoch_seconds(now),
+        )
+        .await?;
+        // MSAL refreshes long-lived managed identity tokens at half their life.
+        let refresh_in = (token.expires_in >= 7200).then_some(token.expires_in / 2);
+        let mut response = serde_json::Map::new();
+        response.insert(
+            "access_token".into(),
+            token.access_token.expose_secret().into(),
+        );
+        response.insert("expires_in".into(), token.expires_in.into());
+        response.insert("token_type".into(), token.token_type.clone().into());
+        if let Some(refresh_in) = refresh_in {
+            response.insert("refresh_in".into(), refresh_in.into());
+        }
+        self.slot()
+            .store(
+                &self.cache,
+                "",
+                vec![resource.clone()],
+                response,
+                Vec::new(),
+                now,
+            )
+            .await?;
+        let scopes = Scopes::new([resource.as_str()])?;
+        Ok(crate::app_cache::access_token_for(
+            token.access_token,
+            &token.token_type,
+            token.expires_in,
+            refresh_in,
+            scopes,
+            now,
+        ))
+    }
+}
+
+impl tokenhop_core::TokenCredential for ManagedIdentityCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a Scopes,
+        options: &'a tokenhop_core::TokenRequestOptions,
+    ) -> tokenhop_core::BoxFuture<'a, Result<tokenhop_core::AccessToken>> {
+        Box::pin(self.token(scopes, options.force_refresh))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,125 @@
+//! App (and single-user) tokens in the shared token cache: the lookup and the store
+//! that every confidential flow does, with the blocking parts off the executor.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+use tokenhop_cache::entry::{Entry, F};
+use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent};
+use tokenhop_core::{AccessToken, Error, Result, Scopes, epoch_seconds, from_epoch_seconds};
+
+/// Where a credential's tokens live in the cache: MSAL's environment, realm and client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CacheSlot {
+    pub environment: String,
+    pub realm: String,
+    pub client_id: String,
+}
+
+impl CacheSlot {
+    /// The usable cached token for `scopes` (and extended key), if any.
+    pub async fn lookup(
+        &self,
+        cache: &SharedTokenCache,
+        scopes: &[&str],
+        ext: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Option<AccessToken>> {
+        ensure_loaded(cache).await?;
+        cache.read(|c| {
+            let query = AccessTokenQuery {
+                home_account_id: None,
+                environment: &self.environment,
+                client_id: &self.client_id,
+                realm: &self.realm,
+                scopes,
+                ext_cache_key: ext,
+            };
+            match c.find_access_token(&query, epoch_seconds(now)) {
+                AccessTokenLookup::Hit(entry) => Some(access_token_from(entry)),
+                AccessTokenLookup::Aging(_) | AccessTokenLookup::Miss => None,
+            }
+        })
+    }
+
+    /// Writes a token response (as MSAL's `add` would) and returns the token.
+    pub async fn store(
+        &self,
+        cache: &SharedTokenCache,
+        grant_type: &'static str,
+        granted: Vec<String>,
+        response: Map<String, Value>,
+        extra: Vec<(String, String)>,
+        now: SystemTime,
+    ) -> Result<()> {
+        let (slot, cache) = (self.clone(), cache.clone());
+        tokio::task::spawn_blocking(move || {
+            let granted: Vec<&str> = granted.iter().map(String::as_str).collect();
+            let extra: Vec<(&str, &str)> = extra
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            cache.write(|c| {
+                c.add(&TokenEvent {
+                    client_id: &slot.client_id,
+                    environment: &slot.environment,
+                    realm: &slot.realm,
+                    scopes: &granted,
+                    grant_type,
+                    response: &response,
+                    extra_fields: &extra,
+                    now: epoch_seconds(now),
+                });
+            })
+        })
+        .await
+        .map_err(|e| Error::Cancelled {
+            reason: format!("saving the token cache failed: {e}"),
+        })?
+    }
+}
+
+/// Loads the cache on the blocking pool the first time (it may read a file).
+pub(crate) async fn ensure_loaded(cache: &SharedTokenCache) -> Result<()> {
+    if cache.is_loaded() {
+        return Ok(());
+    }
+    let cache = cache.clone();
+    tokio::task::spawn_blocking(move || cache.read(|_| ()))
+        .await
+        .map_err(|e| Error::Cancelled {
+            reason: format!("loading the token cache failed: {e}"),
+        })?
+}
+
+/// An [`AccessToken`] for a fresh response: expiry and refresh time from now.
+pub(crate) fn access_token_for(
+    secret: tokenhop_core::Secret,
+    token_type: &str,
+    expires_in: u64,
+    refresh_in: Option<u64>,
+    scopes: Scopes,
+    now: SystemTime,
+) -> AccessToken {
+    let mut token =
+        AccessToken::new(secret, now + Duration::from_secs(expires_in)).with_scopes(scopes);
+    token.token_type = token_type.to_owned();
+    if let Some(refresh_in) = refresh_in {
+        token = token.with_refresh_on(now + Duration::from_secs(refresh_in));
+    }
+    token
+}
+
+fn access_token_from(entry: &Entry) -> AccessToken {
+    let expires_on = entry
+        .get_u64(F::ExpiresOn)
+        .map(from_epoch_seconds)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut token = AccessToken::new(entry.get(F::Secret).unwrap_or_default(), expires_on)
+        .with_scopes(Scopes::parse(entry.get(F::Target).unwrap_or_default()).unwrap_or_default());
+    token.token_type = entry.get(F::TokenType).unwrap_or("Bearer").to_owned();
+    if let Some(refresh_on) = entry.get_u64(F::RefreshOn) {
+        token = token.with_refresh_on(from_epoch_seconds(refresh_on));
+    }
+    token
+}
