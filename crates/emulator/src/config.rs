@@ -23,6 +23,23 @@ pub struct EmulatorConfig {
     /// The secret App Service puts in `IDENTITY_HEADER`.
     #[serde(default)]
     pub identity_header: String,
+    /// Entra Agent ID agent identities.
+    #[serde(default)]
+    pub agent_identities: Vec<AgentIdentityConfig>,
+}
+
+/// An Entra Agent ID agent identity: a client id with no credential of its own, trusting
+/// tokens its blueprint gets for it (`fmi_path`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AgentIdentityConfig {
+    /// A stable name.
+    pub name: String,
+    /// Its client id.
+    pub client_id: String,
+    /// The `name` of its blueprint app.
+    pub blueprint: String,
 }
 
 /// A managed identity of the emulated host.
@@ -69,6 +86,13 @@ pub mod names {
     pub const CONFIDENTIAL_CERT: &str = "confidential-cert";
     /// A public client (no credential).
     pub const PUBLIC_CLIENT: &str = "public-client";
+    /// The Agent ID blueprint app (authenticates with a certificate).
+    pub const AGENT_BLUEPRINT: &str = "agent-blueprint";
+    /// An agent identity of the blueprint.
+    pub const AGENT_IDENTITY: &str = "agent-identity";
+    /// An agent identity whose blueprint is another app: chains through
+    /// `agent-blueprint` fail at hop 2.
+    pub const FOREIGN_AGENT_IDENTITY: &str = "foreign-agent-identity";
     /// The host's system-assigned managed identity.
     pub const SYSTEM_ASSIGNED_IDENTITY: &str = "system-assigned";
     /// A user-assigned managed identity.
@@ -105,6 +129,12 @@ impl Default for EmulatorConfig {
                     certificate: true,
                 },
                 AppConfig {
+                    name: names::AGENT_BLUEPRINT.into(),
+                    client_id: "3e2a8b8c-4d5e-4f60-8b12-c3d4e5f60718".into(),
+                    secret: None,
+                    certificate: true,
+                },
+                AppConfig {
                     name: names::PUBLIC_CLIENT.into(),
                     client_id: "51f81489-12ee-4a9e-aaae-a2591f45987d".into(),
                     secret: None,
@@ -134,6 +164,18 @@ impl Default for EmulatorConfig {
                 },
             ],
             identity_header: "emulator-identity-header-5d2e".into(),
+            agent_identities: vec![
+                AgentIdentityConfig {
+                    name: names::AGENT_IDENTITY.into(),
+                    client_id: "c3d4e5f6-0000-4000-8000-00000000a9e1".into(),
+                    blueprint: names::AGENT_BLUEPRINT.into(),
+                },
+                AgentIdentityConfig {
+                    name: names::FOREIGN_AGENT_IDENTITY.into(),
+                    client_id: "d4e5f607-0000-4000-8000-00000000b0f2".into(),
+                    blueprint: names::CONFIDENTIAL_CERT.into(),
+                },
+            ],
         }
     }
 }
@@ -142,6 +184,17 @@ impl EmulatorConfig {
     /// An app by its stable name.
     pub fn app(&self, name: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|a| a.name == name)
+    }
+
+    /// An agent identity by its stable name.
+    pub fn agent_identity(&self, name: &str) -> Option<&AgentIdentityConfig> {
+        self.agent_identities.iter().find(|a| a.name == name)
+    }
+
+    pub(crate) fn agent_by_client_id(&self, client_id: &str) -> Option<&AgentIdentityConfig> {
+        self.agent_identities
+            .iter()
+            .find(|a| a.client_id == client_id)
     }
 
     pub(crate) fn app_by_client_id(&self, client_id: &str) -> Option<&AppConfig> {

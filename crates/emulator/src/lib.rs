@@ -42,7 +42,7 @@ mod state;
 mod token;
 
 pub use app_certificate::AppCertificate;
-pub use config::{AppConfig, EmulatorConfig, ManagedIdentityConfig, names};
+pub use config::{AgentIdentityConfig, AppConfig, EmulatorConfig, ManagedIdentityConfig, names};
 pub use entra_error::EntraError;
 pub use server::{EmulatorBuilder, EmulatorHandle, MAX_BODY_BYTES};
 pub use state::Counters;

@@ -13,6 +13,7 @@ use crate::EmulatorError;
 pub(crate) struct SigningKey {
     kid: String,
     encoding: EncodingKey,
+    decoding: jsonwebtoken::DecodingKey,
     jwk: Value,
 }
 
@@ -33,9 +34,14 @@ impl SigningKey {
             "n": URL_SAFE_NO_PAD.encode(public.n().to_bytes_be()),
             "e": URL_SAFE_NO_PAD.encode(public.e().to_bytes_be()),
         });
+        let decoding = jsonwebtoken::DecodingKey::from_rsa_raw_components(
+            &public.n().to_bytes_be(),
+            &public.e().to_bytes_be(),
+        );
         Ok(Self {
             kid,
             encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            decoding,
             jwk,
         })
     }
@@ -45,6 +51,19 @@ impl SigningKey {
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| EmulatorError::Signing(e.to_string()))
+    }
+
+    /// The claims of a token this key signed for `audience`, if it verifies and has not
+    /// expired at `now` (the emulator's clock).
+    pub(crate) fn verify(&self, token: &str, audience: &str, now: u64) -> Option<Value> {
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+        validation.set_audience(&[audience]);
+        // Expiry is checked against the emulator's clock below, not the wall clock.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<Value>(token, &self.decoding, &validation)
+            .ok()?
+            .claims;
+        (claims["exp"].as_u64()? > now).then_some(claims)
     }
 
     pub(crate) fn jwks(&self) -> Value {

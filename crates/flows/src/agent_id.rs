@@ -8,7 +8,18 @@
 //! - Hop 3: `grant_type=user_fic` for the agent user, with T1 as client assertion and T2
 //!   as `user_federated_identity_credential` → a delegated token.
 
-use tokenhop_core::{ClientId, Error, Result, Scopes, Secret, TenantId};
+use std::sync::Arc;
+
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{
+    AccessToken, BoxFuture, ClientId, Error, Result, Scopes, Secret, TenantId, TokenCredential,
+    TokenRequestOptions,
+};
+
+use crate::authority::Authority;
+use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
+use crate::confidential::{AppTokenRequest, ConfidentialClient};
+use crate::http::{HttpClient, HttpConfig};
 
 use crate::http::Form;
 
@@ -191,6 +202,186 @@ pub fn hop3_form(
         .secret("user_federated_identity_credential", t2)
         .field("client_info", "1");
     user.add_to(form)
+}
+
+/// The two-hop chain: an app-only token for the agent identity, for a resource.
+///
+/// Hop 1 (the blueprint's token for this agent, by `fmi_path`) and hop 2 (the agent's
+/// token for the resource) are each cached; a call while both are valid makes no
+/// request, and when only hop 2's token expired only hop 2 runs again. Errors name the
+/// hop that failed. Constructing it does no I/O.
+#[derive(Debug)]
+pub struct AgentIdentityCredential {
+    agent: ConfidentialClient,
+    resource: Scopes,
+}
+
+/// Builds Agent ID credentials. Every missing setting is reported at once as
+/// [`Error::AgentIdNotAvailable`].
+#[derive(Debug, Default)]
+pub struct AgentIdBuilder {
+    settings: AgentIdSettings,
+    authority_host: Option<String>,
+    blueprint_credential: Option<ClientCredential>,
+    resource: AgentResource,
+    cache: Option<SharedTokenCache>,
+    http: Option<HttpClient>,
+}
+
+impl AgentIdBuilder {
+    /// Starts from settings (tenant, blueprint, agent, agent user).
+    pub fn new(settings: AgentIdSettings) -> Self {
+        Self {
+            settings,
+            ..Self::default()
+        }
+    }
+
+    /// The blueprint's credential (normally a certificate).
+    pub fn blueprint_credential(mut self, credential: ClientCredential) -> Self {
+        self.blueprint_credential = Some(credential);
+        self
+    }
+
+    /// The authority host (default `https://login.microsoftonline.com`).
+    pub fn authority_host(mut self, host: impl Into<String>) -> Self {
+        self.authority_host = Some(host.into());
+        self
+    }
+
+    /// The resource of the last hop (Graph by default).
+    pub fn resource(mut self, resource: AgentResource) -> Self {
+        self.resource = resource;
+        self
+    }
+
+    /// Keeps every hop's token in `cache`.
+    pub fn cache(mut self, cache: SharedTokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Sends requests through `http`.
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The two-hop (app-only) credential for the agent identity.
+    pub fn build_identity(self) -> Result<AgentIdentityCredential> {
+        let mut missing = match self.settings.validate(false) {
+            Err(Error::AgentIdNotAvailable { missing }) => missing,
+            Err(other) => return Err(other),
+            Ok(_) => Vec::new(),
+        };
+        if self.blueprint_credential.is_none() {
+            missing.push("blueprint_credential".to_owned());
+        }
+        if !missing.is_empty() {
+            return Err(Error::AgentIdNotAvailable { missing });
+        }
+        let identities = self.settings.validate(false)?;
+        let Some(blueprint_credential) = self.blueprint_credential else {
+            return Err(Error::AgentIdNotAvailable {
+                missing: vec!["blueprint_credential".into()],
+            });
+        };
+        let host = self
+            .authority_host
+            .unwrap_or_else(|| "https://login.microsoftonline.com".to_owned());
+        let authority = Authority::parse(&format!(
+            "{}/{}",
+            host.trim_end_matches('/'),
+            identities.tenant_id
+        ))?;
+        let http = match self.http {
+            Some(http) => http,
+            None => HttpClient::new(HttpConfig::default())?,
+        };
+        let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
+        let blueprint = ConfidentialClient::builder(
+            identities.blueprint_id.clone(),
+            authority.clone(),
+            blueprint_credential,
+        )
+        .cache(cache.clone())
+        .http(http.clone())
+        .build()?;
+        let t1 = BlueprintToken {
+            blueprint: Arc::new(blueprint),
+            fmi_path: identities.agent_id.as_str().to_owned(),
+        };
+        let agent = ConfidentialClient::builder(
+            identities.agent_id.clone(),
+            authority,
+            ClientCredential::assertion_source(t1),
+        )
+        .cache(cache)
+        .http(http)
+        .build()?;
+        Ok(AgentIdentityCredential {
+            agent,
+            resource: self.resource.scopes()?,
+        })
+    }
+}
+
+/// Hop 1 as the agent's client assertion: the blueprint's (cached) token for this agent.
+struct BlueprintToken {
+    blueprint: Arc<ConfidentialClient>,
+    fmi_path: String,
+}
+
+impl AssertionSource for BlueprintToken {
+    fn assertion<'a>(&'a self, _context: &'a AssertionContext) -> BoxFuture<'a, Result<Secret>> {
+        Box::pin(async move {
+            let scopes = Scopes::new([TOKEN_EXCHANGE_SCOPE])?;
+            let request = AppTokenRequest {
+                scopes: Some(&scopes),
+                extra_fields: vec![("fmi_path".to_owned(), self.fmi_path.clone())],
+                hop: Some(1),
+                force_refresh: false,
+            };
+            Ok(self.blueprint.app_token(&request).await?.secret)
+        })
+    }
+}
+
+impl AgentIdentityCredential {
+    /// The app-only token of the agent identity for its resource.
+    pub async fn token(&self, options: &TokenRequestOptions) -> Result<AccessToken> {
+        let request = AppTokenRequest {
+            scopes: Some(&self.resource),
+            hop: Some(2),
+            force_refresh: options.force_refresh,
+            ..AppTokenRequest::default()
+        };
+        self.agent.app_token(&request).await
+    }
+
+    /// The token cache every hop uses.
+    pub fn cache(&self) -> &SharedTokenCache {
+        self.agent.cache()
+    }
+}
+
+impl TokenCredential for AgentIdentityCredential {
+    /// The requested scopes must be the configured resource's (or empty for it).
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a Scopes,
+        options: &'a TokenRequestOptions,
+    ) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(async move {
+            if !scopes.is_empty() && scopes != &self.resource {
+                return Err(Error::configuration(format!(
+                    "this agent identity credential is for {}, not {}",
+                    self.resource, scopes
+                )));
+            }
+            self.token(options).await
+        })
+    }
 }
 
 #[cfg(test)]
