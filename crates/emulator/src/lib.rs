@@ -35,6 +35,7 @@
 mod app_certificate;
 mod config;
 mod entra_error;
+mod faults;
 mod managed_identity;
 mod server;
 mod signing;
@@ -44,6 +45,7 @@ mod token;
 pub use app_certificate::AppCertificate;
 pub use config::{AgentIdentityConfig, AppConfig, EmulatorConfig, ManagedIdentityConfig, names};
 pub use entra_error::EntraError;
+pub use faults::{Fault, FaultKind};
 pub use server::{EmulatorBuilder, EmulatorHandle, MAX_BODY_BYTES};
 pub use state::Counters;
 

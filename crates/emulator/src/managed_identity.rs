@@ -111,7 +111,6 @@ pub(crate) async fn imds(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    state.count_endpoint("imds");
     if headers.get("metadata").and_then(|v| v.to_str().ok()) != Some("true") {
         return refuse(
             StatusCode::BAD_REQUEST,
@@ -139,7 +138,6 @@ pub(crate) async fn app_service(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    state.count_endpoint("app_service");
     let header = headers
         .get("x-identity-header")
         .and_then(|v| v.to_str().ok());

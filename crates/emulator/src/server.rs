@@ -15,7 +15,7 @@ use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
 use crate::signing::SigningKey;
 use crate::state::{Counters, State};
-use crate::{EmulatorError, managed_identity, token};
+use crate::{EmulatorError, faults, managed_identity, token};
 
 /// Request bodies larger than this are refused (413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -142,6 +142,11 @@ impl EmulatorHandle {
         self.state.reset_counters();
     }
 
+    /// Injects a fault (as `POST /admin/faults` does).
+    pub fn inject(&self, fault: crate::Fault) {
+        self.state.faults.add(fault);
+    }
+
     /// Moves the emulator's clock, so tokens expire without anyone sleeping.
     pub fn advance_clock(&self, secs: i64) {
         self.state.advance_clock(secs);
@@ -171,8 +176,13 @@ fn router(state: Arc<State>) -> Router {
         .route("/msi/token", get(managed_identity::app_service))
         .route("/admin/counters", get(counters))
         .route("/admin/reset", post(reset))
+        .route("/admin/faults", post(faults::post_fault))
         .route("/admin/clock", post(clock))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            faults::middleware,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -181,7 +191,6 @@ async fn discovery(
     AxumState(state): AxumState<Arc<State>>,
     Path(tenant): Path<String>,
 ) -> Response {
-    state.count_endpoint("discovery");
     if !state.config.is_tenant(&tenant) {
         return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_tenant", "error_description": format!("AADSTS90002: Tenant '{tenant}' not found.")}))).into_response();
     }
@@ -204,7 +213,6 @@ async fn discovery(
 }
 
 async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Json<Value> {
-    state.count_endpoint("jwks");
     Json(state.key.jwks())
 }
 
@@ -214,6 +222,7 @@ async fn counters(AxumState(state): AxumState<Arc<State>>) -> Json<Counters> {
 
 async fn reset(AxumState(state): AxumState<Arc<State>>) -> StatusCode {
     state.reset_counters();
+    state.faults.clear();
     StatusCode::NO_CONTENT
 }
 

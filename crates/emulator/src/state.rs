@@ -19,6 +19,7 @@ pub(crate) struct State {
     /// Generated certificates by client id.
     pub(crate) certificates: HashMap<String, AppCertificate>,
     pub(crate) seen_assertions: SeenAssertions,
+    pub(crate) faults: crate::faults::Faults,
     clock_offset_secs: AtomicI64,
     counters: Mutex<Counters>,
 }
@@ -58,6 +59,7 @@ impl State {
             base_url,
             certificates,
             seen_assertions: SeenAssertions::default(),
+            faults: crate::faults::Faults::default(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),
         }

@@ -23,7 +23,6 @@ pub(crate) async fn token(
     Path(tenant): Path<String>,
     body: Bytes,
 ) -> Response {
-    state.count_endpoint("token");
     let audience = format!("{}/{tenant}/oauth2/v2.0/token", state.base_url);
     match answer(&state, &tenant, &audience, &body) {
         Ok(body) => Json(body).into_response(),
