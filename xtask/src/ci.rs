@@ -16,6 +16,7 @@ const STEPS: &[Step] = &[
     ("doc", doc),
     ("cert-standalone", crate::cert_standalone::check),
     ("interop-cache", crate::interop_cache::check),
+    ("interop-emulator", crate::interop_emulator::check),
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {

@@ -5,7 +5,9 @@
 
 mod cert_standalone;
 mod ci;
+mod emulator_process;
 mod interop_cache;
+mod interop_emulator;
 mod invariants;
 mod python;
 mod util;

@@ -13,10 +13,28 @@ pub struct EmulatorConfig {
     pub tenant_domain: String,
     /// Registered applications.
     pub apps: Vec<AppConfig>,
-    /// Resources tokens can be issued for (app id URIs, e.g. `https://graph.microsoft.com`).
-    pub resources: Vec<String>,
-    /// Access token lifetime in seconds.
+    /// Resources tokens can be issued for, with their delegated scopes.
+    pub resources: Vec<ResourceConfig>,
+    /// Users who can sign in.
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+    /// Access token lifetime in seconds. From two hours on, responses carry
+    /// `refresh_in` (half the lifetime), as Entra does for long-lived tokens.
     pub token_lifetime_secs: u64,
+    /// Device code flow settings.
+    #[serde(default)]
+    pub device_code: DeviceCodeConfig,
+    /// The user the authorize endpoint signs in without showing its form (headless
+    /// tests); `None` shows the sign-in form.
+    #[serde(default)]
+    pub auto_sign_in: Option<String>,
+    /// Workload identity: subjects of the emulator's own federation issuer
+    /// (`{url}/federation`) that apps trust.
+    #[serde(default)]
+    pub federated_credentials: Vec<FederatedCredentialConfig>,
+    /// An Azure AD B2C tenant served beside the main one.
+    #[serde(default)]
+    pub b2c: Option<B2cConfig>,
     /// Managed identities of the emulated host (IMDS and App Service endpoints).
     #[serde(default)]
     pub managed_identities: Vec<ManagedIdentityConfig>,
@@ -40,6 +58,93 @@ pub struct AgentIdentityConfig {
     pub client_id: String,
     /// The `name` of its blueprint app.
     pub blueprint: String,
+    /// The `name` of its agent user, for the three-hop `user_fic` chain.
+    #[serde(default)]
+    pub agent_user: Option<String>,
+}
+
+/// A user of the tenant. `Debug` does not show the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct UserConfig {
+    /// A stable name.
+    pub name: String,
+    /// The user's object id (`oid`).
+    pub object_id: String,
+    /// The user principal name (`alice@contoso.onmicrosoft.com`).
+    pub upn: String,
+    /// The display name.
+    pub display_name: String,
+    /// The password the sign-in form accepts.
+    pub password: String,
+}
+
+impl std::fmt::Debug for UserConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserConfig")
+            .field("name", &self.name)
+            .field("object_id", &self.object_id)
+            .field("upn", &self.upn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resource (API) and the delegated scopes it defines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ResourceConfig {
+    /// Its app id URI (`https://graph.microsoft.com`), the `aud` of its tokens.
+    pub app_id_uri: String,
+    /// Delegated scopes (`User.Read`); `/.default` grants all of them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// Device code flow settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DeviceCodeConfig {
+    /// The polling interval it asks for, in seconds.
+    pub interval_secs: u64,
+    /// How long a device code lives, in seconds.
+    pub lifetime_secs: u64,
+}
+
+impl Default for DeviceCodeConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 5,
+            lifetime_secs: 900,
+        }
+    }
+}
+
+/// An app's trust in a subject of the emulator's federation issuer (workload identity).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FederatedCredentialConfig {
+    /// The `name` of the app that trusts it.
+    pub app: String,
+    /// The federated token's `sub` (`system:serviceaccount:default:worker`).
+    pub subject: String,
+}
+
+/// An Azure AD B2C tenant: authorities `{url}/{domain}/{policy}` and
+/// `{url}/tfp/{domain}/{policy}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct B2cConfig {
+    /// Its GUID.
+    pub tenant_id: String,
+    /// Its domain (`fabrikamb2c.onmicrosoft.com`).
+    pub domain: String,
+    /// User flow policies (`B2C_1_signupsignin`).
+    pub policies: Vec<String>,
 }
 
 /// A managed identity of the emulated host.
@@ -76,6 +181,10 @@ pub struct AppConfig {
     /// certificate and its key at start ([`crate::EmulatorHandle::app_certificate`]).
     #[serde(default)]
     pub certificate: bool,
+    /// Its family of client ids (FOCI, `"1"`): members redeem each other's refresh
+    /// tokens.
+    #[serde(default)]
+    pub family: Option<String>,
 }
 
 /// The names of the built-in configuration's apps.
@@ -84,8 +193,24 @@ pub mod names {
     pub const CONFIDENTIAL_SECRET: &str = "confidential-secret";
     /// A confidential app that authenticates with a certificate (client assertion).
     pub const CONFIDENTIAL_CERT: &str = "confidential-cert";
-    /// A public client (no credential).
+    /// A public client (no credential), in FOCI family `1`.
     pub const PUBLIC_CLIENT: &str = "public-client";
+    /// A second public client in FOCI family `1`.
+    pub const FAMILY_CLIENT: &str = "family-client";
+    /// A public client in no family.
+    pub const LONE_CLIENT: &str = "lone-client";
+    /// An app that authenticates with a federated token (workload identity).
+    pub const WORKLOAD_APP: &str = "workload-app";
+    /// The built-in users.
+    pub const ALICE: &str = "alice";
+    /// A second user.
+    pub const BOB: &str = "bob";
+    /// The agent identity's agent user.
+    pub const AGENT_USER: &str = "agent-user";
+    /// The workload identity subject the built-in configuration trusts.
+    pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:default:worker";
+    /// The built-in B2C tenant's policy.
+    pub const B2C_POLICY: &str = "B2C_1_signupsignin";
     /// The Agent ID blueprint app (authenticates with a certificate).
     pub const AGENT_BLUEPRINT: &str = "agent-blueprint";
     /// An agent identity of the blueprint.
@@ -106,81 +231,30 @@ impl std::fmt::Debug for AppConfig {
             .field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("certificate", &self.certificate)
+            .field("family", &self.family)
             .finish()
     }
 }
 
-impl Default for EmulatorConfig {
-    fn default() -> Self {
-        Self {
-            tenant_id: "9d1b2c3a-4e5f-4a6b-8c7d-0e1f2a3b4c5d".into(),
-            tenant_domain: "contoso.onmicrosoft.com".into(),
-            apps: vec![
-                AppConfig {
-                    name: names::CONFIDENTIAL_SECRET.into(),
-                    client_id: "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6".into(),
-                    secret: Some("emulator-secret-Q2hhbmdlIG1l".into()),
-                    certificate: false,
-                },
-                AppConfig {
-                    name: names::CONFIDENTIAL_CERT.into(),
-                    client_id: "2d1f7a7b-3c4d-4e5f-9a01-b2c3d4e5f607".into(),
-                    secret: None,
-                    certificate: true,
-                },
-                AppConfig {
-                    name: names::AGENT_BLUEPRINT.into(),
-                    client_id: "3e2a8b8c-4d5e-4f60-8b12-c3d4e5f60718".into(),
-                    secret: None,
-                    certificate: true,
-                },
-                AppConfig {
-                    name: names::PUBLIC_CLIENT.into(),
-                    client_id: "51f81489-12ee-4a9e-aaae-a2591f45987d".into(),
-                    secret: None,
-                    certificate: false,
-                },
-            ],
-            resources: vec![
-                "https://graph.microsoft.com".into(),
-                "https://storage.azure.com".into(),
-                "api://AzureADTokenExchange".into(),
-            ],
-            token_lifetime_secs: 3600,
-            managed_identities: vec![
-                ManagedIdentityConfig {
-                    name: names::SYSTEM_ASSIGNED_IDENTITY.into(),
-                    system_assigned: true,
-                    client_id: "6a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9".into(),
-                    object_id: "7b2c3d4e-5f60-4172-8384-a5b6c7d8e9fa".into(),
-                    resource_id: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm".into(),
-                },
-                ManagedIdentityConfig {
-                    name: names::USER_ASSIGNED_IDENTITY.into(),
-                    system_assigned: false,
-                    client_id: "8c3d4e5f-6071-4283-9495-b6c7d8e9fa0b".into(),
-                    object_id: "9d4e5f60-7182-4394-a5a6-c7d8e9fa0b1c".into(),
-                    resource_id: "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/worker".into(),
-                },
-            ],
-            identity_header: "emulator-identity-header-5d2e".into(),
-            agent_identities: vec![
-                AgentIdentityConfig {
-                    name: names::AGENT_IDENTITY.into(),
-                    client_id: "c3d4e5f6-0000-4000-8000-00000000a9e1".into(),
-                    blueprint: names::AGENT_BLUEPRINT.into(),
-                },
-                AgentIdentityConfig {
-                    name: names::FOREIGN_AGENT_IDENTITY.into(),
-                    client_id: "d4e5f607-0000-4000-8000-00000000b0f2".into(),
-                    blueprint: names::CONFIDENTIAL_CERT.into(),
-                },
-            ],
+impl EmulatorConfig {
+    /// Reads a configuration file: YAML for `.yaml`/`.yml`, JSON otherwise. Unknown
+    /// fields are refused, naming the field.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, crate::EmulatorError> {
+        let failed = |e: &dyn std::fmt::Display| {
+            crate::EmulatorError::Config(format!("{}: {e}", path.display()))
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| failed(&e))?;
+        let yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        if yaml {
+            serde_yaml_ng::from_str(&text).map_err(|e| failed(&e))
+        } else {
+            serde_json::from_str(&text).map_err(|e| failed(&e))
         }
     }
-}
 
-impl EmulatorConfig {
     /// An app by its stable name.
     pub fn app(&self, name: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|a| a.name == name)
@@ -199,6 +273,25 @@ impl EmulatorConfig {
 
     pub(crate) fn app_by_client_id(&self, client_id: &str) -> Option<&AppConfig> {
         self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    /// A user by its stable name.
+    pub fn user(&self, name: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.name == name)
+    }
+
+    pub(crate) fn user_by_object_id(&self, object_id: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.object_id == object_id)
+    }
+
+    pub(crate) fn user_by_upn(&self, upn: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
+    }
+
+    pub(crate) fn resource(&self, app_id_uri: &str) -> Option<&ResourceConfig> {
+        self.resources
+            .iter()
+            .find(|r| r.app_id_uri.eq_ignore_ascii_case(app_id_uri))
     }
 
     pub(crate) fn is_tenant(&self, segment: &str) -> bool {

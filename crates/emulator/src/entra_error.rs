@@ -38,6 +38,37 @@ impl EntraError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", code, message)
     }
 
+    pub(crate) fn server_error(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            50000,
+            message,
+        )
+    }
+
+    pub(crate) fn unknown_tenant(tenant: Option<&String>) -> Self {
+        Self::invalid_request(
+            90002,
+            format!(
+                "Tenant '{}' not found.",
+                tenant.map(String::as_str).unwrap_or_default()
+            ),
+        )
+    }
+
+    pub(crate) fn unknown_client(state: &crate::state::State, client_id: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            700016,
+            format!(
+                "Application with identifier '{client_id}' was not found in the directory '{}'.",
+                state.config.tenant_domain
+            ),
+        )
+    }
+
     pub(crate) fn invalid_client(code: u64, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", code, message)
     }

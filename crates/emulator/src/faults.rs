@@ -30,7 +30,8 @@ pub enum FaultKind {
     ErrorAndToken,
 }
 
-/// A fault for one endpoint (`token`, `discovery`, `jwks`, `imds`, `app_service`).
+/// A fault for one endpoint (`token`, `discovery`, `jwks`, `authorize`, `devicecode`,
+/// `me`, `imds`, `app_service`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -135,6 +136,12 @@ pub(crate) fn endpoint_of(path: &str) -> &'static str {
         "imds"
     } else if path == "/msi/token" {
         "app_service"
+    } else if path.ends_with("/oauth2/v2.0/authorize") {
+        "authorize"
+    } else if path.ends_with("/oauth2/v2.0/devicecode") {
+        "devicecode"
+    } else if path == "/v1.0/me" {
+        "me"
     } else if path.starts_with("/admin/") {
         "admin"
     } else {

@@ -10,10 +10,14 @@
 //! It shares no code with the tokenhop client crates: it signs with its own key through
 //! `jsonwebtoken`, so a bug on the client side cannot be hidden by the same bug here.
 //!
-//! This version serves the client-credentials grant with client secrets and with
-//! certificate assertions (PS256/RS256, `x5t#S256`/`x5t`, audience, lifetime and `jti`
-//! replay checked), and managed identity tokens from its IMDS and App Service endpoints;
-//! user flows, faults and TLS are still to come.
+//! It serves every grant of Entra's v2 protocol that tokenhop and MSAL use: client
+//! credentials (secret, certificate assertion, federated token, Agent ID hops 1–2),
+//! device code, authorization code with PKCE (a sign-in form, or automatic sign-in for
+//! headless tests), refresh tokens with FOCI families, on-behalf-of and `user_fic`
+//! (Agent ID hop 3); managed identity endpoints (IMDS, App Service); a Graph-like
+//! `GET /v1.0/me`; B2C policy authorities; optional TLS with a generated CA; and an
+//! admin API for counters, faults, device approval, revocation and the clock (see the
+//! crate README). The `tokenhop-emulator` binary serves the same over a port.
 //!
 //! # Example
 //!
@@ -32,21 +36,39 @@
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod admin;
+mod agent_id;
 mod app_certificate;
+mod authorize;
+mod client_auth;
 mod config;
+mod default_config;
+mod device;
+mod discovery;
 mod entra_error;
 mod faults;
+mod federation;
+mod graph;
 mod managed_identity;
+mod realm;
 mod server;
+mod sessions;
 mod signing;
 mod state;
+mod tls;
 mod token;
+mod user_grants;
+mod user_tokens;
 
 pub use app_certificate::AppCertificate;
-pub use config::{AgentIdentityConfig, AppConfig, EmulatorConfig, ManagedIdentityConfig, names};
+pub use config::{
+    AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, UserConfig, names,
+};
 pub use entra_error::EntraError;
 pub use faults::{Fault, FaultKind};
 pub use server::{EmulatorBuilder, EmulatorHandle, MAX_BODY_BYTES};
+pub use sessions::Revocation;
 pub use state::Counters;
 
 /// Entry point: `Emulator::builder()…start().await`.
@@ -70,4 +92,10 @@ pub enum EmulatorError {
     /// Signing a token failed.
     #[error("the emulator could not sign a token: {0}")]
     Signing(String),
+    /// A configuration file could not be read or parsed.
+    #[error("the emulator configuration is invalid: {0}")]
+    Config(String),
+    /// An admin request named something that does not exist.
+    #[error("the emulator refused an admin request: {0}")]
+    Admin(String),
 }

@@ -74,7 +74,7 @@ fn issue(
                 "Required query variable 'resource' is missing",
             )
         })?;
-    if !state.config.resources.iter().any(|r| r == &resource) {
+    if state.config.resource(&resource).is_none() {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "invalid_resource",
@@ -90,12 +90,16 @@ fn issue(
     })?;
     let now = state.now();
     let expires_on = now + state.config.token_lifetime_secs;
+    let uti = uuid::Uuid::new_v4().simple().to_string();
     let claims = json!({
         "aud": resource, "iss": state.issuer(), "iat": now, "nbf": now, "exp": expires_on,
         "tid": state.config.tenant_id, "oid": identity.object_id, "sub": identity.object_id,
         "azp": identity.client_id, "appid": identity.client_id, "idtyp": "app", "ver": "2.0",
-        "xms_mirid": identity.resource_id, "uti": uuid::Uuid::new_v4().simple().to_string(),
+        "xms_mirid": identity.resource_id, "uti": uti,
     });
+    state
+        .revocations
+        .record(&uti, &identity.object_id, &identity.client_id);
     let token = state.key.sign(&claims).map_err(|e| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,21 +1,26 @@
 //! Starting and stopping the emulator, and its routes.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, State as AxumState};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
 use crate::signing::SigningKey;
-use crate::state::{Counters, State};
-use crate::{EmulatorError, faults, managed_identity, token};
+use crate::state::State;
+use crate::tls::TlsMaterial;
+use crate::{
+    EmulatorError, admin, authorize, device, discovery, faults, federation, graph,
+    managed_identity, token,
+};
 
 /// Request bodies larger than this are refused (413).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -25,6 +30,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct EmulatorBuilder {
     config: EmulatorConfig,
     addr: Option<SocketAddr>,
+    tls: bool,
+    state_dir: Option<PathBuf>,
 }
 
 impl EmulatorBuilder {
@@ -40,7 +47,20 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Binds, generates the signing key, and serves in the background until the
+    /// Serves https with a CA generated at start ([`EmulatorHandle::ca_cert_pem`]).
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Writes `ca.pem` (with TLS) and each certificate app's `{name}.cert.pem` and
+    /// `{name}.key.pem` (mode 0600) to `dir`, creating it.
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Binds, generates keys and certificates, and serves in the background until the
     /// handle is dropped.
     pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
         let addr = self
@@ -52,7 +72,8 @@ impl EmulatorBuilder {
         let local = listener
             .local_addr()
             .map_err(|e| EmulatorError::Startup(e.to_string()))?;
-        let base_url = format!("http://{local}");
+        let scheme = if self.tls { "https" } else { "http" };
+        let base_url = format!("{scheme}://{local}");
         let apps: Vec<(String, String)> = self
             .config
             .apps
@@ -60,40 +81,116 @@ impl EmulatorBuilder {
             .filter(|a| a.certificate)
             .map(|a| (a.name.clone(), a.client_id.clone()))
             .collect();
-        let (key, certificates) =
-            tokio::task::spawn_blocking(move || -> Result<_, EmulatorError> {
-                let key = SigningKey::generate()?;
-                let mut certificates = std::collections::HashMap::new();
-                for (name, client_id) in apps {
-                    certificates.insert(client_id, AppCertificate::generate(&name)?);
-                }
-                Ok((key, certificates))
-            })
-            .await
-            .map_err(|e| EmulatorError::Startup(e.to_string()))??;
-        let state = Arc::new(State::new(self.config, key, certificates, base_url.clone()));
+        let tls = self.tls;
+        let (keys, certificates, tls) = tokio::task::spawn_blocking(move || {
+            let keys = [SigningKey::generate()?, SigningKey::generate()?];
+            let mut certificates = std::collections::HashMap::new();
+            for (name, client_id) in apps {
+                certificates.insert(client_id, AppCertificate::generate(&name)?);
+            }
+            let tls = tls.then(TlsMaterial::generate).transpose()?;
+            Ok::<_, EmulatorError>((keys, certificates, tls))
+        })
+        .await
+        .map_err(|e| EmulatorError::Startup(e.to_string()))??;
+        let state = Arc::new(State::new(
+            self.config,
+            keys,
+            certificates,
+            base_url.clone(),
+        ));
+        if let Some(dir) = &self.state_dir {
+            write_state_dir(dir, &state, tls.as_ref())?;
+        }
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(Arc::clone(&state));
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(error) = serve.await {
-                tracing::warn!(%error, "the emulator stopped with an error");
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let ca_cert_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        match tls {
+            Some(tls) => {
+                let listener = tls.listen(listener);
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await;
+                });
             }
-        });
+            None => {
+                tokio::spawn(async move {
+                    if let Err(error) = axum::serve(listener, app)
+                        .with_graceful_shutdown(shutdown)
+                        .await
+                    {
+                        tracing::warn!(%error, "the emulator stopped with an error");
+                    }
+                });
+            }
+        }
         Ok(EmulatorHandle {
             url: base_url,
             state,
+            ca_cert_pem,
+            state_dir: self.state_dir,
             stop: Some(stop),
         })
     }
+}
+
+fn write_state_dir(
+    dir: &Path,
+    state: &State,
+    tls: Option<&TlsMaterial>,
+) -> Result<(), EmulatorError> {
+    let write = |name: String, contents: &str, private: bool| {
+        let path = dir.join(name);
+        let failed = |e: std::io::Error| {
+            EmulatorError::Startup(format!("cannot write {}: {e}", path.display()))
+        };
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        std::io::Write::write_all(
+            &mut options.open(&path).map_err(failed)?,
+            contents.as_bytes(),
+        )
+        .map_err(failed)
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| EmulatorError::Startup(format!("cannot create {}: {e}", dir.display())))?;
+    if let Some(tls) = tls {
+        write("ca.pem".into(), &tls.ca_pem, false)?;
+    }
+    for app in state.config.apps.iter().filter(|a| a.certificate) {
+        if let Some(certificate) = state.certificates.get(&app.client_id) {
+            write(
+                format!("{}.cert.pem", app.name),
+                &certificate.certificate_pem,
+                false,
+            )?;
+            write(
+                format!("{}.key.pem", app.name),
+                &certificate.private_key_pem,
+                true,
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// A running emulator. Dropping it stops the server.
 pub struct EmulatorHandle {
     url: String,
     state: Arc<State>,
+    ca_cert_pem: Option<String>,
+    state_dir: Option<PathBuf>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -105,8 +202,16 @@ impl std::fmt::Debug for EmulatorHandle {
     }
 }
 
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
 impl EmulatorHandle {
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` with TLS).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -116,9 +221,27 @@ impl EmulatorHandle {
         format!("{}/{}", self.url, self.state.config.tenant_id)
     }
 
+    /// The B2C authority `{url}/{b2c domain}/{policy}` for the first policy, if the
+    /// configuration has a B2C tenant.
+    pub fn b2c_authority(&self) -> Option<String> {
+        let b2c = self.state.config.b2c.as_ref()?;
+        let policy = b2c.policies.first()?;
+        Some(format!("{}/{}/{policy}", self.url, b2c.domain))
+    }
+
     /// The tenant id.
     pub fn tenant_id(&self) -> &str {
         &self.state.config.tenant_id
+    }
+
+    /// The CA certificate (PEM) to trust, when serving TLS.
+    pub fn ca_cert_pem(&self) -> Option<&str> {
+        self.ca_cert_pem.as_deref()
+    }
+
+    /// The state directory, when one was given.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
     }
 
     /// The directory it serves.
@@ -133,7 +256,7 @@ impl EmulatorHandle {
     }
 
     /// What it has answered so far.
-    pub fn counters(&self) -> Counters {
+    pub fn counters(&self) -> crate::Counters {
         self.state.counters()
     }
 
@@ -151,33 +274,79 @@ impl EmulatorHandle {
     pub fn advance_clock(&self, secs: i64) {
         self.state.advance_clock(secs);
     }
-}
 
-impl Drop for EmulatorHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+    /// Approves a device code as the user named `user` (as `POST /admin/device/approve`
+    /// does); `user_code` `None` picks the latest pending code. The next `after_polls`
+    /// polls still see it pending. False when there is no such code or user.
+    pub fn approve_device_code(
+        &self,
+        user_code: Option<&str>,
+        user: &str,
+        after_polls: u32,
+    ) -> bool {
+        self.state.approve_device_code(user_code, user, after_polls)
+    }
+
+    /// Denies a device code (as `POST /admin/device/deny` does).
+    pub fn deny_device_code(&self, user_code: Option<&str>) -> bool {
+        self.state.deny_device_code(user_code)
+    }
+
+    /// Revokes tokens (as `POST /admin/revoke` does); how many were revoked.
+    pub fn revoke(&self, revocation: &crate::Revocation) -> Result<usize, EmulatorError> {
+        self.state.revoke(revocation).map_err(EmulatorError::Admin)
+    }
+
+    /// A token from the emulator's federation issuer for `subject`, as a Kubernetes
+    /// service account token file would hold (workload identity).
+    pub fn federated_token(&self, subject: &str) -> Result<String, EmulatorError> {
+        self.state
+            .federated_token(subject)
+            .map_err(|e| EmulatorError::Signing(e.message))
     }
 }
 
+/// The routes under an authority: `/{tenant}`, B2C `/{tenant}/{policy}` and
+/// `/tfp/{tenant}/{policy}`.
+const AUTHORITY_PREFIXES: [&str; 3] = ["/{tenant}", "/{tenant}/{policy}", "/tfp/{tenant}/{policy}"];
+
 fn router(state: Arc<State>) -> Router {
-    Router::new()
-        .route(
-            "/{tenant}/v2.0/.well-known/openid-configuration",
-            get(discovery),
-        )
-        .route("/{tenant}/discovery/v2.0/keys", get(jwks))
-        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+    let mut router = Router::new();
+    for prefix in AUTHORITY_PREFIXES {
+        router = router
+            .route(
+                &format!("{prefix}/v2.0/.well-known/openid-configuration"),
+                get(discovery::discovery),
+            )
+            .route(
+                &format!("{prefix}/discovery/v2.0/keys"),
+                get(discovery::jwks),
+            )
+            .route(&format!("{prefix}/oauth2/v2.0/token"), post(token::token))
+            .route(
+                &format!("{prefix}/oauth2/v2.0/devicecode"),
+                post(device::start),
+            )
+            .route(
+                &format!("{prefix}/oauth2/v2.0/authorize"),
+                get(authorize::authorize).post(authorize::sign_in),
+            );
+    }
+    router
         .route(
             "/metadata/identity/oauth2/token",
             get(managed_identity::imds),
         )
         .route("/msi/token", get(managed_identity::app_service))
-        .route("/admin/counters", get(counters))
-        .route("/admin/reset", post(reset))
+        .route("/v1.0/me", get(graph::me))
+        .route("/admin/counters", get(admin::counters))
+        .route("/admin/reset", post(admin::reset))
         .route("/admin/faults", post(faults::post_fault))
-        .route("/admin/clock", post(clock))
+        .route("/admin/clock", post(admin::clock))
+        .route("/admin/revoke", post(admin::revoke))
+        .route("/admin/device/approve", post(device::approve))
+        .route("/admin/device/deny", post(device::deny))
+        .route("/admin/federated-token", post(federation::issue))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -187,65 +356,10 @@ fn router(state: Arc<State>) -> Router {
         .with_state(state)
 }
 
-async fn discovery(
-    AxumState(state): AxumState<Arc<State>>,
-    Path(tenant): Path<String>,
-) -> Response {
-    if !state.config.is_tenant(&tenant) {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_tenant", "error_description": format!("AADSTS90002: Tenant '{tenant}' not found.")}))).into_response();
-    }
-    let authority = format!("{}/{tenant}", state.base_url);
-    Json(json!({
-        "issuer": state.issuer(),
-        "token_endpoint": format!("{authority}/oauth2/v2.0/token"),
-        "authorization_endpoint": format!("{authority}/oauth2/v2.0/authorize"),
-        "device_authorization_endpoint": format!("{authority}/oauth2/v2.0/devicecode"),
-        "jwks_uri": format!("{authority}/discovery/v2.0/keys"),
-        "response_modes_supported": ["query", "fragment", "form_post"],
-        "response_types_supported": ["code"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
-        "tenant_region_scope": "EU",
-    }))
-    .into_response()
-}
-
-async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Json<Value> {
-    Json(state.key.jwks())
-}
-
-async fn counters(AxumState(state): AxumState<Arc<State>>) -> Json<Counters> {
-    Json(state.counters())
-}
-
-async fn reset(AxumState(state): AxumState<Arc<State>>) -> StatusCode {
-    state.reset_counters();
-    state.faults.clear();
-    StatusCode::NO_CONTENT
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClockRequest {
-    advance_secs: i64,
-}
-
-async fn clock(AxumState(state): AxumState<Arc<State>>, body: axum::body::Bytes) -> Response {
-    match serde_json::from_slice::<ClockRequest>(&body) {
-        Ok(request) => {
-            state.advance_clock(request.advance_secs);
-            Json(json!({"now": state.now()})).into_response()
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_request", "error_description": format!("expected {{\"advance_secs\": N}}: {e}")}))).into_response(),
-    }
-}
-
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
-        Json(
+        axum::Json(
             json!({"error": "not_found", "error_description": "no such endpoint in the emulator"}),
         ),
     )

@@ -20,6 +20,12 @@ pub(crate) struct State {
     pub(crate) certificates: HashMap<String, AppCertificate>,
     pub(crate) seen_assertions: SeenAssertions,
     pub(crate) faults: crate::faults::Faults,
+    /// Signs the federation issuer's tokens (workload identity).
+    pub(crate) federation_key: SigningKey,
+    pub(crate) device_codes: crate::device::DeviceCodes,
+    pub(crate) auth_codes: crate::authorize::AuthCodes,
+    pub(crate) refresh_tokens: crate::sessions::RefreshTokens,
+    pub(crate) revocations: crate::sessions::Revocations,
     clock_offset_secs: AtomicI64,
     counters: Mutex<Counters>,
 }
@@ -49,13 +55,19 @@ impl Counters {
 impl State {
     pub(crate) fn new(
         config: EmulatorConfig,
-        key: SigningKey,
+        keys: [SigningKey; 2],
         certificates: HashMap<String, AppCertificate>,
         base_url: String,
     ) -> Self {
+        let [key, federation_key] = keys;
         Self {
             config,
             key,
+            federation_key,
+            device_codes: Default::default(),
+            auth_codes: Default::default(),
+            refresh_tokens: Default::default(),
+            revocations: Default::default(),
             base_url,
             certificates,
             seen_assertions: SeenAssertions::default(),
@@ -104,7 +116,23 @@ impl State {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The main tenant's issuer.
     pub(crate) fn issuer(&self) -> String {
         format!("{}/{}/v2.0", self.base_url, self.config.tenant_id)
+    }
+
+    /// Signs a token with the emulator's key.
+    pub(crate) fn sign(&self, claims: &serde_json::Value) -> Result<String, crate::EntraError> {
+        self.key
+            .sign(claims)
+            .map_err(|e| crate::EntraError::server_error(e.to_string()))
+    }
+
+    /// The claims of a token the emulator issued for `audience`, if it verifies, has not
+    /// expired by the emulator's clock, and was not revoked.
+    pub(crate) fn verify_issued(&self, token: &str, audience: &str) -> Option<serde_json::Value> {
+        self.key
+            .verify(token, audience, self.now())
+            .filter(|claims| !self.revocations.is_revoked(claims))
     }
 }

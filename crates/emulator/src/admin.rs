@@ -1,0 +1,97 @@
+//! The admin API under `/admin`: counters, reset, clock, revocation (faults, device
+//! approval and federated tokens live with what they drive).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::sessions::Revocation;
+use crate::state::{Counters, State};
+
+fn bad_request(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": "invalid_request", "error_description": message})),
+    )
+        .into_response()
+}
+
+/// `GET /admin/counters`.
+pub(crate) async fn counters(AxumState(state): AxumState<Arc<State>>) -> Json<Counters> {
+    Json(state.counters())
+}
+
+/// `POST /admin/reset`: counters, faults and revocations are forgotten.
+pub(crate) async fn reset(AxumState(state): AxumState<Arc<State>>) -> StatusCode {
+    state.reset_counters();
+    state.faults.clear();
+    state.revocations.clear();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockRequest {
+    advance_secs: i64,
+}
+
+/// `POST /admin/clock` `{"advance_secs": N}`.
+pub(crate) async fn clock(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ClockRequest>(&body) {
+        Ok(request) => {
+            state.advance_clock(request.advance_secs);
+            Json(json!({"now": state.now()})).into_response()
+        }
+        Err(e) => bad_request(format!("expected {{\"advance_secs\": N}}: {e}")),
+    }
+}
+
+/// `POST /admin/revoke` `{"user"?, "client"?, "token"?, "block"?}` → `{"revoked": N}`.
+pub(crate) async fn revoke(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    let revocation = match serde_json::from_slice::<Revocation>(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return bad_request(format!(
+                "expected {{\"user\", \"client\", \"token\", \"block\"}}: {e}"
+            ));
+        }
+    };
+    match state.revoke(&revocation) {
+        Ok(count) => Json(json!({ "revoked": count })).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+impl State {
+    /// Revokes what `revocation` names; the number of tokens revoked.
+    pub(crate) fn revoke(&self, revocation: &Revocation) -> Result<usize, String> {
+        if revocation.user.is_none() && revocation.client.is_none() && revocation.token.is_none() {
+            return Err("name a \"user\", a \"client\" or a \"token\"".into());
+        }
+        let user_object_id = match &revocation.user {
+            Some(name) => Some(
+                self.config
+                    .user(name)
+                    .map(|u| u.object_id.clone())
+                    .ok_or_else(|| format!("no user named '{name}'"))?,
+            ),
+            None => None,
+        };
+        let token_uti = revocation
+            .token
+            .as_deref()
+            .and_then(|t| self.key.verify_ignoring_audience(t))
+            .and_then(|claims| claims["uti"].as_str().map(str::to_owned));
+        Ok(self.revocations.revoke(
+            &self.refresh_tokens,
+            revocation,
+            user_object_id.as_deref(),
+            token_uti.as_deref(),
+        ))
+    }
+}

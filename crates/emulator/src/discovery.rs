@@ -1,0 +1,47 @@
+//! OpenID Connect discovery and the JWKS, per tenant (and B2C policy).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State as AxumState};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::entra_error::EntraError;
+use crate::realm::Realm;
+use crate::state::State;
+
+/// `GET {authority}/v2.0/.well-known/openid-configuration`.
+pub(crate) async fn discovery(
+    AxumState(state): AxumState<Arc<State>>,
+    Path(params): Path<HashMap<String, String>>,
+    uri: Uri,
+) -> Response {
+    let Some(realm) = Realm::from_path(&state, &params, uri.path()) else {
+        return EntraError::unknown_tenant(params.get("tenant")).into_response();
+    };
+    let authority = realm.authority(&state);
+    Json(json!({
+        "issuer": realm.issuer(&state),
+        "token_endpoint": format!("{authority}/oauth2/v2.0/token"),
+        "authorization_endpoint": format!("{authority}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{authority}/oauth2/v2.0/devicecode"),
+        "jwks_uri": format!("{authority}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+        "code_challenge_methods_supported": ["S256"],
+        "tenant_region_scope": "EU",
+    }))
+    .into_response()
+}
+
+/// `GET {authority}/discovery/v2.0/keys`.
+pub(crate) async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Json<Value> {
+    Json(state.key.jwks())
+}

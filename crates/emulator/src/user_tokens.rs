@@ -1,0 +1,233 @@
+//! Delegated (user) tokens: the scopes a request names, and the response that carries
+//! an access token, an id token, `client_info` and a refresh token.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use crate::config::UserConfig;
+use crate::entra_error::EntraError;
+use crate::realm::Realm;
+use crate::sessions::RefreshGrant;
+use crate::state::State;
+
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+/// The resource a scope without one (`User.Read`) is for, as in Entra.
+const GRAPH: &str = "https://graph.microsoft.com";
+
+/// The scopes of a delegated request: one resource, its permissions, and the OpenID
+/// Connect scopes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DelegatedScopes {
+    /// The resource's app id URI, the token's `aud`.
+    pub(crate) resource: String,
+    /// Permission names granted (`scp`).
+    pub(crate) permissions: Vec<String>,
+    /// Resource scopes as requested, echoed in the response's `scope`.
+    pub(crate) requested: Vec<String>,
+    /// OpenID Connect scopes requested.
+    pub(crate) oidc: Vec<String>,
+}
+
+impl DelegatedScopes {
+    pub(crate) fn parse(state: &State, scope: &str) -> Result<Self, EntraError> {
+        let (oidc, requested): (Vec<&str>, Vec<&str>) = scope
+            .split_whitespace()
+            .partition(|s| OIDC_SCOPES.contains(&s.to_ascii_lowercase().as_str()));
+        let mut resource: Option<&crate::config::ResourceConfig> = None;
+        let mut permissions = Vec::new();
+        for scope in &requested {
+            let (uri, permission) = match scope.rsplit_once('/') {
+                Some((uri, permission)) if uri.contains(':') => (uri, permission),
+                _ => (GRAPH, *scope),
+            };
+            let found = state.config.resource(uri).ok_or_else(|| {
+                EntraError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "invalid_resource",
+                    500011,
+                    format!(
+                        "The resource principal named {uri} was not found in the tenant named {}.",
+                        state.config.tenant_domain
+                    ),
+                )
+            })?;
+            if resource.is_some_and(|r| r.app_id_uri != found.app_id_uri) {
+                return Err(invalid_scope(
+                    28000,
+                    "Provided value for the input parameter scope is not valid because it contains more than one resource.",
+                ));
+            }
+            resource = Some(found);
+            if permission == ".default" {
+                permissions.extend(found.scopes.iter().cloned());
+            } else if let Some(known) = found
+                .scopes
+                .iter()
+                .find(|s| s.eq_ignore_ascii_case(permission))
+            {
+                permissions.push(known.clone());
+            } else {
+                return Err(invalid_scope(
+                    70011,
+                    format!(
+                        "The provided value for the input parameter 'scope' is not valid. The scope '{scope}' does not exist."
+                    ),
+                ));
+            }
+        }
+        permissions.dedup();
+        let resource = match resource {
+            Some(r) => r.app_id_uri.clone(),
+            None if oidc.is_empty() => {
+                return Err(invalid_scope(
+                    70011,
+                    "The provided request must include a 'scope' input parameter.",
+                ));
+            }
+            // Sign-in alone: Entra issues a Graph token for the OpenID scopes.
+            None => GRAPH.to_owned(),
+        };
+        Ok(Self {
+            resource,
+            permissions,
+            requested: requested.iter().map(|s| (*s).to_owned()).collect(),
+            oidc: oidc.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        })
+    }
+
+    fn wants(&self, oidc_scope: &str) -> bool {
+        self.oidc.iter().any(|s| s == oidc_scope)
+    }
+
+    /// The response's `scope`: what was asked for, without `offline_access` (Entra does
+    /// not echo it).
+    fn granted(&self) -> String {
+        let oidc = self.oidc.iter().filter(|s| *s != "offline_access").cloned();
+        let mut all: Vec<String> = self.requested.iter().cloned().chain(oidc).collect();
+        all.dedup();
+        all.join(" ")
+    }
+}
+
+fn invalid_scope(code: u64, message: impl Into<String>) -> EntraError {
+    EntraError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "invalid_scope",
+        code,
+        message,
+    )
+}
+
+/// What a delegated token is issued for.
+pub(crate) struct UserGrant<'a> {
+    pub(crate) realm: &'a Realm,
+    pub(crate) client_id: &'a str,
+    pub(crate) user: &'a UserConfig,
+    pub(crate) scopes: &'a DelegatedScopes,
+    /// The `nonce` of the authorization request, for the id token.
+    pub(crate) nonce: Option<&'a str>,
+    /// Whether the client asked for `client_info=1`.
+    pub(crate) client_info: bool,
+    /// Extra access token claims (Agent ID's `xms_*`).
+    pub(crate) extra: Map<String, Value>,
+}
+
+/// The token response for a user: access token, and as the request asks an id token
+/// (`openid`), `client_info`, and a refresh token (`offline_access`).
+pub(crate) fn issue(state: &State, grant: UserGrant<'_>) -> Result<Value, EntraError> {
+    let now = state.now();
+    let lifetime = state.config.token_lifetime_secs;
+    let user = grant.user;
+    let uti = uuid::Uuid::new_v4().simple().to_string();
+    let mut claims = json!({
+        "aud": grant.scopes.resource,
+        "iss": grant.realm.issuer(state),
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime,
+        "tid": grant.realm.tenant_id,
+        "oid": user.object_id,
+        "sub": pairwise_subject(&user.object_id, grant.client_id),
+        "azp": grant.client_id,
+        "appid": grant.client_id,
+        "idtyp": "user",
+        "scp": grant.scopes.permissions.join(" "),
+        "name": user.display_name,
+        "preferred_username": user.upn,
+        "upn": user.upn,
+        "ver": "2.0",
+        "uti": uti,
+    });
+    if let Some(policy) = &grant.realm.policy {
+        claims["tfp"] = json!(policy);
+    }
+    if let Some(object) = claims.as_object_mut() {
+        object.extend(grant.extra);
+    }
+    state
+        .revocations
+        .record(&uti, &user.object_id, grant.client_id);
+    let mut response = json!({
+        "token_type": "Bearer",
+        "scope": grant.scopes.granted(),
+        "expires_in": lifetime,
+        "ext_expires_in": lifetime,
+        "access_token": state.sign(&claims)?,
+    });
+    if lifetime >= 7200 {
+        response["refresh_in"] = json!(lifetime / 2);
+    }
+    if grant.scopes.wants("openid") {
+        let mut id_claims = json!({
+            "aud": grant.client_id,
+            "iss": grant.realm.issuer(state),
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "tid": grant.realm.tenant_id,
+            "oid": user.object_id,
+            "sub": pairwise_subject(&user.object_id, grant.client_id),
+            "name": user.display_name,
+            "preferred_username": user.upn,
+            "ver": "2.0",
+        });
+        if let Some(nonce) = grant.nonce {
+            id_claims["nonce"] = json!(nonce);
+        }
+        if let Some(policy) = &grant.realm.policy {
+            id_claims["tfp"] = json!(policy);
+        }
+        response["id_token"] = json!(state.sign(&id_claims)?);
+    }
+    if grant.client_info {
+        let info = json!({"uid": user.object_id, "utid": grant.realm.tenant_id});
+        response["client_info"] = json!(URL_SAFE_NO_PAD.encode(info.to_string()));
+    }
+    if grant.scopes.wants("offline_access") {
+        let family = state
+            .config
+            .app_by_client_id(grant.client_id)
+            .and_then(|a| a.family.clone());
+        if let Some(family) = &family {
+            response["foci"] = json!(family);
+        }
+        let refresh_token = state.refresh_tokens.issue(RefreshGrant {
+            user_object_id: user.object_id.clone(),
+            client_id: grant.client_id.to_owned(),
+            family,
+            realm: grant.realm.clone(),
+            expires_at: now + 90 * 24 * 3600,
+            revoked: false,
+        });
+        response["refresh_token"] = json!(refresh_token);
+    }
+    Ok(response)
+}
+
+/// Entra's `sub` is pairwise: the same user has a different `sub` in each app.
+fn pairwise_subject(object_id: &str, client_id: &str) -> String {
+    let name = format!("{object_id}/{client_id}");
+    URL_SAFE_NO_PAD
+        .encode(uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes()).as_bytes())
+}

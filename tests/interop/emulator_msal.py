@@ -1,0 +1,315 @@
+"""MSAL Python 1.39 against the tokenhop emulator: every grant MSAL offers, over TLS.
+
+Run by `cargo xtask ci` (step interop-emulator) against a freshly started
+`tokenhop-emulator serve --tls`. Usage:
+
+    emulator_msal.py READY_JSON CONFIG_JSON
+
+READY_JSON is the line `serve` printed; CONFIG_JSON the configuration it serves.
+Every token is decoded, its RS256 signature checked against the emulator's JWKS, and
+its claims compared with what the grant must produce. Exits non-zero on any failure.
+"""
+
+import base64
+import json
+import os
+import sys
+
+import msal
+import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+GRAPH = "https://graph.microsoft.com"
+STORAGE = "https://storage.azure.com"
+EXCHANGE = "api://AzureADTokenExchange"
+
+ready = json.loads(sys.argv[1])
+config = json.load(open(sys.argv[2]))
+URL = ready["url"]
+TENANT = ready["tenant_id"]
+AUTHORITY = f"{URL}/{TENANT}"
+ISSUER = f"{URL}/{TENANT}/v2.0"
+STATE_DIR = ready["state_dir"]
+
+session = requests.Session()
+session.verify = ready["ca_cert"]
+session.trust_env = False
+
+apps = {a["name"]: a for a in config["apps"]}
+users = {u["name"]: u for u in config["users"]}
+agents = {a["name"]: a for a in config["agent_identities"]}
+identities = {i["name"]: i for i in config["managed_identities"]}
+
+failures = []
+passed = []
+
+
+def check(name, condition, detail=""):
+    (passed if condition else failures).append(name)
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"))
+
+
+def b64(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def jwks_keys():
+    keys = session.get(f"{AUTHORITY}/discovery/v2.0/keys").json()["keys"]
+    return {k["kid"]: k for k in keys}
+
+
+KEYS = jwks_keys()
+
+
+def verified_claims(token):
+    """The claims of an emulator token whose RS256 signature verifies with the JWKS."""
+    header_b64, payload_b64, signature_b64 = token.split(".")
+    header = json.loads(b64(header_b64))
+    assert header["alg"] == "RS256", header
+    jwk = KEYS[header["kid"]]
+    key = rsa.RSAPublicNumbers(
+        int.from_bytes(b64(jwk["e"]), "big"), int.from_bytes(b64(jwk["n"]), "big")
+    ).public_key()
+    key.verify(
+        b64(signature_b64),
+        f"{header_b64}.{payload_b64}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    return json.loads(b64(payload_b64))
+
+
+def expect_token(name, result, **claims):
+    """Checks a result holds a verifying token whose claims include `claims`."""
+    if "access_token" not in result:
+        check(name, False, f"no token: {result.get('error')}: {result.get('error_description')}")
+        return None
+    try:
+        decoded = verified_claims(result["access_token"])
+    except Exception as error:  # a bad signature is a failure, with its reason
+        check(name, False, f"signature: {error!r}")
+        return None
+    expected = {"iss": ISSUER, "tid": TENANT, "ver": "2.0", **claims}
+    wrong = {k: (decoded.get(k), v) for k, v in expected.items() if decoded.get(k) != v}
+    check(name, not wrong, f"claims (got, want): {wrong}")
+    return decoded
+
+
+def counters():
+    return session.get(f"{URL}/admin/counters").json()
+
+
+def grant_count(grant):
+    return counters()["grants"].get(grant, 0)
+
+
+def confidential(app_name, credential):
+    return msal.ConfidentialClientApplication(
+        apps[app_name]["client_id"] if app_name in apps else agents[app_name]["client_id"],
+        client_credential=credential,
+        authority=AUTHORITY,
+        http_client=session,
+        instance_discovery=False,
+    )
+
+
+def certificate_credential(app_name):
+    with open(os.path.join(STATE_DIR, f"{app_name}.key.pem")) as key, open(
+        os.path.join(STATE_DIR, f"{app_name}.cert.pem")
+    ) as cert:
+        # No thumbprint: MSAL 1.39 then signs PS256 with x5t#S256.
+        return {"private_key": key.read(), "public_certificate": cert.read()}
+
+
+def app_tokens():
+    secret_app = apps["confidential-secret"]
+    cca = confidential("confidential-secret", secret_app["secret"])
+    result = cca.acquire_token_for_client([f"{GRAPH}/.default"])
+    expect_token(
+        "client credentials with a secret",
+        result,
+        aud=GRAPH,
+        azp=secret_app["client_id"],
+        idtyp="app",
+    )
+    again = cca.acquire_token_for_client([f"{GRAPH}/.default"])
+    check("a second call is served from MSAL's cache", again.get("token_source") == "cache", again.get("token_source"))
+    refused = confidential("confidential-secret", "wrong-secret").acquire_token_for_client([f"{GRAPH}/.default"])
+    check(
+        "a wrong secret is refused with AADSTS7000215",
+        refused.get("error") == "invalid_client" and 7000215 in refused.get("error_codes", []),
+        refused,
+    )
+    cert_app = apps["confidential-cert"]
+    result = confidential("confidential-cert", certificate_credential("confidential-cert")).acquire_token_for_client(
+        [f"{STORAGE}/.default"]
+    )
+    expect_token(
+        "client credentials with MSAL's PS256 certificate assertion",
+        result,
+        aud=STORAGE,
+        azp=cert_app["client_id"],
+        idtyp="app",
+    )
+
+
+def user_tokens():
+    public = apps["public-client"]
+    pca = msal.PublicClientApplication(
+        public["client_id"], authority=AUTHORITY, http_client=session, instance_discovery=False
+    )
+    flow = pca.initiate_device_flow(scopes=["User.Read"])
+    check("device flow starts", "user_code" in flow, flow)
+    approve = session.post(
+        f"{URL}/admin/device/approve",
+        json={"user_code": flow["user_code"], "user": "alice", "after_polls": 1},
+    )
+    check("the admin API approves the code", approve.status_code == 204, approve.text)
+    alice = users["alice"]
+    result = pca.acquire_token_by_device_flow(flow)
+    expect_token(
+        "device flow approved after a pending poll",
+        result,
+        aud=GRAPH,
+        azp=public["client_id"],
+        idtyp="user",
+        oid=alice["object_id"],
+        scp="User.Read",
+        preferred_username=alice["upn"],
+    )
+    id_claims = result.get("id_token_claims", {})
+    check(
+        "the id token names the user and the client",
+        id_claims.get("aud") == public["client_id"] and id_claims.get("oid") == alice["object_id"],
+        id_claims,
+    )
+    accounts = pca.get_accounts()
+    check(
+        "MSAL records the account",
+        len(accounts) == 1 and accounts[0]["username"] == alice["upn"],
+        accounts,
+    )
+    if not accounts:
+        return
+    before = grant_count("refresh_token")
+    refreshed = pca.acquire_token_silent(["User.Read"], account=accounts[0], force_refresh=True)
+    expect_token("acquire_token_silent(force_refresh) uses the refresh token", refreshed, oid=alice["object_id"])
+    check("exactly one refresh request", grant_count("refresh_token") == before + 1, counters())
+
+    middle = apps["confidential-secret"]
+    api_scope = f"api://{middle['client_id']}/access_as_user"
+    for_api = pca.acquire_token_silent([api_scope], account=accounts[0])
+    incoming = expect_token(
+        "a user token for the middle tier's API",
+        for_api or {},
+        aud=f"api://{middle['client_id']}",
+        oid=alice["object_id"],
+    )
+    if incoming:
+        cca = confidential("confidential-secret", middle["secret"])
+        obo = cca.acquire_token_on_behalf_of(for_api["access_token"], [f"{GRAPH}/User.Read"])
+        expect_token(
+            "on-behalf-of: the middle tier gets a Graph token for the same user",
+            obo,
+            aud=GRAPH,
+            azp=middle["client_id"],
+            idtyp="user",
+            oid=alice["object_id"],
+        )
+
+
+def agent_chain():
+    blueprint = apps["agent-blueprint"]
+    agent = agents["agent-identity"]
+    agent_user = users[agent["agent_user"]]
+    hop1 = confidential("agent-blueprint", certificate_credential("agent-blueprint")).acquire_token_for_client(
+        [f"{EXCHANGE}/.default"], fmi_path=agent["client_id"]
+    )
+    t1 = expect_token(
+        "hop 1: the blueprint's token for the agent (fmi_path)",
+        hop1,
+        aud=EXCHANGE,
+        azp=blueprint["client_id"],
+        sub=f"/eid1/c/pub/t/{TENANT}/a/{blueprint['client_id']}/{agent['client_id']}",
+    )
+    if not t1:
+        return
+    agent_app = confidential("agent-identity", {"client_assertion": lambda: hop1["access_token"]})
+    hop2 = agent_app.acquire_token_for_client([f"{EXCHANGE}/.default"])
+    expect_token(
+        "hop 2: the agent identity's exchange token (T1 as assertion)",
+        hop2,
+        aud=EXCHANGE,
+        azp=agent["client_id"],
+        xms_par_app_azp=blueprint["client_id"],
+    )
+    two_hop = agent_app.acquire_token_for_client([f"{GRAPH}/.default"])
+    expect_token(
+        "two-hop chain: an app token for Graph",
+        two_hop,
+        aud=GRAPH,
+        azp=agent["client_id"],
+        idtyp="app",
+        xms_act_fct="11",
+    )
+    if "access_token" not in hop2:
+        return
+    for how, kwargs in (
+        ("object id", {"user_object_id": agent_user["object_id"]}),
+        ("UPN", {"username": agent_user["upn"]}),
+    ):
+        hop3 = agent_app.acquire_token_by_user_federated_identity_credential(
+            [f"{GRAPH}/.default"], hop2["access_token"], **kwargs
+        )
+        expect_token(
+            f"hop 3: user_fic gives a delegated token for the agent user by {how}",
+            hop3,
+            aud=GRAPH,
+            azp=agent["client_id"],
+            idtyp="user",
+            oid=agent_user["object_id"],
+            xms_sub_fct="13",
+            xms_par_app_azp=blueprint["client_id"],
+        )
+    wrong = agent_app.acquire_token_by_user_federated_identity_credential(
+        [f"{GRAPH}/.default"], hop2["access_token"], user_object_id=agent_user["upn"]
+    )
+    check("a UPN sent as user_id is refused with AADSTS50000", 50000 in wrong.get("error_codes", []), wrong)
+
+
+def managed_identity():
+    os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = URL
+    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"):
+        os.environ.pop(name, None)
+    system = identities["system-assigned"]
+    result = msal.ManagedIdentityClient(
+        msal.SystemAssignedManagedIdentity(), http_client=session
+    ).acquire_token_for_client(resource=GRAPH)
+    expect_token(
+        "managed identity (IMDS via AZURE_POD_IDENTITY_AUTHORITY_HOST), system-assigned",
+        result,
+        aud=GRAPH,
+        oid=system["object_id"],
+        azp=system["client_id"],
+    )
+    user_assigned = identities["user-assigned"]
+    result = msal.ManagedIdentityClient(
+        msal.UserAssignedManagedIdentity(client_id=user_assigned["client_id"]), http_client=session
+    ).acquire_token_for_client(resource=STORAGE)
+    expect_token(
+        "managed identity, user-assigned by client id",
+        result,
+        aud=STORAGE,
+        oid=user_assigned["object_id"],
+    )
+
+
+for section in (app_tokens, user_tokens, agent_chain, managed_identity):
+    try:
+        section()
+    except Exception as error:  # report and go on: one broken section must not hide others
+        check(section.__name__, False, repr(error))
+
+print(f"{len(passed)} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
