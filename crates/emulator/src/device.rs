@@ -334,3 +334,38 @@ impl State {
         self.device_codes.decide(user_code, Status::Denied)
     }
 }
+
+const DEVICE_LOGIN_FORM: &str = "<!doctype html><html><head><title>Enter code</title></head><body><h1>Sign in a device</h1>{problem}<form method=\"post\" action=\"/devicelogin\"><label>Code <input name=\"user_code\"></label><label>User <input name=\"login\"></label><label>Password <input name=\"password\" type=\"password\"></label><button type=\"submit\">Sign in</button></form></body></html>";
+
+/// `GET /devicelogin`: the page a device code's message sends the user to.
+pub(crate) async fn login_page() -> axum::response::Html<String> {
+    axum::response::Html(DEVICE_LOGIN_FORM.replace("{problem}", ""))
+}
+
+/// `POST /devicelogin`: a user enters the code and signs in, which approves it.
+pub(crate) async fn login(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+    let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    let user = state
+        .config
+        .user_by_upn(field("login"))
+        .or_else(|| state.config.user(field("login")))
+        .filter(|user| user.password == field("password"));
+    let problem = match user {
+        None => "AADSTS50126: Error validating credentials due to invalid username or password.",
+        Some(user) if state.approve_device_code(Some(field("user_code")), &user.name, 0) => {
+            return axum::response::Html(
+                "<!doctype html><html><body><p>You have signed in. You can close this window.</p></body></html>".to_owned(),
+            )
+            .into_response();
+        }
+        Some(_) => "That code is not valid. Check it and try again.",
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        axum::response::Html(
+            DEVICE_LOGIN_FORM.replace("{problem}", &format!("<p role=\"alert\">{problem}</p>")),
+        ),
+    )
+        .into_response()
+}

@@ -339,6 +339,7 @@ fn router(state: Arc<State>) -> Router {
         )
         .route("/msi/token", get(managed_identity::app_service))
         .route("/v1.0/me", get(graph::me))
+        .route("/devicelogin", get(device::login_page).post(device::login))
         .route("/admin/counters", get(admin::counters))
         .route("/admin/reset", post(admin::reset))
         .route("/admin/faults", post(faults::post_fault))

@@ -146,6 +146,28 @@ async fn device_flow_declined_expired_and_refused_requests() {
         "bob@contoso.onmicrosoft.com"
     );
 
+    // The page the message names: a user enters the code and signs in.
+    let flow = start_device_flow(&emulator, &client, "User.Read").await;
+    let page = common::http()
+        .get(flow["verification_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("user_code"));
+    let signed_in = common::http()
+        .post(flow["verification_uri"].as_str().unwrap())
+        .form(&[
+            ("user_code", flow["user_code"].as_str().unwrap()),
+            ("login", "alice"),
+            ("password", "alice-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let (status, body) = poll(&emulator, &client, flow["device_code"].as_str().unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+
     let unknown_user = common::http()
         .post(format!("{}/admin/device/approve", emulator.url()))
         .json(&serde_json::json!({"user": "mallory"}))
