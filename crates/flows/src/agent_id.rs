@@ -21,6 +21,7 @@ use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
 use crate::http::{HttpClient, HttpConfig};
 
+pub use crate::agent_user::AgentUserCredential;
 use crate::http::Form;
 
 /// The audience of the intermediate tokens.
@@ -198,7 +199,7 @@ pub fn hop3_form(
     let form = Form::new()
         .field("grant_type", "user_fic")
         .field("client_id", identities.agent_id.as_str())
-        .field("scope", scopes.to_space_separated())
+        .field("scope", crate::on_behalf_of::with_oidc_scopes(scopes))
         .secret("user_federated_identity_credential", t2)
         .field("client_info", "1");
     user.add_to(form)
@@ -269,7 +270,23 @@ impl AgentIdBuilder {
 
     /// The two-hop (app-only) credential for the agent identity.
     pub fn build_identity(self) -> Result<AgentIdentityCredential> {
-        let mut missing = match self.settings.validate(false) {
+        let (_, agent, resource) = self.build_agent(false)?;
+        Ok(AgentIdentityCredential { agent, resource })
+    }
+
+    /// The three-hop credential: delegated tokens for the agent user (`user_fic`).
+    pub fn build_user(self) -> Result<AgentUserCredential> {
+        let (identities, agent, resource) = self.build_agent(true)?;
+        AgentUserCredential::new(identities, agent, resource)
+    }
+
+    /// Validates everything (naming every missing field) and builds the agent
+    /// identity's client, whose assertion is the blueprint's hop-1 token.
+    fn build_agent(
+        self,
+        needs_user: bool,
+    ) -> Result<(AgentIdentities, ConfidentialClient, Scopes)> {
+        let mut missing = match self.settings.validate(needs_user) {
             Err(Error::AgentIdNotAvailable { missing }) => missing,
             Err(other) => return Err(other),
             Ok(_) => Vec::new(),
@@ -280,7 +297,7 @@ impl AgentIdBuilder {
         if !missing.is_empty() {
             return Err(Error::AgentIdNotAvailable { missing });
         }
-        let identities = self.settings.validate(false)?;
+        let identities = self.settings.validate(needs_user)?;
         let Some(blueprint_credential) = self.blueprint_credential else {
             return Err(Error::AgentIdNotAvailable {
                 missing: vec!["blueprint_credential".into()],
@@ -319,10 +336,7 @@ impl AgentIdBuilder {
         .cache(cache)
         .http(http)
         .build()?;
-        Ok(AgentIdentityCredential {
-            agent,
-            resource: self.resource.scopes()?,
-        })
+        Ok((identities, agent, self.resource.scopes()?))
     }
 }
 
@@ -454,7 +468,7 @@ mod tests {
         assert_eq!(form.get("username"), None);
         assert_eq!(
             form.get("scope"),
-            Some("https://storage.azure.com/.default")
+            Some("https://storage.azure.com/.default openid profile offline_access")
         );
         assert_eq!(form.get("user_federated_identity_credential"), Some("t2"));
         assert_eq!(user.anchor_mailbox(&ids.tenant_id), "Oid:oid-1@t");

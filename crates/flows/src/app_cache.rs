@@ -17,10 +17,12 @@ pub(crate) struct CacheSlot {
 }
 
 impl CacheSlot {
-    /// The usable cached token for `scopes` (and extended key), if any.
+    /// The usable cached token for `scopes` (and extended key), if any: an app token,
+    /// or with `home_account_id` a user's.
     pub async fn lookup(
         &self,
         cache: &SharedTokenCache,
+        home_account_id: Option<&str>,
         scopes: &[&str],
         ext: Option<&str>,
         now: SystemTime,
@@ -28,7 +30,7 @@ impl CacheSlot {
         ensure_loaded(cache).await?;
         cache.read(|c| {
             let query = AccessTokenQuery {
-                home_account_id: None,
+                home_account_id,
                 environment: &self.environment,
                 client_id: &self.client_id,
                 realm: &self.realm,

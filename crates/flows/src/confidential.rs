@@ -123,6 +123,11 @@ impl ConfidentialClient {
         &self.cache
     }
 
+    /// The authority.
+    pub fn authority(&self) -> &Authority {
+        self.endpoint.authority()
+    }
+
     /// An app token for `scopes` (a resource's `/.default`) by the client-credentials grant.
     pub async fn acquire_token_for_client(
         &self,
@@ -148,7 +153,7 @@ impl ConfidentialClient {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
         if !request.force_refresh
-            && let Some(token) = self.cached(scopes, ext.as_deref()).await?
+            && let Some(token) = self.cached(None, scopes, ext.as_deref()).await?
         {
             return Ok(token);
         }
@@ -160,7 +165,7 @@ impl ConfidentialClient {
         );
         let _guard = self.flights.lock(&flight).await;
         if !request.force_refresh
-            && let Some(token) = self.cached(scopes, ext.as_deref()).await?
+            && let Some(token) = self.cached(None, scopes, ext.as_deref()).await?
         {
             return Ok(token);
         }
@@ -171,13 +176,7 @@ impl ConfidentialClient {
         for (name, value) in &request.extra_fields {
             form = form.field(name, value.as_str());
         }
-        let token_url = self.endpoint.endpoints().await?.token.to_string();
-        let context = AssertionContext {
-            client_id: self.client_id.to_string(),
-            token_endpoint: token_url,
-        };
-        let form = self.credential.authenticate(form, &context).await?;
-        let response = self.endpoint.request_token(&form, &[], request.hop).await?;
+        let response = self.post_authenticated(form, &[], request.hop).await?;
         self.store(
             "client_credentials",
             scopes,
@@ -185,6 +184,27 @@ impl ConfidentialClient {
             &request.extra_fields,
         )
         .await
+    }
+
+    /// Adds the client's credential to `form` and posts it to the token endpoint.
+    pub(crate) async fn post_authenticated(
+        &self,
+        form: Form,
+        headers: &[(&str, &str)],
+        hop: Option<u8>,
+    ) -> Result<TokenResponse> {
+        let token_url = self.endpoint.endpoints().await?.token.to_string();
+        let context = AssertionContext {
+            client_id: self.client_id.to_string(),
+            token_endpoint: token_url,
+        };
+        let form = self.credential.authenticate(form, &context).await?;
+        self.endpoint.request_token(&form, headers, hop).await
+    }
+
+    /// Waits for the single-flight slot of `key`.
+    pub(crate) async fn flight(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+        self.flights.lock(&key).await
     }
 
     fn slot(&self) -> CacheSlot {
@@ -198,14 +218,19 @@ impl ConfidentialClient {
 
     /// The cached token, if it is good for at least the cache's margin and not due
     /// for refresh.
-    async fn cached(&self, scopes: &Scopes, ext: Option<&str>) -> Result<Option<AccessToken>> {
+    pub(crate) async fn cached(
+        &self,
+        home_account_id: Option<&str>,
+        scopes: &Scopes,
+        ext: Option<&str>,
+    ) -> Result<Option<AccessToken>> {
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.slot()
-            .lookup(&self.cache, &wanted, ext, self.clock.now())
+            .lookup(&self.cache, home_account_id, &wanted, ext, self.clock.now())
             .await
     }
 
-    async fn store(
+    pub(crate) async fn store(
         &self,
         grant_type: &'static str,
         scopes: &Scopes,

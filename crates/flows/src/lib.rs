@@ -32,6 +32,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod agent_id;
+mod agent_user;
 mod app_cache;
 pub mod authority;
 pub mod bearer;
@@ -47,6 +48,7 @@ pub mod interactive;
 #[cfg(feature = "interactive")]
 pub mod loopback;
 pub mod managed_identity;
+mod on_behalf_of;
 pub mod pkce;
 pub mod response;
 pub mod workload_identity;

@@ -283,7 +283,7 @@ impl ManagedIdentityCredential {
         if !force_refresh
             && let Some(token) = self
                 .slot()
-                .lookup(&self.cache, &target, None, self.clock.now())
+                .lookup(&self.cache, None, &target, None, self.clock.now())
                 .await?
         {
             return Ok(token);
@@ -292,7 +292,7 @@ impl ManagedIdentityCredential {
         if !force_refresh
             && let Some(token) = self
                 .slot()
-                .lookup(&self.cache, &target, None, self.clock.now())
+                .lookup(&self.cache, None, &target, None, self.clock.now())
                 .await?
         {
             return Ok(token);

@@ -4,9 +4,16 @@
 
 use std::path::PathBuf;
 
-use tokenhop_core::{BoxFuture, ClientId, Error, Result, Secret, TenantId};
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{
+    AccessToken, BoxFuture, ClientId, Error, Result, Scopes, Secret, TenantId, TokenCredential,
+    TokenRequestOptions,
+};
 
-use crate::client_auth::{AssertionContext, AssertionSource};
+use crate::authority::Authority;
+use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
+use crate::confidential::ConfidentialClient;
+use crate::http::{HttpClient, HttpConfig};
 
 /// The federated token file as an [`AssertionSource`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,6 +111,59 @@ impl WorkloadIdentityEnv {
     /// `{authority_host}/{tenant}`.
     pub fn authority(&self) -> String {
         format!("{}/{}", self.authority_host, self.tenant_id)
+    }
+}
+
+/// App tokens for a workload identity: client credentials whose assertion is the
+/// platform's federated token, read from its file for every request (it rotates).
+/// Tokens are cached like any confidential client's; constructing does no I/O.
+#[derive(Debug)]
+pub struct WorkloadIdentityCredential {
+    client: ConfidentialClient,
+}
+
+impl WorkloadIdentityCredential {
+    /// From the process environment (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_AUTHORITY_HOST`), with an in-memory cache.
+    pub fn from_env() -> Result<Self> {
+        Self::new(
+            WorkloadIdentityEnv::from_env()?,
+            HttpClient::new(HttpConfig::default())?,
+            SharedTokenCache::in_memory(),
+        )
+    }
+
+    /// From settings already read, sending through `http` and caching in `cache`.
+    pub fn new(
+        env: WorkloadIdentityEnv,
+        http: HttpClient,
+        cache: SharedTokenCache,
+    ) -> Result<Self> {
+        let authority = Authority::parse(&env.authority())?;
+        let client = ConfidentialClient::builder(
+            env.client_id,
+            authority,
+            ClientCredential::assertion_source(env.token_file),
+        )
+        .http(http)
+        .cache(cache)
+        .build()?;
+        Ok(Self { client })
+    }
+
+    /// The token cache.
+    pub fn cache(&self) -> &SharedTokenCache {
+        self.client.cache()
+    }
+}
+
+impl TokenCredential for WorkloadIdentityCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a Scopes,
+        options: &'a TokenRequestOptions,
+    ) -> BoxFuture<'a, Result<AccessToken>> {
+        self.client.get_token(scopes, options)
     }
 }
 

@@ -61,22 +61,43 @@ async fn trace_output_and_errors_hold_no_secret() {
             .client_id
             .clone(),
     );
+    settings.agent_user_id = Some(
+        emulator
+            .config()
+            .user(names::AGENT_USER)
+            .unwrap()
+            .object_id
+            .clone(),
+    );
     let cache = SharedTokenCache::in_memory();
     let chain = AgentIdBuilder::new(settings)
         .authority_host(emulator.url())
         .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
         .cache(cache.clone())
-        .build_identity()
+        .build_user()
         .unwrap();
-    let t2 = chain.token(&TokenRequestOptions::default()).await.unwrap();
+    let user_token = chain.token(&TokenRequestOptions::default()).await.unwrap();
     let cached_secrets: Vec<String> = cache
         .read(|c| {
-            c.entries(Section::AccessToken)
-                .filter_map(|(_, e)| e.get(F::Secret).map(str::to_owned))
-                .collect()
+            [
+                Section::AccessToken,
+                Section::RefreshToken,
+                Section::IdToken,
+            ]
+            .into_iter()
+            .flat_map(|section| {
+                c.entries(section)
+                    .filter_map(|(_, e)| e.get(F::Secret).map(str::to_owned))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
         })
         .unwrap();
-    assert_eq!(cached_secrets.len(), 2, "T1 and T2");
+    assert_eq!(
+        cached_secrets.len(),
+        5,
+        "T1, T2, the user's token, refresh token and id token"
+    );
 
     let wrong_secret = "wrong-secret-3c9a7f";
     let refused = ConfidentialClient::builder(
@@ -104,7 +125,9 @@ async fn trace_output_and_errors_hold_no_secret() {
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(
-        logs.contains("tokenhop.http") && logs.contains("client_credentials"),
+        logs.contains("tokenhop.http")
+            && logs.contains("client_credentials")
+            && logs.contains("user_fic"),
         "the requests were traced:\n{logs}"
     );
     assert!(
@@ -122,8 +145,8 @@ async fn trace_output_and_errors_hold_no_secret() {
             "{name} holds the client secret"
         );
         assert!(
-            !haystack.contains(t2.secret.expose_secret()),
-            "{name} holds T2"
+            !haystack.contains(user_token.secret.expose_secret()),
+            "{name} holds the agent user's token"
         );
         for secret in &cached_secrets {
             assert!(

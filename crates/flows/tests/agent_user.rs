@@ -1,0 +1,205 @@
+//! The Entra Agent ID three-hop chain (`user_fic`) against the emulator: the agent
+//! user's delegated token, caching per hop, the account MSAL would record, errors by hop.
+
+use std::sync::Arc;
+
+use tokenhop_cache::{Section, SharedTokenCache, entry::F};
+use tokenhop_core::{Error, TokenRequestOptions};
+use tokenhop_emulator::{Emulator, EmulatorHandle, names};
+use tokenhop_flows::agent_id::{
+    AgentIdBuilder, AgentIdSettings, AgentResource, AgentUserCredential,
+};
+use tokenhop_flows::certificate::CertificateAssertions;
+use tokenhop_flows::claims::unverified_claims;
+
+fn settings(emulator: &EmulatorHandle, by_upn: bool) -> AgentIdSettings {
+    let config = emulator.config();
+    let user = config.user(names::AGENT_USER).unwrap();
+    let mut settings = AgentIdSettings::default();
+    settings.tenant_id = Some(emulator.tenant_id().to_owned());
+    settings.blueprint_id = Some(
+        config
+            .app(names::AGENT_BLUEPRINT)
+            .unwrap()
+            .client_id
+            .clone(),
+    );
+    settings.agent_id = Some(
+        config
+            .agent_identity(names::AGENT_IDENTITY)
+            .unwrap()
+            .client_id
+            .clone(),
+    );
+    if by_upn {
+        settings.agent_user_upn = Some(user.upn.clone());
+    } else {
+        settings.agent_user_id = Some(user.object_id.clone());
+    }
+    settings
+}
+
+fn credential(
+    emulator: &EmulatorHandle,
+    settings: AgentIdSettings,
+    cache: SharedTokenCache,
+) -> AgentUserCredential {
+    let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
+    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
+    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
+    AgentIdBuilder::new(settings)
+        .authority_host(emulator.url())
+        .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
+        .resource(AgentResource::Graph)
+        .cache(cache)
+        .build_user()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn three_hops_give_the_agent_user_a_delegated_graph_token_and_cache_each_hop() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let cache = SharedTokenCache::in_memory();
+    let credential = credential(&emulator, settings(&emulator, false), cache.clone());
+    let token = credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    let claims = unverified_claims(token.secret.expose_secret()).unwrap();
+    let user = emulator.config().user(names::AGENT_USER).unwrap();
+    assert_eq!(claims["idtyp"], "user");
+    assert_eq!(claims["oid"], user.object_id.as_str());
+    assert_eq!(claims["aud"], "https://graph.microsoft.com");
+    assert_eq!(claims["xms_sub_fct"], "13");
+    let counters = emulator.counters();
+    assert_eq!(
+        (
+            counters.grant("client_credentials"),
+            counters.grant("user_fic")
+        ),
+        (2, 1)
+    );
+
+    // The account is recorded as MSAL records it.
+    let accounts = cache
+        .read(|c| c.accounts(url::Url::parse(emulator.url()).unwrap().host_str().unwrap()))
+        .unwrap();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0].account_source.as_deref(), Some("user_fic"));
+    assert_eq!(accounts[0].username, user.upn);
+
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.counters().endpoint("token"),
+        0,
+        "all three hops cached"
+    );
+
+    // Only hop 3's token goes: only hop 3 runs again.
+    cache
+        .write(|c| {
+            let user_tokens: Vec<String> = c
+                .entries(Section::AccessToken)
+                .filter(|(_, e)| e.get(F::HomeAccountId).is_some_and(|h| !h.is_empty()))
+                .map(|(k, _)| k.to_owned())
+                .collect();
+            assert_eq!(user_tokens.len(), 1);
+            for key in user_tokens {
+                c.remove(Section::AccessToken, &key);
+            }
+        })
+        .unwrap();
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    let counters = emulator.counters();
+    assert_eq!(
+        (
+            counters.grant("client_credentials"),
+            counters.grant("user_fic")
+        ),
+        (0, 1)
+    );
+}
+
+#[tokio::test]
+async fn by_upn_the_cached_account_is_found_and_concurrent_callers_share_one_chain() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = Arc::new(credential(
+        &emulator,
+        settings(&emulator, true),
+        SharedTokenCache::in_memory(),
+    ));
+    let callers: Vec<_> = (0..100)
+        .map(|_| {
+            let credential = Arc::clone(&credential);
+            tokio::spawn(async move { credential.token(&TokenRequestOptions::default()).await })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap().unwrap();
+    }
+    let counters = emulator.counters();
+    assert_eq!(
+        (
+            counters.grant("client_credentials"),
+            counters.grant("user_fic")
+        ),
+        (2, 1),
+        "one request per hop for 100 callers"
+    );
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(emulator.counters().endpoint("token"), 0);
+}
+
+#[tokio::test]
+async fn a_user_who_is_not_the_agents_user_fails_at_hop_3_and_missing_settings_are_named() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut wrong = settings(&emulator, false);
+    wrong.agent_user_id = Some(
+        emulator
+            .config()
+            .user(names::ALICE)
+            .unwrap()
+            .object_id
+            .clone(),
+    );
+    let err = credential(&emulator, wrong, SharedTokenCache::in_memory())
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap_err();
+    match &err {
+        Error::TokenExchange {
+            hop, error_codes, ..
+        } => {
+            assert_eq!(*hop, Some(3), "{err}");
+            assert_eq!(error_codes, &vec![65001]);
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let mut missing = AgentIdSettings::default();
+    missing.tenant_id = Some(emulator.tenant_id().to_owned());
+    let err = AgentIdBuilder::new(missing).build_user().unwrap_err();
+    match err {
+        Error::AgentIdNotAvailable { missing } => assert_eq!(
+            missing,
+            [
+                "blueprint_id",
+                "agent_id",
+                "agent_user_id or agent_user_upn",
+                "blueprint_credential"
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+}
