@@ -17,6 +17,7 @@ const STEPS: &[Step] = &[
     ("cert-standalone", crate::cert_standalone::check),
     ("interop-cache", crate::interop_cache::check),
     ("interop-emulator", crate::interop_emulator::check),
+    ("interop-flows", crate::interop_flows::check),
 ];
 
 pub fn run(args: &[String]) -> Result<(), String> {

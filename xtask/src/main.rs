@@ -8,6 +8,7 @@ mod ci;
 mod emulator_process;
 mod interop_cache;
 mod interop_emulator;
+mod interop_flows;
 mod invariants;
 mod python;
 mod util;
