@@ -276,3 +276,95 @@ async fn a_certificate_credential_gets_a_token_with_ps256_and_with_rs256() {
     }
     assert_eq!(emulator.counters().grant("client_credentials"), 2);
 }
+
+/// A key store stand-in: signs through a certificate's in-memory key, counting what it
+/// signs.
+struct CountingKeyStore {
+    inner: Arc<tokenhop_cert::ClientCertificate>,
+    signed: std::sync::atomic::AtomicUsize,
+}
+
+impl tokenhop_cert::Signer for CountingKeyStore {
+    fn algorithms(&self) -> &[tokenhop_cert::SigningAlgorithm] {
+        self.inner.signer().algorithms()
+    }
+
+    fn sign(
+        &self,
+        algorithm: tokenhop_cert::SigningAlgorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, tokenhop_cert::CertError> {
+        self.signed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.signer().sign(algorithm, message)
+    }
+}
+
+#[tokio::test]
+async fn a_signer_a_sync_callback_and_an_async_callback_each_authenticate() {
+    use tokenhop_cert::{ClientAssertionBuilder, ClientCertificate};
+    let emulator = Emulator::builder().start().await.unwrap();
+    let generated = emulator
+        .app_certificate(names::CONFIDENTIAL_CERT)
+        .unwrap()
+        .clone();
+    let app = emulator
+        .config()
+        .app(names::CONFIDENTIAL_CERT)
+        .unwrap()
+        .clone();
+    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
+    let in_memory = Arc::new(ClientCertificate::from_pem(pem.as_bytes(), None).unwrap());
+    let store = Arc::new(CountingKeyStore {
+        inner: Arc::clone(&in_memory),
+        signed: Default::default(),
+    });
+    let chain = in_memory.chain().to_vec();
+    let with_signer = ClientCertificate::with_signer(chain, store.clone()).unwrap();
+    let sync_certificate = Arc::clone(&in_memory);
+    let credentials = [
+        tokenhop_flows::certificate::CertificateAssertions::new(with_signer).into_credential(),
+        ClientCredential::assertion_fn(move |context| {
+            let assertion = ClientAssertionBuilder::new(
+                &context.client_id,
+                &context.token_endpoint,
+                &sync_certificate,
+            )
+            .build()
+            .map_err(tokenhop_flows::certificate::cert_error)?;
+            Ok(assertion.expose_secret().to_owned())
+        }),
+        ClientCredential::assertion_async(move |context| {
+            let certificate = Arc::clone(&in_memory);
+            async move {
+                let assertion = ClientAssertionBuilder::new(
+                    &context.client_id,
+                    &context.token_endpoint,
+                    &certificate,
+                )
+                .build()
+                .map_err(tokenhop_flows::certificate::cert_error)?;
+                Ok(assertion.expose_secret().to_owned())
+            }
+        }),
+    ];
+    for credential in credentials {
+        let client = ConfidentialClient::builder(
+            ClientId::new(app.client_id.clone()).unwrap(),
+            Authority::parse(&emulator.authority()).unwrap(),
+            credential,
+        )
+        .build()
+        .unwrap();
+        let token = client
+            .acquire_token_for_client(&graph(), &TokenRequestOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            unverified_claims(token.secret.expose_secret()).unwrap()["azp"],
+            app.client_id.as_str()
+        );
+    }
+    assert_eq!(store.signed.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(emulator.counters().grant("client_credentials"), 3);
+}
