@@ -201,7 +201,12 @@ pub(crate) fn issue(state: &State, grant: UserGrant<'_>) -> Result<Value, EntraE
         response["id_token"] = json!(state.sign(&id_claims)?);
     }
     if grant.client_info {
-        let info = json!({"uid": user.object_id, "utid": grant.realm.tenant_id});
+        // B2C's uid carries the policy, so each policy is its own account.
+        let uid = match &grant.realm.policy {
+            Some(policy) => format!("{}-{policy}", user.object_id),
+            None => user.object_id.clone(),
+        };
+        let info = json!({"uid": uid, "utid": grant.realm.tenant_id});
         response["client_info"] = json!(URL_SAFE_NO_PAD.encode(info.to_string()));
     }
     if grant.scopes.wants("offline_access") {

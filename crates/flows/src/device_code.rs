@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokenhop_core::{ClientId, Error, Result, Scopes, Secret};
+use tokenhop_core::{BoxFuture, ClientId, Error, Result, Scopes, Secret};
 
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, loggable};
@@ -101,6 +101,14 @@ pub async fn start(
     })
 }
 
+/// How polls wait: sleeps by default; a test can record the intervals instead.
+pub type Wait = std::sync::Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Waiting by sleeping on the tokio clock.
+pub fn sleep_wait() -> Wait {
+    std::sync::Arc::new(|duration| Box::pin(tokio::time::sleep(duration)))
+}
+
 /// Polls the token endpoint until the user approves, declines, or the code expires.
 /// Waits `interval` between polls and adds 5 s on each `slow_down`. Dropping the future
 /// stops polling.
@@ -109,16 +117,26 @@ pub async fn poll(
     client_id: &ClientId,
     authorization: &DeviceAuthorization,
 ) -> Result<TokenResponse> {
+    poll_with(endpoint, client_id, authorization, &sleep_wait()).await
+}
+
+/// [`poll`], waiting through `wait`.
+pub async fn poll_with(
+    endpoint: &TokenEndpoint,
+    client_id: &ClientId,
+    authorization: &DeviceAuthorization,
+    wait: &Wait,
+) -> Result<TokenResponse> {
     let mut interval = authorization.info.interval;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(authorization.info.expires_in);
+    let mut waited = 0;
     let form = Form::new()
         .field("grant_type", GRANT_TYPE)
         .field("client_id", client_id.as_str())
         .secret("device_code", &authorization.device_code)
         .field("client_info", "1");
     loop {
-        let wake = tokio::time::Instant::now() + Duration::from_secs(interval);
-        if wake > deadline {
+        waited += interval;
+        if waited > authorization.info.expires_in {
             return Err(Error::Authentication {
                 reason: format!(
                     "the device code expired after {} s before the user finished signing in",
@@ -126,7 +144,7 @@ pub async fn poll(
                 ),
             });
         }
-        tokio::time::sleep_until(wake).await;
+        wait(Duration::from_secs(interval)).await;
         match endpoint.request_token(&form, &[], None).await {
             Err(Error::TokenExchange { error, .. }) if error == "authorization_pending" => {}
             Err(Error::TokenExchange { error, .. }) if error == "slow_down" => {

@@ -50,5 +50,7 @@ pub mod loopback;
 pub mod managed_identity;
 mod on_behalf_of;
 pub mod pkce;
+pub mod public_client;
 pub mod response;
+pub mod token_factory;
 pub mod workload_identity;

@@ -1,0 +1,106 @@
+//! The interactive flow with a real browser: Debian's headless Chromium opens the
+//! emulator's authorize page (auto sign-in), whose `form_post` answer Chromium submits
+//! to tokenhop's loopback listener.
+//!
+//! Chromium missing is a skip on a developer machine and a failure in CI (`CI=true`),
+//! where `.ci/run` installs it.
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{ClientId, Scopes};
+use tokenhop_emulator::{Emulator, EmulatorConfig, names};
+use tokenhop_flows::authority::Authority;
+use tokenhop_flows::claims::unverified_claims;
+use tokenhop_flows::interactive::InteractiveOptions;
+use tokenhop_flows::public_client::PublicClient;
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|name| {
+        Command::new(name)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    })
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+#[tokio::test]
+async fn headless_chromium_completes_the_interactive_sign_in() {
+    let Some(browser) = chromium() else {
+        assert!(
+            !in_ci(),
+            "chromium is not installed; .ci/run installs Debian's chromium"
+        );
+        eprintln!("skipping: chromium is not installed");
+        return;
+    };
+    let mut config = EmulatorConfig::default();
+    config.auto_sign_in = Some(names::ALICE.into());
+    let emulator = Emulator::builder().config(config).start().await.unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let running: Arc<Mutex<Option<std::process::Child>>> = Arc::default();
+    let launched = Arc::clone(&running);
+    let profile_dir = profile.path().to_owned();
+    let opener = move |url: &str| {
+        let child = Command::new(browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile_dir.display()))
+            .arg(url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| tokenhop_core::Error::Authentication {
+                reason: format!("cannot start chromium: {e}"),
+            })?;
+        *launched.lock().unwrap() = Some(child);
+        Ok(())
+    };
+    let client = PublicClient::builder(
+        ClientId::new(
+            emulator
+                .config()
+                .app(names::PUBLIC_CLIENT)
+                .unwrap()
+                .client_id
+                .clone(),
+        )
+        .unwrap(),
+        Authority::parse(&emulator.authority()).unwrap(),
+    )
+    .cache(SharedTokenCache::in_memory())
+    .build()
+    .unwrap();
+    let options = InteractiveOptions::default()
+        .with_port(0)
+        .with_form_post(true)
+        .with_timeout(std::time::Duration::from_secs(60))
+        .with_opener(opener);
+    let outcome = client
+        .acquire_token_interactive(&Scopes::new(["User.Read"]).unwrap(), &options, |_| {
+            panic!("Chromium did not complete the sign-in: the flow fell back to device code")
+        })
+        .await;
+    if let Some(mut child) = running.lock().unwrap().take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let token = outcome.unwrap();
+    let claims = unverified_claims(token.token.secret.expose_secret()).unwrap();
+    assert_eq!(claims["upn"], "alice@contoso.onmicrosoft.com");
+    assert_eq!(emulator.counters().grant("authorization_code"), 1);
+}
