@@ -5,10 +5,12 @@ fmi_path extended key, and the agent user's delegated token with its account.
 Run by `cargo xtask ci` (step interop-flows) after the `msal_interop` example wrote the
 cache against the same emulator. Usage:
 
-    flows_cache_msal.py READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON
+    flows_cache_msal.py READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON MSAL_CACHE MSAL_TOKENS
 
 Fails if MSAL makes any token request (the emulator's counters must not move) or finds
-a different token than the one tokenhop got.
+a different token than the one tokenhop got. Then MSAL signs alice in by device code
+into a cache of its own, written to MSAL_CACHE (and its token to MSAL_TOKENS) for
+tokenhop to read.
 """
 
 import json
@@ -104,6 +106,42 @@ if accounts:
         result,
     )
 
+public = apps["public-client"]
+pca = msal.PublicClientApplication(
+    public["client_id"],
+    authority=AUTHORITY,
+    http_client=session,
+    instance_discovery=False,
+    token_cache=cache,
+)
+accounts = pca.get_accounts(username=users["alice"]["upn"])
+check("MSAL lists the user tokenhop signed in by device code", len(accounts) == 1, pca.get_accounts())
+if accounts:
+    result = pca.acquire_token_silent(["User.Read"], account=accounts[0])
+    check(
+        "acquire_token_silent finds tokenhop's token for that user",
+        (result or {}).get("access_token") == tokens["public"],
+        result,
+    )
+
 check("MSAL made no token request", token_requests() == before, (before, token_requests()))
+
+# MSAL's own cache, for tokenhop to read.
+own_cache = msal.SerializableTokenCache()
+pca = msal.PublicClientApplication(
+    public["client_id"],
+    authority=AUTHORITY,
+    http_client=session,
+    instance_discovery=False,
+    token_cache=own_cache,
+)
+flow = pca.initiate_device_flow(scopes=["User.Read"])
+session.post(f"{URL}/admin/device/approve", json={"user_code": flow["user_code"], "user": "alice"})
+result = pca.acquire_token_by_device_flow(flow)
+check("MSAL signs alice in by device code", "access_token" in result, result)
+with open(sys.argv[5], "w") as out:
+    out.write(own_cache.serialize())
+with open(sys.argv[6], "w") as out:
+    json.dump({"public": result.get("access_token")}, out)
 print(f"{len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -1,9 +1,14 @@
-//! Writes a token cache file with tokenhop's flows against a running emulator, for the
-//! MSAL interop step: MSAL Python must then find every token silently.
+//! The Rust half of the flows/MSAL cache interop, against a running emulator.
 //!
-//! `msal_interop READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON`: READY_JSON is the line
-//! `tokenhop-emulator serve --tls` printed, CONFIG_JSON its configuration; the access
-//! tokens obtained go to TOKENS_JSON (by name) so the script can compare.
+//! - `msal_interop write READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON` writes a token
+//!   cache file with tokenhop's flows (app tokens, the Agent ID chain, a user signed in
+//!   by device code) and the access tokens it got (by name), for MSAL to find silently.
+//! - `msal_interop read-msal READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON` reads a
+//!   cache MSAL wrote and checks tokenhop finds MSAL's token for the signed-in user
+//!   without a request, then refreshes with MSAL's refresh token.
+//!
+//! READY_JSON is the line `tokenhop-emulator serve --tls` printed, CONFIG_JSON its
+//! configuration.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +21,7 @@ use tokenhop_flows::certificate::CertificateAssertions;
 use tokenhop_flows::client_auth::ClientCredential;
 use tokenhop_flows::confidential::ConfidentialClient;
 use tokenhop_flows::http::{HttpClient, HttpConfig};
+use tokenhop_flows::public_client::PublicClient;
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -36,19 +42,50 @@ fn named<'v>(config: &'v Value, list: &str, name: &str) -> Result<&'v Value, Fai
         .ok_or_else(|| format!("no {name} in {list}").into())
 }
 
+/// What both modes share: the emulator's coordinates and a client that trusts its CA.
+struct Context {
+    config: Value,
+    state_dir: std::path::PathBuf,
+    url: String,
+    tenant: String,
+    http: HttpClient,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [ready, config, cache_file, tokens_file] = args.as_slice() else {
-        return Err("usage: msal_interop READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON".into());
+    let [mode, ready, config, cache_file, tokens_file] = args.as_slice() else {
+        return Err(
+            "usage: msal_interop write|read-msal READY_JSON CONFIG_JSON CACHE_FILE TOKENS_JSON"
+                .into(),
+        );
     };
     let ready: Value = serde_json::from_str(ready)?;
-    let config: Value = serde_json::from_str(&std::fs::read_to_string(config)?)?;
-    let state_dir = std::path::Path::new(field(&ready, &["state_dir"])?);
-    let url = field(&ready, &["url"])?;
-    let tenant = field(&ready, &["tenant_id"])?;
-    let ca = std::fs::read(field(&ready, &["ca_cert"])?)?;
-    let http = HttpClient::new(HttpConfig::default().with_extra_ca_pem(ca))?;
+    let context = Context {
+        config: serde_json::from_str(&std::fs::read_to_string(config)?)?,
+        state_dir: field(&ready, &["state_dir"])?.into(),
+        url: field(&ready, &["url"])?.to_owned(),
+        tenant: field(&ready, &["tenant_id"])?.to_owned(),
+        http: HttpClient::new(
+            HttpConfig::default().with_extra_ca_pem(std::fs::read(field(&ready, &["ca_cert"])?)?),
+        )?,
+    };
+    match mode.as_str() {
+        "write" => write(&context, cache_file, tokens_file).await,
+        "read-msal" => read_msal(&context, cache_file, tokens_file).await,
+        other => Err(format!("unknown mode {other}").into()),
+    }
+}
+
+async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result<(), Failure> {
+    let Context {
+        config,
+        state_dir,
+        url,
+        tenant,
+        http,
+    } = context;
+    let (url, tenant) = (url.as_str(), tenant.as_str());
     let cache = SharedTokenCache::file(cache_file);
     let authority = Authority::parse(&format!("{url}/{tenant}"))?;
     let options = TokenRequestOptions::default();
@@ -105,12 +142,86 @@ async fn main() -> Result<(), Failure> {
             CertificateAssertions::new(certificate("agent-blueprint")?).into_credential(),
         )
         .resource(AgentResource::Graph)
-        .http(http)
-        .cache(cache)
+        .http(http.clone())
+        .cache(cache.clone())
         .build_user()?;
     let token = chain.token(&options).await?;
     tokens.insert("agent_user", token.secret.expose_secret().to_owned());
 
+    let public = public_client(context, cache)?;
+    let token = public
+        .acquire_token_by_device_code(&Scopes::new(["User.Read"])?, |info| {
+            approve(context, info.user_code.clone());
+        })
+        .await?;
+    tokens.insert("public", token.token.secret.expose_secret().to_owned());
+
     std::fs::write(tokens_file, serde_json::to_string(&tokens)?)?;
+    Ok(())
+}
+
+fn public_client(context: &Context, cache: SharedTokenCache) -> Result<PublicClient, Failure> {
+    let app = named(&context.config, "apps", "public-client")?;
+    Ok(PublicClient::builder(
+        ClientId::new(field(app, &["client_id"])?)?,
+        Authority::parse(&format!("{}/{}", context.url, context.tenant))?,
+    )
+    .http(context.http.clone())
+    .cache(cache)
+    .build()?)
+}
+
+/// Approves the device code as alice through the admin API, as a user at the
+/// verification page would (from a task: the callback must not block).
+fn approve(context: &Context, user_code: String) {
+    let http = context.http.reqwest().clone();
+    let url = format!("{}/admin/device/approve", context.url);
+    tokio::spawn(async move {
+        let body = serde_json::json!({"user_code": user_code, "user": "alice"}).to_string();
+        let _ = http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await;
+    });
+}
+
+async fn token_requests(context: &Context) -> Result<u64, Failure> {
+    let url = url::Url::parse(&format!("{}/admin/counters", context.url))?;
+    let response = context.http.get(&url, &[]).await?;
+    let counters: Value = serde_json::from_slice(&response.body)?;
+    Ok(counters["endpoints"]["token"].as_u64().unwrap_or(0))
+}
+
+/// tokenhop reads MSAL's cache: MSAL's token for alice, silently, with no request; then
+/// a forced refresh redeems MSAL's refresh token.
+async fn read_msal(context: &Context, cache_file: &str, tokens_file: &str) -> Result<(), Failure> {
+    let msal_tokens: Value = serde_json::from_str(&std::fs::read_to_string(tokens_file)?)?;
+    let public = public_client(context, SharedTokenCache::file(cache_file))?;
+    let accounts = public.accounts().await?;
+    let alice = accounts
+        .iter()
+        .find(|a| a.username.starts_with("alice@"))
+        .ok_or("tokenhop found no alice account in MSAL's cache")?;
+    let before = token_requests(context).await?;
+    let scopes = Scopes::new(["User.Read"])?;
+    let token = public
+        .acquire_token_silent(&scopes, alice, &TokenRequestOptions::default())
+        .await?;
+    if Some(token.secret.expose_secret()) != msal_tokens["public"].as_str() {
+        return Err("tokenhop's silent token is not the one MSAL cached".into());
+    }
+    if token_requests(context).await? != before {
+        return Err("tokenhop made a request for a token MSAL had cached".into());
+    }
+    let mut force = TokenRequestOptions::default();
+    force.force_refresh = true;
+    public.acquire_token_silent(&scopes, alice, &force).await?;
+    if token_requests(context).await? != before + 1 {
+        return Err("a forced refresh should make exactly one request".into());
+    }
+    println!("ok   tokenhop finds MSAL's cached token for alice without a request");
+    println!("ok   tokenhop refreshes with MSAL's refresh token");
     Ok(())
 }
