@@ -91,7 +91,7 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
     let options = TokenRequestOptions::default();
     let mut tokens = BTreeMap::new();
 
-    let secret_app = named(&config, "apps", "confidential-secret")?;
+    let secret_app = named(config, "apps", "confidential-secret")?;
     let client = ConfidentialClient::builder(
         ClientId::new(field(secret_app, &["client_id"])?)?,
         authority.clone(),
@@ -115,7 +115,7 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
             None,
         )?)
     };
-    let cert_app = named(&config, "apps", "confidential-cert")?;
+    let cert_app = named(config, "apps", "confidential-cert")?;
     let client = ConfidentialClient::builder(
         ClientId::new(field(cert_app, &["client_id"])?)?,
         authority,
@@ -128,12 +128,12 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
     let token = client.acquire_token_for_client(&storage, &options).await?;
     tokens.insert("certificate", token.secret.expose_secret().to_owned());
 
-    let agent = named(&config, "agent_identities", "agent-identity")?;
-    let agent_user = named(&config, "users", field(agent, &["agent_user"])?)?;
+    let agent = named(config, "agent_identities", "agent-identity")?;
+    let agent_user = named(config, "users", field(agent, &["agent_user"])?)?;
     let mut settings = AgentIdSettings::default();
     settings.tenant_id = Some(tenant.to_owned());
     settings.blueprint_id =
-        Some(field(named(&config, "apps", "agent-blueprint")?, &["client_id"])?.to_owned());
+        Some(field(named(config, "apps", "agent-blueprint")?, &["client_id"])?.to_owned());
     settings.agent_id = Some(field(agent, &["client_id"])?.to_owned());
     settings.agent_user_id = Some(field(agent_user, &["object_id"])?.to_owned());
     let chain = AgentIdBuilder::new(settings)
