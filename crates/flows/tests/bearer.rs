@@ -1,0 +1,172 @@
+//! The bearer client against the emulator's `/v1.0/me`: one forced refresh and one
+//! retry for a revoked token, `TokenExpired` when it stays revoked, other answers
+//! untouched; sync, async and closure providers.
+
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{ClientId, Error, Scopes, TokenCredentialExt};
+use tokenhop_emulator::{Emulator, EmulatorHandle, Revocation, names};
+use tokenhop_flows::agent_id::{AgentIdBuilder, AgentIdSettings, AgentUserCredential};
+use tokenhop_flows::authority::Authority;
+use tokenhop_flows::bearer::BearerClient;
+use tokenhop_flows::certificate::CertificateAssertions;
+use tokenhop_flows::client_auth::ClientCredential;
+use tokenhop_flows::confidential::ConfidentialClient;
+
+fn graph() -> Scopes {
+    Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
+}
+
+fn agent_user(emulator: &EmulatorHandle) -> AgentUserCredential {
+    let config = emulator.config();
+    let mut settings = AgentIdSettings::default();
+    settings.tenant_id = Some(emulator.tenant_id().to_owned());
+    settings.blueprint_id = Some(
+        config
+            .app(names::AGENT_BLUEPRINT)
+            .unwrap()
+            .client_id
+            .clone(),
+    );
+    settings.agent_id = Some(
+        config
+            .agent_identity(names::AGENT_IDENTITY)
+            .unwrap()
+            .client_id
+            .clone(),
+    );
+    settings.agent_user_id = Some(config.user(names::AGENT_USER).unwrap().object_id.clone());
+    let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
+    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
+    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
+    AgentIdBuilder::new(settings)
+        .authority_host(emulator.url())
+        .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
+        .cache(SharedTokenCache::in_memory())
+        .build_user()
+        .unwrap()
+}
+
+fn me(emulator: &EmulatorHandle) -> String {
+    format!("{}/v1.0/me", emulator.url())
+}
+
+fn revoke(emulator: &EmulatorHandle, json: serde_json::Value) {
+    let revocation: Revocation = serde_json::from_value(json).unwrap();
+    emulator.revoke(&revocation).unwrap();
+}
+
+#[tokio::test]
+async fn a_token_revoked_between_calls_costs_one_token_request_and_the_call_succeeds() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = BearerClient::new(agent_user(&emulator).into_provider(graph())).unwrap();
+    let first = client.get(&me(&emulator)).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let body: serde_json::Value = serde_json::from_slice(&first.bytes().await.unwrap()).unwrap();
+    assert_eq!(
+        body["userPrincipalName"],
+        emulator
+            .config()
+            .user(names::AGENT_USER)
+            .unwrap()
+            .upn
+            .as_str()
+    );
+
+    revoke(&emulator, serde_json::json!({"user": names::AGENT_USER}));
+    emulator.reset_counters();
+    let second = client.get(&me(&emulator)).await.unwrap();
+    assert_eq!(second.status(), 200);
+    let counters = emulator.counters();
+    assert_eq!(
+        counters.endpoint("token"),
+        1,
+        "exactly one extra token request (hop 3)"
+    );
+    assert_eq!(counters.grant("user_fic"), 1);
+    assert_eq!(counters.endpoint("me"), 2, "the call and its one retry");
+}
+
+#[tokio::test]
+async fn a_token_revoked_for_good_is_token_expired_after_exactly_one_retry() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = BearerClient::new(agent_user(&emulator).into_provider(graph())).unwrap();
+    client.get(&me(&emulator)).await.unwrap();
+    revoke(
+        &emulator,
+        serde_json::json!({"user": names::AGENT_USER, "block": true}),
+    );
+    emulator.reset_counters();
+    let err = client.get(&me(&emulator)).await.unwrap_err();
+    assert!(matches!(err, Error::TokenExpired { .. }), "{err}");
+    let counters = emulator.counters();
+    assert_eq!(
+        (counters.endpoint("me"), counters.endpoint("token")),
+        (2, 1)
+    );
+}
+
+#[tokio::test]
+async fn an_app_only_token_gets_the_400_untouched_with_no_retry() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
+    let credential = ConfidentialClient::builder(
+        ClientId::new(app.client_id.clone()).unwrap(),
+        Authority::parse(&emulator.authority()).unwrap(),
+        ClientCredential::secret(app.secret.clone().unwrap()),
+    )
+    .build()
+    .unwrap();
+    let client = BearerClient::new(credential.into_provider(graph())).unwrap();
+    let response = client.get(&me(&emulator)).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "BadRequest");
+    let counters = emulator.counters();
+    assert_eq!(
+        (counters.endpoint("me"), counters.endpoint("token")),
+        (1, 1)
+    );
+}
+
+#[tokio::test]
+async fn sync_async_and_fixed_string_providers_drive_the_client() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let token = agent_user(&emulator)
+        .token(&Default::default())
+        .await
+        .unwrap()
+        .secret
+        .expose_secret()
+        .to_owned();
+    emulator.reset_counters();
+
+    let fixed = token.clone();
+    let sync = BearerClient::from_blocking(move || Ok::<_, Error>(fixed.clone())).unwrap();
+    assert_eq!(sync.get(&me(&emulator)).await.unwrap().status(), 200);
+
+    let fixed = token.clone();
+    let asynchronous = BearerClient::new(move || {
+        let token = fixed.clone();
+        async move { Ok::<_, Error>(token) }
+    })
+    .unwrap();
+    assert_eq!(
+        asynchronous.get(&me(&emulator)).await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        emulator.counters().endpoint("token"),
+        0,
+        "the providers made no token request"
+    );
+
+    // A stub that can never refresh: the resource refuses it twice, once per try.
+    let stub = BearerClient::new(|| async { Ok::<_, Error>("not-a-token") }).unwrap();
+    let err = stub.get(&me(&emulator)).await.unwrap_err();
+    assert!(matches!(err, Error::TokenExpired { .. }), "{err}");
+    let text = format!("{err} {err:?} {stub:?}");
+    assert!(
+        !text.contains(&token) && !text.contains("not-a-token"),
+        "{text}"
+    );
+}
