@@ -40,8 +40,11 @@ pub mod certificate;
 pub mod claims;
 pub mod client_auth;
 pub mod confidential;
+#[cfg(feature = "config")]
+pub mod config;
 pub mod device_code;
 pub mod endpoint;
+pub mod graph_auth;
 pub mod http;
 #[cfg(feature = "interactive")]
 pub mod interactive;
@@ -52,5 +55,6 @@ mod on_behalf_of;
 pub mod pkce;
 pub mod public_client;
 pub mod response;
+pub mod sign_in;
 pub mod token_factory;
 pub mod workload_identity;

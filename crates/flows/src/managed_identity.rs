@@ -253,6 +253,12 @@ impl ManagedIdentityCredential {
         Self::new(ManagedIdentitySource::from_env()?, id)
     }
 
+    /// Sends requests through `http`.
+    pub fn with_http(mut self, http: HttpClient) -> Self {
+        self.http = http;
+        self
+    }
+
     /// Keeps tokens in `cache`.
     pub fn with_cache(mut self, cache: tokenhop_cache::SharedTokenCache) -> Self {
         self.cache = cache;

@@ -4,6 +4,7 @@
 //!
 //! Chromium missing is a skip on a developer machine and a failure in CI (`CI=true`),
 //! where `.ci/run` installs it.
+#![cfg(feature = "interactive")]
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

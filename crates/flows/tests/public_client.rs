@@ -7,9 +7,12 @@ use std::time::Duration;
 
 use tokenhop_cache::{Section, SharedTokenCache};
 use tokenhop_core::{ClientId, Error, ManualClock, Scopes, TokenRequestOptions};
-use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
+#[cfg(feature = "interactive")]
+use tokenhop_emulator::EmulatorConfig;
+use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::authority::Authority;
 use tokenhop_flows::claims::unverified_claims;
+#[cfg(feature = "interactive")]
 use tokenhop_flows::interactive::InteractiveOptions;
 use tokenhop_flows::public_client::PublicClient;
 
@@ -267,6 +270,7 @@ async fn a_family_member_refreshes_with_the_family_token_and_an_outsider_cannot(
         .unwrap();
 }
 
+#[cfg(feature = "interactive")]
 /// A browser stand-in: follows the authorize URL's redirects to the loopback listener.
 fn test_browser(stray_first: bool) -> impl Fn(&str) -> tokenhop_core::Result<()> {
     move |url: &str| {
@@ -307,12 +311,14 @@ fn test_browser(stray_first: bool) -> impl Fn(&str) -> tokenhop_core::Result<()>
     }
 }
 
+#[cfg(feature = "interactive")]
 async fn auto_sign_in_emulator() -> EmulatorHandle {
     let mut config = EmulatorConfig::default();
     config.auto_sign_in = Some(names::ALICE.into());
     Emulator::builder().config(config).start().await.unwrap()
 }
 
+#[cfg(feature = "interactive")]
 #[tokio::test]
 async fn interactive_signs_in_through_the_browser_and_ignores_a_forged_response() {
     let emulator = auto_sign_in_emulator().await;
@@ -349,6 +355,7 @@ async fn interactive_signs_in_through_the_browser_and_ignores_a_forged_response(
     );
 }
 
+#[cfg(feature = "interactive")]
 #[tokio::test]
 async fn interactive_falls_back_to_device_code_when_the_port_is_taken_or_no_browser_opens() {
     let emulator = auto_sign_in_emulator().await;

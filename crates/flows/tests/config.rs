@@ -1,0 +1,302 @@
+//! The configuration loader: a file for each flow in JSON, YAML and TOML builds a
+//! working credential against the emulator; bad files give errors that name the file
+//! and the field, and never a secret.
+#![cfg(feature = "config")]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use tokenhop_core::{Error, TokenProvider};
+use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
+use tokenhop_flows::config::{AuthConfig, SecretValue};
+
+fn write(dir: &Path, name: &str, config: &Value) -> Vec<PathBuf> {
+    let formats = [
+        ("json", serde_json::to_string_pretty(config).unwrap()),
+        ("yaml", serde_yaml_ng::to_string(config).unwrap()),
+        ("toml", toml::to_string(config).unwrap()),
+    ];
+    formats
+        .into_iter()
+        .map(|(extension, text)| {
+            let path = dir.join(format!("{name}.{extension}"));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect()
+}
+
+fn pem_file(emulator: &EmulatorHandle, dir: &Path, app: &str) -> String {
+    let generated = emulator.app_certificate(app).unwrap();
+    let path = dir.join(format!("{app}.pem"));
+    std::fs::write(
+        &path,
+        format!("{}{}", generated.certificate_pem, generated.private_key_pem),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+/// One configuration per flow that can run headless against the emulator.
+fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> {
+    let config = emulator.config();
+    let app = |name: &str| config.app(name).unwrap().client_id.clone();
+    let secret_file = dir.join("secret");
+    std::fs::write(
+        &secret_file,
+        config
+            .app(names::CONFIDENTIAL_SECRET)
+            .unwrap()
+            .secret
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
+    let token_file = dir.join("federated-token");
+    std::fs::write(
+        &token_file,
+        emulator.federated_token(names::WORKLOAD_SUBJECT).unwrap(),
+    )
+    .unwrap();
+    let agent = json!({
+        "authority_host": emulator.url(),
+        "tenant_id": emulator.tenant_id(),
+        "blueprint_id": app(names::AGENT_BLUEPRINT),
+        "blueprint_certificate": pem_file(emulator, dir, names::AGENT_BLUEPRINT),
+        "agent_id": config.agent_identity(names::AGENT_IDENTITY).unwrap().client_id,
+        "resource": "storage",
+    });
+    let mut agent_user = agent.clone();
+    agent_user["agent_user_upn"] = json!(config.user(names::AGENT_USER).unwrap().upn);
+    agent_user["resource"] = json!("graph");
+    let flows = vec![
+        (
+            "client-secret",
+            json!({"type": "client-secret", "authority": emulator.authority(), "client_id": app(names::CONFIDENTIAL_SECRET), "client_secret": {"file": secret_file}}),
+        ),
+        (
+            "client-certificate",
+            json!({"type": "client-certificate", "authority": emulator.authority(), "client_id": app(names::CONFIDENTIAL_CERT), "certificate": pem_file(emulator, dir, names::CONFIDENTIAL_CERT)}),
+        ),
+        (
+            "device-code",
+            json!({"type": "device-code", "authority": emulator.authority(), "client_id": app(names::PUBLIC_CLIENT)}),
+        ),
+        (
+            "managed-identity",
+            json!({"type": "managed-identity", "client_id": config.managed_identities[1].client_id, "endpoint": format!("{}/metadata/identity/oauth2/token", emulator.url())}),
+        ),
+        (
+            "workload-identity",
+            json!({"type": "workload-identity", "client_id": app(names::WORKLOAD_APP), "tenant_id": emulator.tenant_id(), "token_file": token_file, "authority_host": emulator.url()}),
+        ),
+        (
+            "agent-identity",
+            json!({"type": "agent-identity"})
+                .as_object()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .chain(agent.as_object().unwrap().clone())
+                .collect(),
+        ),
+        (
+            "agent-user",
+            json!({"type": "agent-user"})
+                .as_object()
+                .unwrap()
+                .clone()
+                .into_iter()
+                .chain(agent_user.as_object().unwrap().clone())
+                .collect(),
+        ),
+    ];
+    flows
+        .into_iter()
+        .map(|(name, flow)| {
+            let scopes = if name == "device-code" {
+                json!(["User.Read"])
+            } else {
+                json!(["https://storage.azure.com/.default"])
+            };
+            let scopes = if name == "agent-user" {
+                json!(["https://graph.microsoft.com/.default"])
+            } else {
+                scopes
+            };
+            (
+                name,
+                json!({"flow": flow, "scopes": scopes, "cache": {"disabled": true}}),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_flow_in_every_format_builds_a_working_credential() {
+    let mut config = EmulatorConfig::default();
+    config.device_code.interval_secs = 1;
+    let emulator = Emulator::builder().config(config).start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, config) in configs(&emulator, dir.path()) {
+        for path in write(dir.path(), name, &config) {
+            let built =
+                AuthConfig::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let provider = built.provider();
+            let token = if name == "device-code" {
+                // The user approves whatever code is pending, as at the verification page.
+                let approver = async {
+                    while !emulator.approve_device_code(None, names::ALICE, 0) {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                };
+                let (token, ()) = tokio::join!(provider.token(), approver);
+                token
+            } else {
+                provider.token().await
+            };
+            let token = token.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(
+                token.secret.expose_secret().split('.').count(),
+                3,
+                "{}",
+                path.display()
+            );
+        }
+    }
+    let interactive = dir.path().join("interactive.yaml");
+    std::fs::write(&interactive, format!("flow:\n  type: interactive\n  authority: {}\n  client_id: x\n  port: 0\ncache:\n  disabled: true\n", emulator.authority())).unwrap();
+    AuthConfig::load(&interactive).unwrap();
+}
+
+fn error_for(dir: &Path, file: &str, text: &str) -> String {
+    let path = dir.join(file);
+    std::fs::write(&path, text).unwrap();
+    let err = AuthConfig::load(&path).unwrap_err();
+    assert!(matches!(err, Error::Configuration { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(file), "names the file: {message}");
+    message
+}
+
+#[test]
+fn bad_files_name_the_file_and_the_field_and_never_the_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let literal = "literal-s3cret-9f2c";
+    let unknown = error_for(
+        dir.path(),
+        "unknown.yaml",
+        &format!(
+            "flow:\n  type: client-secret\n  authority: https://login.microsoftonline.com/t\n  client_id: c\n  client_secret: {literal}\n  clientt_id: typo\n"
+        ),
+    );
+    assert!(unknown.contains("clientt_id"), "{unknown}");
+    let wrong_type = error_for(
+        dir.path(),
+        "wrong.json",
+        &format!(
+            r#"{{"flow": {{"type": "interactive", "authority": "https://login.microsoftonline.com/t", "client_id": "c", "port": "eighty"}}, "scopes": ["{literal}"]}}"#
+        ),
+    );
+    assert!(wrong_type.contains("flow.port"), "{wrong_type}");
+    let toml_type = error_for(
+        dir.path(),
+        "type.toml",
+        "scopes = 5\n[flow]\ntype = \"device-code\"\nauthority = \"https://login.microsoftonline.com/t\"\nclient_id = \"c\"\n",
+    );
+    assert!(toml_type.contains("scopes"), "{toml_type}");
+    let missing_var = error_for(
+        dir.path(),
+        "env.toml",
+        "[flow]\ntype = \"client-secret\"\nauthority = \"https://login.microsoftonline.com/t\"\nclient_id = \"c\"\nclient_secret = \"${TOKENHOP_TEST_SURELY_UNSET}\"\n",
+    );
+    assert!(
+        missing_var.contains("TOKENHOP_TEST_SURELY_UNSET")
+            && missing_var.contains("flow.client_secret"),
+        "{missing_var}"
+    );
+    let unreadable = error_for(
+        dir.path(),
+        "file.yaml",
+        "flow:\n  type: client-secret\n  authority: https://login.microsoftonline.com/t\n  client_id: c\n  client_secret: { file: /nonexistent/secret }\n",
+    );
+    assert!(
+        unreadable.contains("/nonexistent/secret") && unreadable.contains("flow.client_secret"),
+        "{unreadable}"
+    );
+    let unknown_flow = error_for(
+        dir.path(),
+        "flow.json",
+        r#"{"flow": {"type": "password", "client_id": "c"}}"#,
+    );
+    assert!(unknown_flow.contains("password"), "{unknown_flow}");
+    for message in [
+        &unknown,
+        &wrong_type,
+        &missing_var,
+        &unreadable,
+        &unknown_flow,
+    ] {
+        assert!(!message.contains(literal), "no secret in errors: {message}");
+    }
+    let missing_file = AuthConfig::load(&dir.path().join("absent.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(missing_file.contains("absent.yaml"), "{missing_file}");
+}
+
+#[test]
+fn secrets_come_from_variables_files_or_the_value_and_debug_hides_values() {
+    // Cargo and nextest set CARGO_PKG_NAME for the test process.
+    let from_env: SecretValue = serde_json::from_value(json!("${CARGO_PKG_NAME}")).unwrap();
+    assert_eq!(
+        from_env.resolve("f").unwrap().expose_secret(),
+        "tokenhop-flows"
+    );
+    let from_env: SecretValue = serde_json::from_value(json!({"env": "CARGO_PKG_NAME"})).unwrap();
+    assert_eq!(
+        from_env.resolve("f").unwrap().expose_secret(),
+        "tokenhop-flows"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s"), "from-a-file\n").unwrap();
+    let from_file: SecretValue =
+        serde_json::from_value(json!({"file": dir.path().join("s")})).unwrap();
+    assert_eq!(
+        from_file.resolve("f").unwrap().expose_secret(),
+        "from-a-file"
+    );
+    let literal: SecretValue = serde_json::from_value(json!("inline-value")).unwrap();
+    assert_eq!(
+        literal.resolve("f").unwrap().expose_secret(),
+        "inline-value"
+    );
+    assert!(!format!("{literal:?}").contains("inline-value"));
+}
+
+#[tokio::test]
+async fn graph_auth_builds_without_io_and_caches_where_told() {
+    use tokenhop_flows::graph_auth::{CacheLocation, GraphAuth};
+    let emulator = Emulator::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache_file = dir.path().join("nested").join("token_cache.json");
+    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
+    let provider = GraphAuth::new()
+        .authority_host(emulator.url())
+        .cache(CacheLocation::Path(cache_file.clone()))
+        .client_secret(
+            emulator.tenant_id(),
+            &app.client_id,
+            app.secret.clone().unwrap().into(),
+        )
+        .unwrap();
+    assert!(!cache_file.exists(), "constructing touches no file");
+    assert_eq!(
+        emulator.counters().endpoint("token") + emulator.counters().endpoint("discovery"),
+        0
+    );
+    provider.token().await.unwrap();
+    assert!(cache_file.exists(), "the token went to the cache file");
+    provider.token().await.unwrap();
+    assert_eq!(emulator.counters().endpoint("token"), 1);
+}
