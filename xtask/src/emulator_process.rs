@@ -18,7 +18,7 @@ pub struct EmulatorProcess {
     pub state_dir: PathBuf,
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))

@@ -163,7 +163,12 @@ impl ConfidentialClient {
             ext.as_deref().unwrap_or_default(),
             request.force_refresh
         );
-        let _guard = self.flights.lock(&flight).await;
+        // Misses coalesce into one request; a forced refresh is a request by definition.
+        let _guard = if request.force_refresh {
+            None
+        } else {
+            Some(self.flights.lock(&flight).await)
+        };
         if !request.force_refresh
             && let Some(token) = self.cached(None, scopes, ext.as_deref()).await?
         {

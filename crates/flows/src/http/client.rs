@@ -97,6 +97,7 @@ impl HttpResponse {
 pub struct HttpClient {
     client: reqwest::Client,
     config: Arc<HttpConfig>,
+    sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +130,15 @@ impl HttpClient {
         Ok(Self {
             client,
             config: Arc::new(config),
+            sent: Arc::default(),
         })
+    }
+
+    /// How many requests (attempts, retries included) this client and its clones sent
+    /// through [`HttpClient::post_form`] and [`HttpClient::get`]: a caller can tell a
+    /// cache hit (none) from a network fetch.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The pooled `reqwest` client, for requests that are not token requests.
@@ -195,6 +204,7 @@ impl HttpClient {
                     )
                     .body(body.expose_secret().to_owned());
             }
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let outcome = match request.send().await {
                 Ok(response) => self.read(response).await,
                 Err(error) => Err(ReadFailure::Http(error)),

@@ -1,0 +1,78 @@
+"""The MSAL Python 1.39 half of `cargo xtask bench`'s network cases, against a running
+emulator (same work as the `bench_clients` example):
+
+    msal_bench.py concurrent READY_JSON CONFIG_JSON CALLERS
+    msal_bench.py throughput READY_JSON CONFIG_JSON SECONDS CONCURRENCY
+    msal_bench.py warm-cli READY_JSON CONFIG_JSON CACHE_FILE   (one process: a cache hit)
+
+`concurrent` prints the emulator's token request count for that many threads asking
+one app at once on a cold cache; `throughput` prints requests per second with the cache
+bypassed (a claims challenge makes MSAL skip it).
+"""
+import json
+import sys
+import threading
+import time
+
+import msal
+import requests
+
+mode, ready, config = sys.argv[1], json.loads(sys.argv[2]), json.load(open(sys.argv[3]))
+session = requests.Session()
+session.verify = ready["ca_cert"]
+session.trust_env = False
+app = next(a for a in config["apps"] if a["name"] == "confidential-secret")
+SCOPES = ["https://graph.microsoft.com/.default"]
+
+
+def client(cache=None):
+    return msal.ConfidentialClientApplication(
+        app["client_id"],
+        client_credential=app["secret"],
+        authority=f"{ready['url']}/{ready['tenant_id']}",
+        http_client=session,
+        instance_discovery=False,
+        token_cache=cache,
+    )
+
+
+def token_requests():
+    return session.get(f"{ready['url']}/admin/counters").json()["endpoints"].get("token", 0)
+
+
+if mode == "concurrent":
+    cca = client()
+    before = token_requests()
+    threads = [threading.Thread(target=cca.acquire_token_for_client, args=(SCOPES,)) for _ in range(int(sys.argv[4]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(token_requests() - before)
+elif mode == "throughput":
+    seconds, concurrency = float(sys.argv[4]), int(sys.argv[5])
+    cca = client()
+    deadline = time.perf_counter() + seconds
+    counts = [0] * concurrency
+
+    def work(i):
+        while time.perf_counter() < deadline:
+            result = cca.acquire_token_for_client(SCOPES, claims_challenge='{"access_token": {"xms_cc": {"values": ["cp1"]}}}')
+            assert "access_token" in result, result
+            counts[i] += 1
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("%.1f" % (sum(counts) / (time.perf_counter() - started)))
+elif mode == "warm-cli":
+    cache = msal.SerializableTokenCache()
+    cache.deserialize(open(sys.argv[4]).read())
+    result = client(cache).acquire_token_for_client(SCOPES)
+    assert result.get("token_source") == "cache", result
+    print(result["access_token"])
+else:
+    raise SystemExit("unknown mode " + mode)

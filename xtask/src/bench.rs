@@ -1,0 +1,226 @@
+//! `cargo xtask bench [--quick]`: tokenhop and MSAL Python 1.39 on the same work, in
+//! one run, on this machine. Writes `target/bench/report.md` and `report.json`
+//! (`{"cases": [{"name", "tokenhop", "msal", "unit", "ratio"}]}`; `ratio` is how many
+//! times better tokenhop did).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::emulator_process::EmulatorProcess;
+use crate::python::msal_python;
+use crate::util::{cargo, run, workspace_root};
+
+struct Case {
+    name: String,
+    tokenhop: f64,
+    msal: f64,
+    unit: &'static str,
+    /// True when a larger figure is better (throughput).
+    higher_is_better: bool,
+}
+
+impl Case {
+    fn ratio(&self) -> f64 {
+        let (better, worse) = if self.higher_is_better {
+            (self.tokenhop, self.msal)
+        } else {
+            (self.msal, self.tokenhop)
+        };
+        if worse == 0.0 {
+            f64::INFINITY
+        } else {
+            better / worse
+        }
+    }
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+fn output(command: &mut Command) -> Result<String, String> {
+    let shown = format!("{command:?}");
+    let out = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{shown} failed with {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn number(text: &str) -> Result<f64, String> {
+    text.lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a number, got {text:?}"))
+}
+
+/// Criterion's mean estimate for a benchmark, in nanoseconds.
+fn criterion_ns(id: &str) -> Result<f64, String> {
+    let path = target_dir()
+        .join("criterion")
+        .join(id)
+        .join("new/estimates.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let estimates: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    estimates["mean"]["point_estimate"]
+        .as_f64()
+        .ok_or_else(|| format!("{}: no mean", path.display()))
+}
+
+fn cache_cases(python: &Path, quick: bool, cases: &mut Vec<Case>) -> Result<(), String> {
+    let mut bench = cargo();
+    bench.args(["bench", "-p", "tokenhop-cache", "--bench", "cache", "--"]);
+    if quick {
+        bench.args(["--warm-up-time", "0.5", "--measurement-time", "1"]);
+    }
+    run(&mut bench)?;
+    let dir = std::env::temp_dir().join(format!("tokenhop-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let script = workspace_root().join("tests/interop/msal_cache_timing.py");
+    for entries in [1_000u32, 10_000, 100_000] {
+        let file = dir.join(format!("cache-{entries}.json"));
+        run(cargo()
+            .args([
+                "run",
+                "--quiet",
+                "--profile",
+                "bench",
+                "-p",
+                "tokenhop-cache",
+                "--example",
+                "interop",
+                "--",
+                "synthetic",
+            ])
+            .arg(entries.to_string())
+            .arg(&file))?;
+        let msal: Value =
+            serde_json::from_str(&output(Command::new(python).arg(&script).arg(&file))?)
+                .map_err(|e| e.to_string())?;
+        for path in ["exact", "superset"] {
+            cases.push(Case {
+                name: format!("cache hit, {path} path, {entries} entries"),
+                tokenhop: criterion_ns(&format!("hit/{path}/{entries}"))? / 1000.0,
+                msal: msal[format!("hit_{path}_s")].as_f64().unwrap_or(f64::NAN) * 1e6,
+                unit: "µs",
+                higher_is_better: false,
+            });
+        }
+        if entries == 100_000 {
+            for what in ["deserialize", "serialize"] {
+                cases.push(Case {
+                    name: format!("cache {what}, 100000 entries"),
+                    tokenhop: criterion_ns(&format!("serde_100k/{what}"))? / 1e6,
+                    msal: msal[format!("{what}_s")].as_f64().unwrap_or(f64::NAN) * 1e3,
+                    unit: "ms",
+                    higher_is_better: false,
+                });
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn network_cases(python: &Path, quick: bool, cases: &mut Vec<Case>) -> Result<(), String> {
+    let emulator = EmulatorProcess::start("bench", true, |_| {})?;
+    let ours = |args: &[&str]| {
+        let mut command = cargo();
+        command
+            .args([
+                "run",
+                "--quiet",
+                "--profile",
+                "bench",
+                "-p",
+                "tokenhop-flows",
+                "--example",
+                "bench_clients",
+                "--",
+            ])
+            .arg(args[0])
+            .arg(&emulator.ready_line)
+            .arg(&emulator.config_path)
+            .args(&args[1..]);
+        output(&mut command).and_then(|t| number(&t))
+    };
+    let theirs = |args: &[&str]| {
+        let mut command = Command::new(python);
+        command
+            .arg(workspace_root().join("tests/interop/msal_bench.py"))
+            .arg(args[0])
+            .arg(&emulator.ready_line)
+            .arg(&emulator.config_path)
+            .args(&args[1..]);
+        output(&mut command).and_then(|t| number(&t))
+    };
+    cases.push(Case {
+        name: "100 concurrent cold callers: token requests made".into(),
+        tokenhop: ours(&["concurrent", "100"])?,
+        msal: theirs(&["concurrent", "100"])?,
+        unit: "requests",
+        higher_is_better: false,
+    });
+    let seconds = if quick { "2" } else { "5" };
+    cases.push(Case {
+        name: "client credentials, cache bypassed, 8 concurrent".into(),
+        tokenhop: ours(&["throughput", seconds, "8"])?,
+        msal: theirs(&["throughput", seconds, "8"])?,
+        unit: "requests/s",
+        higher_is_better: true,
+    });
+    Ok(())
+}
+
+fn write_report(cases: &[Case], quick: bool) -> Result<PathBuf, String> {
+    let dir = workspace_root().join("target/bench");
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let json_cases: Vec<Value> = cases
+        .iter()
+        .map(|c| json!({"name": c.name, "tokenhop": c.tokenhop, "msal": c.msal, "unit": c.unit, "ratio": c.ratio()}))
+        .collect();
+    let report = json!({"quick": quick, "cases": json_cases});
+    std::fs::write(dir.join("report.json"), report.to_string()).map_err(|e| e.to_string())?;
+    let mut md = String::from(
+        "| case | tokenhop | MSAL Python 1.39 | unit | tokenhop is |\n|---|---:|---:|---|---:|\n",
+    );
+    for c in cases {
+        md.push_str(&format!(
+            "| {} | {:.3} | {:.3} | {} | {:.1}× better |\n",
+            c.name,
+            c.tokenhop,
+            c.msal,
+            c.unit,
+            c.ratio()
+        ));
+    }
+    std::fs::write(dir.join("report.md"), &md).map_err(|e| e.to_string())?;
+    println!("{md}");
+    Ok(dir)
+}
+
+pub fn run_bench(args: &[String]) -> Result<(), String> {
+    let quick = match args {
+        [] => false,
+        [flag] if flag == "--quick" => true,
+        _ => return Err("usage: cargo xtask bench [--quick]".into()),
+    };
+    let python = msal_python()?.ok_or(
+        "the benchmarks compare with MSAL Python: run `bash .ci/run` once to create its venv",
+    )?;
+    let mut cases = Vec::new();
+    cache_cases(&python, quick, &mut cases)?;
+    network_cases(&python, quick, &mut cases)?;
+    let dir = write_report(&cases, quick)?;
+    println!("report: {}", dir.join("report.md").display());
+    Ok(())
+}
