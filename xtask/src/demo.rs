@@ -123,7 +123,11 @@ fn pem_with_key(demo: &Demo, app: &str) -> Result<PathBuf, String> {
         std::fs::read_to_string(demo.state_file(&name)).map_err(|e| format!("{name}: {e}"))
     };
     let path = demo.state_file(&format!("{app}.pem"));
-    let both = format!("{}{}", read(format!("{app}.cert.pem"))?, read(format!("{app}.key.pem"))?);
+    let both = format!(
+        "{}{}",
+        read(format!("{app}.cert.pem"))?,
+        read(format!("{app}.key.pem"))?
+    );
     std::fs::write(&path, both).map_err(|e| e.to_string())?;
     Ok(path)
 }
@@ -135,7 +139,9 @@ fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
         "--flow",
         "agent-user",
         "--blueprint-id",
-        demo.app("agent-blueprint")["client_id"].as_str().unwrap_or_default(),
+        demo.app("agent-blueprint")["client_id"]
+            .as_str()
+            .unwrap_or_default(),
         "--blueprint-certificate",
         &blueprint_pem.display().to_string(),
         "--agent-id",
@@ -151,29 +157,57 @@ fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
 fn steps(demo: &Demo) -> Vec<Row> {
     let graph = "https://graph.microsoft.com/.default";
     let secret_app = demo.app("confidential-secret");
-    let secret_id = secret_app["client_id"].as_str().unwrap_or_default().to_owned();
-    let cert_id = demo.app("confidential-cert")["client_id"].as_str().unwrap_or_default().to_owned();
-    let public_id = demo.app("public-client")["client_id"].as_str().unwrap_or_default().to_owned();
+    let secret_id = secret_app["client_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let cert_id = demo.app("confidential-cert")["client_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let public_id = demo.app("public-client")["client_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut rows = vec![demo.step("client credentials, secret", || {
         let token = finished(
-            demo.tokenhop(&secret_id, &["token", "--flow", "client-secret", "--scope", graph])
-                .env("TOKENHOP_CLIENT_SECRET", secret_app["secret"].as_str().unwrap_or_default())
-                .output(),
+            demo.tokenhop(
+                &secret_id,
+                &["token", "--flow", "client-secret", "--scope", graph],
+            )
+            .env(
+                "TOKENHOP_CLIENT_SECRET",
+                secret_app["secret"].as_str().unwrap_or_default(),
+            )
+            .output(),
         )?;
         Ok(described(&token))
     })];
     rows.push(demo.step("client credentials, certificate", || {
         let pem = pem_with_key(demo, "confidential-cert")?;
         let token = finished(
-            demo.tokenhop(&cert_id, &["token", "--flow", "client-certificate", "--scope", graph, "--certificate"])
-                .arg(pem)
-                .output(),
+            demo.tokenhop(
+                &cert_id,
+                &[
+                    "token",
+                    "--flow",
+                    "client-certificate",
+                    "--scope",
+                    graph,
+                    "--certificate",
+                ],
+            )
+            .arg(pem)
+            .output(),
         )?;
         Ok(described(&token))
     }));
     rows.push(demo.step("device code (approved by the admin API)", || {
         let child = demo
-            .tokenhop(&public_id, &["token", "--flow", "device-code", "--scope", "User.Read"])
+            .tokenhop(
+                &public_id,
+                &["token", "--flow", "device-code", "--scope", "User.Read"],
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -193,7 +227,10 @@ fn steps(demo: &Demo) -> Vec<Row> {
         Ok(described(&token))
     }));
     rows.push(demo.step("silent (cached account)", || {
-        let token = finished(demo.tokenhop(&public_id, &["token", "--scope", "User.Read"]).output())?;
+        let token = finished(
+            demo.tokenhop(&public_id, &["token", "--scope", "User.Read"])
+                .output(),
+        )?;
         match token["source"].as_str() {
             Some("cache") => Ok(described(&token)),
             other => Err(format!("expected a cache hit, got {other:?}")),
@@ -228,7 +265,14 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("usage: cargo xtask demo".into());
     }
-    run(cargo().args(["build", "--quiet", "-p", "tokenhop-cli", "--bin", "tokenhop"]))?;
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "tokenhop-cli",
+        "--bin",
+        "tokenhop",
+    ]))?;
     let tokenhop = crate::emulator_process::target_dir().join("debug/tokenhop");
     let emulator = EmulatorProcess::start("demo", false, |config| {
         config["device_code"]["interval_secs"] = 1.into();
@@ -263,7 +307,11 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
             row.token_requests
         );
     }
-    println!("\n{} steps in {:.1} s", rows.len(), started.elapsed().as_secs_f64());
+    println!(
+        "\n{} steps in {:.1} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
     if rows.iter().all(|r| r.outcome.is_ok()) {
         Ok(())
     } else {
