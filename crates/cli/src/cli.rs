@@ -1,0 +1,358 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// What `--help` shows after the options.
+const AFTER_HELP: &str = "\
+Secrets never go on the command line: the client secret comes from the environment \
+variable TOKENHOP_CLIENT_SECRET or from --client-secret-file, and certificate \
+passwords from the environment variable named by --password-env.
+
+Exit codes:
+  0  success
+  1  any other failure (the resource answered an HTTP error, a file could not be written, ...)
+  2  usage: the command line is wrong
+  3  interaction required: a user must sign in
+  4  the token endpoint refused the request (an OAuth error such as invalid_client, with its AADSTS codes)
+  5  network: no answer, or no valid answer, from the authority or resource
+  6  configuration: a missing or invalid setting, certificate or file";
+
+/// Get OAuth2 access tokens from Microsoft Entra ID, and look after the token cache.
+#[derive(Debug, Parser)]
+#[command(name = "tokenhop", version, after_long_help = AFTER_HELP)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// A configuration file (JSON, YAML or TOML) that chooses the flow and its settings;
+    /// `--flow` on the command line takes precedence.
+    #[arg(long, global = true, env = "TOKENHOP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The authority: `https://login.microsoftonline.com/{tenant}` (http only on loopback).
+    #[arg(long, global = true, env = "TOKENHOP_AUTHORITY", value_name = "URL")]
+    pub authority: Option<String>,
+
+    /// The application (client) id.
+    #[arg(long, global = true, env = "TOKENHOP_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+
+    /// A file holding the client secret (instead of TOKENHOP_CLIENT_SECRET).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// The token cache file (default: the platform's user config directory).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_cache")]
+    pub cache: Option<PathBuf>,
+
+    /// Keep tokens in memory only, for this one command.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+
+    /// Trust one more CA certificate (PEM) for TLS, besides the platform's roots.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log what happens to stderr (-v debug, -vv trace); secrets are redacted.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an access token (alone, for pipes; or as JSON with --json).
+    Token(TokenArgs),
+    /// Sign a user in (browser, or --device-code) and cache the account.
+    Login(LoginArgs),
+    /// GET a URL with a bearer token and print the response body.
+    Get(GetArgs),
+    /// List the cached accounts.
+    Accounts,
+    /// Remove an account and its tokens from the cache.
+    Logout(LogoutArgs),
+    /// Look at or change the token cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Certificates: thumbprints, client assertions, self-signed certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Show a JWT's header and claims (never its signature). Nothing is verified.
+    Decode(DecodeArgs),
+}
+
+/// How to get a token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Flow {
+    /// The cached account's token, refreshed with its refresh token when needed; never
+    /// interactive (sign in with `login` first).
+    Silent,
+    /// A user, by the device code flow (the message goes to stderr).
+    DeviceCode,
+    /// A user, in the browser (falls back to the device code flow).
+    Interactive,
+    /// On-behalf-of the user whose token is in --assertion-file (the middle tier
+    /// authenticates with its secret or --certificate).
+    OnBehalfOf,
+    /// Workload identity from AZURE_CLIENT_ID, AZURE_TENANT_ID,
+    /// AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST.
+    WorkloadIdentity,
+    /// Entra Agent ID, three hops: the agent user's delegated token.
+    AgentUser,
+    /// Client credentials with a secret (TOKENHOP_CLIENT_SECRET or --client-secret-file).
+    ClientSecret,
+    /// Client credentials with a certificate (--certificate).
+    ClientCertificate,
+    /// The host's managed identity (IMDS or App Service, found from the environment).
+    ManagedIdentity,
+    /// Entra Agent ID, two hops: the blueprint's token, then the agent identity's.
+    AgentIdentity,
+}
+
+/// The credential options `token` and `get` share.
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// The flow (default: agent-identity with --agent-id, client-certificate with
+    /// --certificate, managed-identity with --mi-client-id, otherwise client-secret).
+    #[arg(long, value_enum)]
+    pub flow: Option<Flow>,
+
+    /// The client certificate with its private key: PEM, or PFX/PKCS#12.
+    #[arg(long, value_name = "PEM|PFX")]
+    pub certificate: Option<PathBuf>,
+
+    /// The environment variable holding the certificate's password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+
+    /// A user-assigned managed identity, by client id (default: system-assigned).
+    #[arg(long, value_name = "ID")]
+    pub mi_client_id: Option<String>,
+
+    /// Agent ID: the blueprint application's client id.
+    #[arg(long, value_name = "ID")]
+    pub blueprint_id: Option<String>,
+
+    /// Agent ID: the blueprint's certificate with its private key (PEM or PFX).
+    #[arg(long, value_name = "PEM|PFX")]
+    pub blueprint_certificate: Option<PathBuf>,
+
+    /// Agent ID: the agent identity's client id.
+    #[arg(long, value_name = "ID")]
+    pub agent_id: Option<String>,
+
+    /// Agent ID, three hops: the agent user's object id.
+    #[arg(long, value_name = "OID", conflicts_with = "agent_user_upn")]
+    pub agent_user_id: Option<String>,
+
+    /// Agent ID, three hops: the agent user's UPN.
+    #[arg(long, value_name = "UPN")]
+    pub agent_user_upn: Option<String>,
+
+    /// Agent ID: the resource when no --scope is given: graph, storage, or a scope.
+    #[arg(long, value_name = "graph|storage|SCOPE")]
+    pub resource: Option<String>,
+
+    /// On-behalf-of: a file holding the incoming user token.
+    #[arg(long, value_name = "FILE")]
+    pub assertion_file: Option<PathBuf>,
+
+    /// User flows: the cached account to use (its username); the first otherwise.
+    #[arg(long, value_name = "A")]
+    pub account: Option<String>,
+}
+
+/// `token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The scopes (e.g. `https://graph.microsoft.com/.default`); repeat or list several.
+    /// Optional with --config or --resource.
+    #[arg(long = "scope", value_name = "S", num_args = 1.., action = ArgAction::Append)]
+    pub scopes: Vec<String>,
+
+    /// The credential.
+    #[command(flatten)]
+    pub flow: FlowArgs,
+
+    /// Ignore a cached token and ask the authority for a new one.
+    #[arg(long)]
+    pub force_refresh: bool,
+}
+
+/// `get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The URL to GET.
+    pub url: String,
+
+    /// The scopes of the token to send; repeat or list several. Optional with --config
+    /// or --resource.
+    #[arg(long = "scope", value_name = "S", num_args = 1.., action = ArgAction::Append)]
+    pub scopes: Vec<String>,
+
+    /// The credential.
+    #[command(flatten)]
+    pub flow: FlowArgs,
+}
+
+/// `login`.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Use the device code flow instead of the browser.
+    #[arg(long)]
+    pub device_code: bool,
+
+    /// The scopes to sign in for; repeat or list several.
+    #[arg(long = "scope", value_name = "S", required = true, num_args = 1.., action = ArgAction::Append)]
+    pub scopes: Vec<String>,
+}
+
+/// `logout`.
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The account: its username or home account id (needed when several are cached).
+    #[arg(long, value_name = "A")]
+    pub account: Option<String>,
+}
+
+/// `cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print where the cache file is.
+    Path,
+    /// List the cache's entries (kind, client, scopes, expiry), never a token.
+    List,
+    /// Remove every entry.
+    Clear,
+    /// Add the entries of an MSAL-format cache file (`-` reads stdin).
+    Import {
+        /// The file to read.
+        file: PathBuf,
+    },
+    /// Write the cache to a file (mode 0600: it holds tokens).
+    Export {
+        /// The file to write.
+        file: PathBuf,
+    },
+}
+
+/// The digests a thumbprint can use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Digest {
+    /// SHA-1 (`x5t`, and what the Azure portal shows).
+    Sha1,
+    /// SHA-256 (`x5t#S256`).
+    Sha256,
+}
+
+/// Assertion signing algorithms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Alg {
+    /// RSASSA-PSS with SHA-256, header `x5t#S256`.
+    #[value(name = "PS256")]
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, header `x5t` (SHA-1).
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+/// `cert …`.
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Print a certificate's thumbprint (default SHA-256, base64url as in `x5t#S256`).
+    Thumbprint(ThumbprintArgs),
+    /// Print a signed client assertion (a JWT) for a certificate credential.
+    Assertion(AssertionArgs),
+    /// Make a self-signed certificate and its private key.
+    Generate(GenerateArgs),
+}
+
+/// `cert thumbprint`.
+#[derive(Debug, Args)]
+pub struct ThumbprintArgs {
+    /// The certificate: PEM, DER, or PFX/PKCS#12.
+    pub file: PathBuf,
+    /// SHA-1 (`x5t`; the portal's thumbprint with --hex).
+    #[arg(long, conflicts_with = "sha256")]
+    pub sha1: bool,
+    /// SHA-256 (`x5t#S256`), the default.
+    #[arg(long)]
+    pub sha256: bool,
+    /// Upper-case hex instead of base64url.
+    #[arg(long)]
+    pub hex: bool,
+    /// The environment variable holding a PFX file's password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+impl ThumbprintArgs {
+    /// The digest asked for.
+    pub fn digest(&self) -> Digest {
+        if self.sha1 {
+            Digest::Sha1
+        } else {
+            Digest::Sha256
+        }
+    }
+}
+
+/// `cert assertion`.
+#[derive(Debug, Args)]
+pub struct AssertionArgs {
+    /// The certificate with its private key: PEM or PFX.
+    #[arg(long, value_name = "FILE")]
+    pub certificate: PathBuf,
+    /// The audience: the token endpoint, e.g.
+    /// `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`.
+    #[arg(long, value_name = "URL")]
+    pub audience: String,
+    /// The signing algorithm.
+    #[arg(long, value_enum, ignore_case = true, default_value = "PS256")]
+    pub alg: Alg,
+    /// Send the certificate chain in the `x5c` header (subject name/issuer authentication).
+    #[arg(long)]
+    pub x5c: bool,
+    /// The environment variable holding the certificate's password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+/// `cert generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The subject's common name (CN).
+    #[arg(long, value_name = "CN")]
+    pub subject: String,
+    /// How many days the certificate is valid.
+    #[arg(long, value_name = "N", default_value_t = 365)]
+    pub days: u32,
+    /// Where to write the certificate (PEM); an existing file is not replaced.
+    #[arg(long, value_name = "F")]
+    pub out_cert: PathBuf,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600); an existing file is not replaced.
+    #[arg(long, value_name = "F")]
+    pub out_key: PathBuf,
+}
+
+/// `decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The JWT; `-` or nothing reads it from stdin.
+    #[arg(value_name = "TOKEN|-")]
+    pub token: Option<String>,
+}

@@ -1,0 +1,144 @@
+//! The global options turned into what the library needs: the token cache, the HTTP
+//! client, the authority, the client id and the client secret.
+
+use std::path::{Path, PathBuf};
+
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{ClientId, Scopes, Secret};
+use tokenhop_flows::authority::Authority;
+use tokenhop_flows::http::{HttpClient, HttpConfig};
+
+use crate::cli::GlobalArgs;
+use crate::failure::{Outcome, config};
+
+/// The environment variable that holds the client secret.
+pub const CLIENT_SECRET_ENV: &str = "TOKENHOP_CLIENT_SECRET";
+
+impl GlobalArgs {
+    /// Where the cache file is: `--cache`, else the platform default; `None` with
+    /// `--no-cache`.
+    pub fn cache_path(&self) -> Outcome<Option<PathBuf>> {
+        if self.no_cache {
+            return Ok(None);
+        }
+        match &self.cache {
+            Some(path) => Ok(Some(path.clone())),
+            None => Ok(Some(tokenhop_cache::default_path()?)),
+        }
+    }
+
+    /// The cache every credential of this command shares (so that a cached token is
+    /// found without any request); in memory with `--no-cache`.
+    pub fn token_cache(&self) -> Outcome<SharedTokenCache> {
+        Ok(match self.cache_path()? {
+            Some(path) => SharedTokenCache::file(path),
+            None => SharedTokenCache::in_memory(),
+        })
+    }
+
+    /// The cache file, for the commands that only make sense with one.
+    pub fn cache_file(&self) -> Outcome<(PathBuf, SharedTokenCache)> {
+        match self.cache_path()? {
+            Some(path) => Ok((path.clone(), SharedTokenCache::file(path))),
+            None => Err(config(
+                "this command works on the cache file; drop --no-cache",
+            )),
+        }
+    }
+
+    /// One HTTP client for every request, trusting `--ca-cert` too.
+    pub fn http(&self) -> Outcome<HttpClient> {
+        let mut config = HttpConfig::default();
+        if let Some(path) = &self.ca_cert {
+            let pem = read_file(path, "the CA certificate (--ca-cert)")?;
+            config = config.with_extra_ca_pem(pem);
+        }
+        Ok(HttpClient::new(config)?)
+    }
+
+    /// The authority (`--authority` or TOKENHOP_AUTHORITY).
+    pub fn authority(&self) -> Outcome<Authority> {
+        let text = self.authority.as_deref().ok_or_else(|| {
+            config(
+                "no authority: give --authority https://login.microsoftonline.com/{tenant} or set TOKENHOP_AUTHORITY",
+            )
+        })?;
+        Ok(Authority::parse(text)?)
+    }
+
+    /// The client id (`--client-id` or TOKENHOP_CLIENT_ID).
+    pub fn client_id(&self) -> Outcome<ClientId> {
+        let text = self
+            .client_id
+            .as_deref()
+            .ok_or_else(|| config("no client id: give --client-id or set TOKENHOP_CLIENT_ID"))?;
+        Ok(ClientId::new(text)?)
+    }
+
+    /// The client secret: `--client-secret-file`, else TOKENHOP_CLIENT_SECRET.
+    pub fn client_secret(&self) -> Outcome<Secret> {
+        let secret = match &self.client_secret_file {
+            Some(path) => {
+                let bytes = read_file(path, "the client secret file")?;
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    config(format!(
+                        "the client secret file {} is not UTF-8 text",
+                        path.display()
+                    ))
+                })?;
+                Secret::new(text.trim())
+            }
+            None => match std::env::var(CLIENT_SECRET_ENV) {
+                Ok(value) => Secret::new(value.trim()),
+                Err(_) => {
+                    return Err(config(format!(
+                        "no client secret: set {CLIENT_SECRET_ENV} or give --client-secret-file"
+                    )));
+                }
+            },
+        };
+        if secret.is_empty() {
+            return Err(config("the client secret is empty"));
+        }
+        Ok(secret)
+    }
+}
+
+/// The scopes given with `--scope` (each value may hold several, space-separated).
+pub fn scopes(values: &[String]) -> Outcome<Scopes> {
+    let scopes = Scopes::new(values)?;
+    if scopes.is_empty() {
+        return Err(config("give at least one --scope"));
+    }
+    Ok(scopes)
+}
+
+/// The password in the environment variable `var`, if one was named.
+pub fn password(var: Option<&str>) -> Outcome<Option<Secret>> {
+    let Some(var) = var else {
+        return Ok(None);
+    };
+    match std::env::var(var) {
+        Ok(value) => Ok(Some(Secret::new(value))),
+        Err(_) => Err(config(format!(
+            "the password variable {var} (--password-env) is not set or not UTF-8"
+        ))),
+    }
+}
+
+/// Reads a file the user named, with an error that says which one.
+pub fn read_file(path: &Path, what: &str) -> Outcome<Vec<u8>> {
+    std::fs::read(path).map_err(|e| config(format!("cannot read {what} {}: {e}", path.display())))
+}
+
+/// A secret held in a file (trimmed), with an error that says which file.
+pub fn read_secret_file(path: &Path, what: &str) -> Outcome<Secret> {
+    let bytes = read_file(path, what)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| config(format!("{what}: {} is not UTF-8 text", path.display())))?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(config(format!("{what}: {} is empty", path.display())));
+    }
+    Ok(Secret::new(text))
+}

@@ -1,0 +1,38 @@
+//! `tokenhop get`: a GET with a bearer token through tokenhop-flows' bearer client
+//! (which asks once more for a fresh token when the resource says the token is
+//! invalid), printing the response body.
+
+use tokenhop_core::{Error, TokenCredentialExt};
+use tokenhop_flows::bearer::BearerClient;
+
+use crate::cli::{GetArgs, GlobalArgs};
+use crate::failure::{Failure, Outcome};
+use crate::{credential, output, token};
+
+/// Runs `get`.
+pub fn run(global: &GlobalArgs, args: &GetArgs) -> Outcome {
+    let (credential, scopes) =
+        credential::resolve(global, &args.flow, &args.scopes, global.token_cache()?)?;
+    let client = BearerClient::with_http(credential.into_provider(scopes), &global.http()?)?;
+    let (status, shown_url, body) = token::runtime()?.block_on(async {
+        let response = client.get(&args.url).await?;
+        let status = response.status();
+        let mut url = response.url().clone();
+        url.set_query(None);
+        url.set_fragment(None);
+        let body = response.bytes().await.map_err(|e| Error::Transport {
+            message: format!("reading the response body failed: {}", e.without_url()),
+            source: None,
+        })?;
+        Ok::<_, Failure>((status, url.to_string(), body))
+    })?;
+    tracing::debug!(status = status.as_u16(), bytes = body.len(), "response");
+    output::bytes(&body)?;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(Failure::Other(format!(
+            "GET {shown_url} answered HTTP {status}"
+        )))
+    }
+}

@@ -1,0 +1,132 @@
+//! Signed-in users: the silent flow (the cached account), sign-in by device code or
+//! browser, `login`, and on-behalf-of for a middle tier.
+
+use std::sync::Arc;
+
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{
+    AccessToken, BoxFuture, Error, Result, Scopes, Secret, TokenCredential, TokenRequestOptions,
+};
+use tokenhop_flows::confidential::ConfidentialClient;
+use tokenhop_flows::device_code::DeviceCodeInfo;
+use tokenhop_flows::public_client::PublicClient;
+use tokenhop_flows::sign_in::{SignIn, SignInCredential};
+
+use crate::cli::{Flow, GlobalArgs, LoginArgs};
+use crate::credential::AnyCredential;
+use crate::failure::Outcome;
+use crate::{output, token};
+
+fn public_client(global: &GlobalArgs, cache: SharedTokenCache) -> Outcome<PublicClient> {
+    Ok(
+        PublicClient::builder(global.client_id()?, global.authority()?)
+            .cache(cache)
+            .http(global.http()?)
+            .build()?,
+    )
+}
+
+/// Shows the device code message on stderr (stdout stays the token's).
+fn show_code(info: &DeviceCodeInfo) {
+    eprintln!("{}", info.message);
+}
+
+/// The credential of a user flow: silent, device code or browser.
+pub fn credential(
+    global: &GlobalArgs,
+    flow: Flow,
+    account: Option<String>,
+    cache: SharedTokenCache,
+) -> Outcome<AnyCredential> {
+    let client = public_client(global, cache)?;
+    let sign_in = match flow {
+        Flow::DeviceCode => SignIn::DeviceCode,
+        Flow::Interactive => SignIn::Interactive(Default::default()),
+        _ => return Ok(Arc::new(Silent { client, account })),
+    };
+    let credential = SignInCredential::new(client, sign_in).show_code(show_code);
+    Ok(Arc::new(match account {
+        Some(account) => credential.account(account),
+        None => credential,
+    }))
+}
+
+/// The cached account's token, refreshed when needed; never interactive.
+struct Silent {
+    client: PublicClient,
+    account: Option<String>,
+}
+
+impl TokenCredential for Silent {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a Scopes,
+        options: &'a TokenRequestOptions,
+    ) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(async move {
+            let accounts = self.client.accounts().await?;
+            let account = accounts
+                .iter()
+                .find(|a| {
+                    self.account
+                        .as_ref()
+                        .is_none_or(|name| a.username.eq_ignore_ascii_case(name))
+                })
+                .ok_or_else(|| Error::Authentication {
+                    reason: "no cached account (run `tokenhop login`)".into(),
+                })?;
+            self.client
+                .acquire_token_silent(scopes, account, options)
+                .await
+        })
+    }
+}
+
+/// A middle tier's token on behalf of the user of one incoming token.
+pub struct OnBehalfOf {
+    client: ConfidentialClient,
+    assertion: Secret,
+}
+
+impl OnBehalfOf {
+    /// `client` exchanging `assertion`.
+    pub fn new(client: ConfidentialClient, assertion: Secret) -> Self {
+        Self { client, assertion }
+    }
+}
+
+impl TokenCredential for OnBehalfOf {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a Scopes,
+        options: &'a TokenRequestOptions,
+    ) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(
+            self.client
+                .acquire_token_on_behalf_of(&self.assertion, scopes, options),
+        )
+    }
+}
+
+/// Runs `login`.
+pub fn login(global: &GlobalArgs, args: &LoginArgs) -> Outcome {
+    let scopes = crate::context::scopes(&args.scopes)?;
+    let client = public_client(global, global.token_cache()?)?;
+    let signed_in = token::runtime()?.block_on(async {
+        if args.device_code {
+            client
+                .acquire_token_by_device_code(&scopes, show_code)
+                .await
+        } else {
+            client
+                .acquire_token_interactive(&scopes, &Default::default(), show_code)
+                .await
+        }
+    })?;
+    let account = signed_in.home_account_id.unwrap_or_default();
+    if global.json {
+        output::json(&serde_json::json!({ "home_account_id": account }))
+    } else {
+        output::line(&format!("signed in: {account}"))
+    }
+}

@@ -1,0 +1,144 @@
+//! One emulator per test, on its own runtime, and the `tokenhop` binary pointed at it
+//! with a cache in a temporary directory (never the user's).
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokenhop_emulator::{Emulator, EmulatorHandle, names};
+
+pub const GRAPH: &str = "https://graph.microsoft.com/.default";
+
+/// A running emulator, a temporary directory and the runtime the emulator serves on.
+/// Fields drop in order: the emulator stops before its runtime goes.
+pub struct TestEnv {
+    pub emulator: EmulatorHandle,
+    pub dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl TestEnv {
+    pub fn start() -> Self {
+        Self::start_with(tokenhop_emulator::EmulatorConfig::default())
+    }
+
+    /// With `config` instead of the built-in directory.
+    pub fn start_with(config: tokenhop_emulator::EmulatorConfig) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let emulator = runtime
+            .block_on(Emulator::builder().config(config).start())
+            .expect("the emulator starts");
+        Self {
+            emulator,
+            dir: tempfile::tempdir().unwrap(),
+            _runtime: runtime,
+        }
+    }
+
+    /// The cache file every command of this test uses.
+    pub fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache.json")
+    }
+
+    /// `tokenhop` with an empty environment and this test's cache.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenhop"));
+        cmd.env_clear().arg("--cache").arg(self.cache());
+        cmd
+    }
+
+    pub fn client_id(&self, app: &str) -> String {
+        self.emulator.config().app(app).unwrap().client_id.clone()
+    }
+
+    pub fn secret(&self) -> String {
+        self.emulator
+            .config()
+            .app(names::CONFIDENTIAL_SECRET)
+            .unwrap()
+            .secret
+            .clone()
+            .unwrap()
+    }
+
+    /// `tokenhop` set up for the secret app: authority, client id and secret in the
+    /// environment, as a CI job would have them.
+    pub fn secret_cmd(&self) -> Command {
+        let mut cmd = self.cmd();
+        cmd.env("TOKENHOP_AUTHORITY", self.emulator.authority())
+            .env(
+                "TOKENHOP_CLIENT_ID",
+                self.client_id(names::CONFIDENTIAL_SECRET),
+            )
+            .env("TOKENHOP_CLIENT_SECRET", self.secret());
+        cmd
+    }
+
+    /// Writes the emulator's certificate and key for `app` as one PEM file.
+    pub fn certificate_file(&self, app: &str) -> PathBuf {
+        let certificate = self.emulator.app_certificate(app).unwrap();
+        let path = self.dir.path().join(format!("{app}.pem"));
+        std::fs::write(
+            &path,
+            format!(
+                "{}{}",
+                certificate.certificate_pem, certificate.private_key_pem
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    pub fn token_requests(&self) -> u64 {
+        self.emulator.counters().endpoint("token")
+    }
+}
+
+/// What a finished command printed.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let output = cmd.output().unwrap();
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+/// Runs and expects exit code 0.
+pub fn ok(cmd: &mut Command) -> Run {
+    let run = run(cmd);
+    assert_eq!(
+        run.code, 0,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    run
+}
+
+/// A JWT part, decoded.
+pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    let part = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+pub fn assert_jwt(token: &str) {
+    assert_eq!(token.split('.').count(), 3, "not a JWT: {token:?}");
+    assert!(jwt_part(token, 1).is_object());
+}
+
+#[cfg(unix)]
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}

@@ -1,0 +1,10 @@
+//! The `tokenhop` binary against the emulator: every command, its output, its exit
+//! codes, and that no secret reaches stdout or stderr where it should not.
+
+mod cache;
+mod cert;
+mod common;
+mod decode;
+mod get;
+mod token;
+mod users;
