@@ -18,7 +18,13 @@ const STEPS: &[Step] = &[
     ("interop-cache", crate::interop_cache::check),
     ("interop-emulator", crate::interop_emulator::check),
     ("interop-flows", crate::interop_flows::check),
+    ("demo", demo),
 ];
+
+/// `cargo xtask demo`, as a step: the main job must work at every commit.
+fn demo() -> Result<(), String> {
+    crate::demo::run_demo(&[])
+}
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let only = parse_only(args)?;

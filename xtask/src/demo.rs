@@ -291,7 +291,7 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
         config,
         emulator,
     };
-    println!("emulator at {} (tenant {})\n", demo.url, demo.authority);
+    println!("emulator at {} (authority {})\n", demo.url, demo.authority);
     let started = Instant::now();
     let rows = steps(&demo);
     println!("| flow | result | time | token requests |\n|---|---|---:|---:|");
