@@ -55,7 +55,9 @@ fn main() -> ExitCode {
     // Usage errors exit with 2 here, --help and --version with 0.
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
-    match run(&cli) {
+    let outcome = run(&cli);
+    user::stop_spinner();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             failure.report();

@@ -26,9 +26,27 @@ fn public_client(global: &GlobalArgs, cache: SharedTokenCache) -> Outcome<Public
     )
 }
 
-/// Shows the device code message on stderr (stdout stays the token's).
+/// Shows the device code message on stderr (stdout stays the token's): plain lines,
+/// or on a terminal the message above a spinner that runs until the command ends.
 fn show_code(info: &DeviceCodeInfo) {
+    use std::io::IsTerminal;
     eprintln!("{}", info.message);
+    if std::io::stderr().is_terminal() {
+        let spinner = SPINNER.get_or_init(|| {
+            indicatif::ProgressBar::new_spinner().with_message("waiting for the sign-in to finish…")
+        });
+        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+}
+
+/// The device code spinner, while one runs.
+static SPINNER: std::sync::OnceLock<indicatif::ProgressBar> = std::sync::OnceLock::new();
+
+/// Clears the device code spinner, if one ran (before the command prints its result).
+pub fn stop_spinner() {
+    if let Some(spinner) = SPINNER.get() {
+        spinner.finish_and_clear();
+    }
 }
 
 /// The credential of a user flow: silent, device code or browser.
