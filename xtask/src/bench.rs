@@ -170,6 +170,7 @@ fn network_cases(python: &Path, quick: bool, cases: &mut Vec<Case>) -> Result<()
         unit: "requests",
         higher_is_better: false,
     });
+    cases.push(warm_cli(python, &emulator, quick)?);
     let seconds = if quick { "2" } else { "5" };
     cases.push(Case {
         name: "client credentials, cache bypassed, 8 concurrent".into(),
@@ -179,6 +180,90 @@ fn network_cases(python: &Path, quick: bool, cases: &mut Vec<Case>) -> Result<()
         higher_is_better: true,
     });
     Ok(())
+}
+
+/// The median wall time of `runs` runs of `command`, in milliseconds.
+fn median_ms(runs: usize, mut command: impl FnMut() -> Command) -> Result<f64, String> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        output(&mut command())?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// A whole `tokenhop token` process on a warm cache against a Python one-liner doing the
+/// same with MSAL.
+fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Case, String> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--profile",
+        "bench",
+        "-p",
+        "tokenhop-cli",
+        "--bin",
+        "tokenhop",
+    ]))?;
+    let tokenhop = target_dir().join("release/tokenhop");
+    let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(&emulator.config_path).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let app = config["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["name"] == "confidential-secret"))
+        .ok_or("no confidential-secret app")?;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let (url, tenant) = (text(&ready["url"]), text(&ready["tenant_id"]));
+    let cache = emulator.state_dir.join("cli-cache.json");
+    let ours = || {
+        let mut command = Command::new(&tokenhop);
+        command
+            .args([
+                "--authority",
+                &format!("{url}/{tenant}"),
+                "--client-id",
+                &text(&app["client_id"]),
+            ])
+            .arg("--ca-cert")
+            .arg(text(&ready["ca_cert"]))
+            .arg("--cache")
+            .arg(&cache)
+            .args([
+                "token",
+                "--flow",
+                "client-secret",
+                "--scope",
+                "https://graph.microsoft.com/.default",
+            ])
+            .env("TOKENHOP_CLIENT_SECRET", text(&app["secret"]));
+        command
+    };
+    output(&mut ours())?;
+    let msal_cache = emulator.state_dir.join("msal-cli-cache.json");
+    let theirs = |mode: &str| {
+        let mut command = Command::new(python);
+        command
+            .arg(workspace_root().join("tests/interop/msal_bench.py"))
+            .arg(mode)
+            .arg(&emulator.ready_line)
+            .arg(&emulator.config_path)
+            .arg(&msal_cache);
+        command
+    };
+    output(&mut theirs("warm-up"))?;
+    let runs = if quick { 5 } else { 21 };
+    Ok(Case {
+        name: "`tokenhop token` on a warm cache, whole process".into(),
+        tokenhop: median_ms(runs, ours)?,
+        msal: median_ms(runs, || theirs("warm-cli"))?,
+        unit: "ms",
+        higher_is_better: false,
+    })
 }
 
 fn write_report(cases: &[Case], quick: bool) -> Result<PathBuf, String> {

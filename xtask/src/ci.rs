@@ -12,6 +12,7 @@ const STEPS: &[Step] = &[
     ("invariants", crate::invariants::check),
     ("clippy", clippy),
     ("test", nextest),
+    ("keyring", keyring),
     ("doctest", doctest),
     ("doc", doc),
     ("cert-standalone", crate::cert_standalone::check),
@@ -103,6 +104,18 @@ fn clippy() -> Result<(), String> {
 
 fn nextest() -> Result<(), String> {
     util::run(cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]))
+}
+
+/// The cache's OS keystore backend sits behind a feature the workspace build leaves off.
+fn keyring() -> Result<(), String> {
+    let cache = ["-p", "tokenhop-cache", "--features", "keyring"];
+    util::run(
+        cargo()
+            .arg("clippy")
+            .args(cache)
+            .args(["--all-targets", "--", "-D", "warnings"]),
+    )?;
+    util::run(cargo().args(["nextest", "run"]).args(cache))
 }
 
 fn doctest() -> Result<(), String> {

@@ -51,6 +51,8 @@
 mod cache;
 pub mod entry;
 mod file;
+#[cfg(feature = "keyring")]
+mod keyring;
 pub mod keys;
 mod persist;
 mod read;
@@ -61,6 +63,8 @@ mod write;
 
 pub use cache::{CacheOptions, ScopeMatching, Section, TokenCache};
 pub use file::{FilePersistence, default_path};
+#[cfg(feature = "keyring")]
+pub use keyring::KeyringPersistence;
 pub use persist::{CallbackPersistence, MemoryPersistence, Persistence};
 pub use read::{AccessTokenLookup, AccessTokenQuery, Account};
 pub use shared::SharedTokenCache;

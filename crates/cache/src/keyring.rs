@@ -1,0 +1,131 @@
+//! [`KeyringPersistence`]: the cache in the OS keystore — the kernel keyring on Linux,
+//! the Keychain on macOS, the Credential Manager on Windows.
+//!
+//! Keystores cap an entry's size (Linux: the user's key quota, 20,000 bytes by default;
+//! Windows: 2,560 bytes per credential blob), so this suits small caches: a few app
+//! tokens or one signed-in user. Larger caches belong in the file backend.
+
+use std::fmt;
+
+use tokenhop_core::Result;
+
+use crate::persist::{Persistence, cache_error, lock};
+
+/// The serialized cache as one keystore entry (service + account name).
+pub struct KeyringPersistence {
+    service: String,
+    account: String,
+    /// One update at a time in this process; keystores offer no cross-process lock.
+    updating: std::sync::Mutex<()>,
+    entry: std::sync::OnceLock<keyring::Entry>,
+}
+
+impl fmt::Debug for KeyringPersistence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyringPersistence")
+            .field("service", &self.service)
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for KeyringPersistence {
+    /// Service `tokenhop`, account `token-cache`.
+    fn default() -> Self {
+        Self::new("tokenhop", "token-cache")
+    }
+}
+
+impl KeyringPersistence {
+    /// The entry named by `service` and `account`. Does no I/O.
+    pub fn new(service: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            account: account.into(),
+            updating: std::sync::Mutex::new(()),
+            entry: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn entry(&self) -> Result<&keyring::Entry> {
+        if let Some(entry) = self.entry.get() {
+            return Ok(entry);
+        }
+        let entry =
+            keyring::Entry::new(&self.service, &self.account).map_err(|e| unreachable_store(&e))?;
+        Ok(self.entry.get_or_init(|| entry))
+    }
+}
+
+/// The error for a keystore that cannot be used, and what to do instead.
+fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
+    cache_error(format!(
+        "no OS keystore is reachable ({error}); on a headless machine keep the cache in a file instead (FilePersistence)"
+    ))
+}
+
+impl Persistence for KeyringPersistence {
+    fn load(&self) -> Result<Option<String>> {
+        match self.entry()?.get_password() {
+            Ok(blob) => Ok(Some(blob)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(error) => Err(unreachable_store(&error)),
+        }
+    }
+
+    fn update(&self, merge: &mut dyn FnMut(Option<String>) -> Result<String>) -> Result<()> {
+        let _one_at_a_time = lock(&self.updating);
+        let next = merge(self.load()?)?;
+        self.entry()?.set_password(&next).map_err(|error| match error {
+            keyring::Error::TooLong(..) => cache_error(format!(
+                "the cache ({} bytes) is larger than the OS keystore accepts; keep it in a file instead (FilePersistence)",
+                next.len()
+            )),
+            other => unreachable_store(&other),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_a_keystore_or_says_none_is_reachable() {
+        let store =
+            KeyringPersistence::new("tokenhop-test", format!("cache-{}", std::process::id()));
+        let blob = r#"{"AccessToken": {}}"#.to_owned();
+        match store.update(&mut |_| Ok(blob.clone())) {
+            Ok(()) => {
+                assert_eq!(store.load().unwrap().as_deref(), Some(blob.as_str()));
+                eprintln!("an OS keystore is reachable here: round trip checked");
+                let _ = store.entry().unwrap().delete_credential();
+            }
+            Err(error) => {
+                let text = error.to_string();
+                eprintln!("no OS keystore here: {text}");
+                assert!(
+                    text.contains("keystore") && text.contains("file"),
+                    "the error says what failed and what to do: {text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_mock_store_round_trips_and_merges() {
+        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        let store = KeyringPersistence::default();
+        assert_eq!(store.load().unwrap(), None);
+        store
+            .update(&mut |old| {
+                assert_eq!(old, None);
+                Ok("first".into())
+            })
+            .unwrap();
+        store
+            .update(&mut |old| Ok(format!("{}+second", old.unwrap_or_default())))
+            .unwrap();
+        assert_eq!(store.load().unwrap().as_deref(), Some("first+second"));
+    }
+}
