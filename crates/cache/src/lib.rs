@@ -51,6 +51,7 @@
 mod cache;
 pub mod entry;
 mod file;
+mod json_writer;
 #[cfg(feature = "keyring")]
 mod keyring;
 pub mod keys;

@@ -4,13 +4,13 @@
 use std::fmt;
 
 use indexmap::IndexMap;
+use serde::Deserializer;
 use serde::de::{MapAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::cache::{CacheOptions, Section, TokenCache};
 use crate::entry::Entry;
+use crate::json_writer;
 
 impl TokenCache {
     /// Parses a serialized cache (MSAL's format). An empty string is an empty cache.
@@ -41,41 +41,27 @@ impl TokenCache {
     /// The JSON text, without touching the change flag.
     pub fn to_json(&self) -> String {
         let mut out =
-            Vec::with_capacity(self.sections.iter().map(|s| s.len() * 512).sum::<usize>() + 64);
-        let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-        let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
-        // Writing JSON into a Vec cannot fail, and entries hold only JSON values.
-        if self.serialize_document(&mut serializer).is_err() {
-            return String::from("{}");
-        }
-        String::from_utf8(out).unwrap_or_else(|_| String::from("{}"))
-    }
-
-    fn serialize_document<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let present: Vec<Section> = Section::ALL
-            .into_iter()
-            .filter(|s| !self.sections[*s as usize].is_empty())
-            .collect();
-        let mut map =
-            serializer.serialize_map(Some(present.len() + self.unknown_sections.len()))?;
-        for section in present {
-            map.serialize_entry(
-                section.name(),
-                &SectionRef(&self.sections[section as usize]),
-            )?;
+            String::with_capacity(self.sections.iter().map(|s| s.len() * 1024).sum::<usize>() + 64);
+        let mut document = json_writer::Object::open(&mut out, 0);
+        for section in Section::ALL {
+            let entries = &self.sections[section as usize];
+            if entries.is_empty() {
+                continue;
+            }
+            document.member(&mut out, section.name());
+            let mut object = json_writer::Object::open(&mut out, document.value_level());
+            for (key, entry) in entries {
+                object.member(&mut out, key);
+                json_writer::entry(&mut out, entry, object.value_level());
+            }
+            object.close(&mut out);
         }
         for (name, value) in &self.unknown_sections {
-            map.serialize_entry(name, value)?;
+            document.member(&mut out, name);
+            json_writer::value(&mut out, value, document.value_level());
         }
-        map.end()
-    }
-}
-
-struct SectionRef<'a>(&'a IndexMap<crate::cache::Key, Entry, crate::cache::FastState>);
-
-impl Serialize for SectionRef<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.iter())
+        document.close(&mut out);
+        out
     }
 }
 
