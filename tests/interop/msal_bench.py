@@ -3,13 +3,16 @@ emulator (same work as the `bench_clients` example):
 
     msal_bench.py concurrent READY_JSON CONFIG_JSON CALLERS
     msal_bench.py throughput READY_JSON CONFIG_JSON SECONDS CONCURRENCY
+    msal_bench.py warm-up READY_JSON CONFIG_JSON CACHE_FILE    (gets a token into CACHE_FILE)
     msal_bench.py warm-cli READY_JSON CONFIG_JSON CACHE_FILE   (one process: a cache hit)
 
 `concurrent` prints the emulator's token request count for that many threads asking
 one app at once on a cold cache; `throughput` prints requests per second with the cache
-bypassed (a claims challenge makes MSAL skip it).
+bypassed (a claims challenge makes MSAL skip it) and this process's CPU milliseconds per
+request.
 """
 import json
+import resource
 import sys
 import threading
 import time
@@ -67,7 +70,15 @@ elif mode == "throughput":
         t.start()
     for t in threads:
         t.join()
-    print("%.1f" % (sum(counts) / (time.perf_counter() - started)))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 / max(sum(counts), 1)
+    print("%.1f %.4f" % (sum(counts) / (time.perf_counter() - started), cpu_ms))
+elif mode == "warm-up":
+    cache = msal.SerializableTokenCache()
+    result = client(cache).acquire_token_for_client(SCOPES)
+    assert "access_token" in result, result
+    with open(sys.argv[4], "w") as out:
+        out.write(cache.serialize())
 elif mode == "warm-cli":
     cache = msal.SerializableTokenCache()
     cache.deserialize(open(sys.argv[4]).read())

@@ -24,17 +24,35 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// How the emulator binary is built: `Debug` for tests and the demo (shares the test
+/// build), `Optimized` for benchmarks, so the server is not what they measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Build {
+    Debug,
+    Optimized,
+}
+
 /// Builds the emulator binary and returns its path.
-pub fn build() -> Result<PathBuf, String> {
-    run(cargo().args([
+pub fn build(kind: Build) -> Result<PathBuf, String> {
+    let mut command = cargo();
+    command.args([
         "build",
         "--quiet",
         "-p",
         "tokenhop-emulator",
         "--bin",
         "tokenhop-emulator",
-    ]))?;
-    Ok(target_dir().join("debug/tokenhop-emulator"))
+    ]);
+    if kind == Build::Optimized {
+        command.args(["--profile", "bench"]);
+    }
+    run(&mut command)?;
+    let dir = if kind == Build::Optimized {
+        "release"
+    } else {
+        "debug"
+    };
+    Ok(target_dir().join(dir).join("tokenhop-emulator"))
 }
 
 impl EmulatorProcess {
@@ -45,7 +63,17 @@ impl EmulatorProcess {
         tls: bool,
         adjust: impl FnOnce(&mut serde_json::Value),
     ) -> Result<Self, String> {
-        let binary = build()?;
+        Self::start_built(Build::Debug, name, tls, adjust)
+    }
+
+    /// [`EmulatorProcess::start`] with the binary built as `kind` says.
+    pub fn start_built(
+        kind: Build,
+        name: &str,
+        tls: bool,
+        adjust: impl FnOnce(&mut serde_json::Value),
+    ) -> Result<Self, String> {
+        let binary = build(kind)?;
         let state_dir =
             std::env::temp_dir().join(format!("tokenhop-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&state_dir);

@@ -5,7 +5,8 @@
 //!   callers on a cold cache ask one client for the same token; prints the emulator's
 //!   token request count.
 //! - `bench_clients throughput READY_JSON CONFIG_JSON SECONDS CONCURRENCY`: client
-//!   credentials with the cache bypassed, for that long; prints requests per second.
+//!   credentials with the cache bypassed, for that long; prints requests per second and
+//!   this process's CPU milliseconds per request.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,17 @@ fn client(ready: &Value, config: &Value, http: &HttpClient) -> Result<Confidenti
     .http(http.clone())
     .cache(SharedTokenCache::in_memory())
     .build()?)
+}
+
+/// This process's user + system CPU time, from `/proc/self/stat` (Linux; ticks of
+/// 1/100 s, the kernel's `USER_HZ`).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 #[tokio::main]
@@ -112,7 +124,12 @@ async fn main() -> Result<(), Failure> {
             for worker in workers {
                 total += worker.await??;
             }
-            println!("{:.1}", total as f64 / started.elapsed().as_secs_f64());
+            let cpu_ms = process_cpu_seconds().map(|s| s * 1000.0 / total.max(1) as f64);
+            println!(
+                "{:.1} {:.4}",
+                total as f64 / started.elapsed().as_secs_f64(),
+                cpu_ms.unwrap_or(f64::NAN)
+            );
         }
         _ => return Err("usage: bench_clients concurrent READY CONFIG CALLERS | throughput READY CONFIG SECONDS CONCURRENCY".into()),
     }
