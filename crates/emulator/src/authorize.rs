@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State as AxumState};
+use axum::extract::{RawQuery, State as AxumState};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
@@ -14,10 +14,10 @@ use sha2::Digest;
 
 use crate::config::UserConfig;
 use crate::entra_error::EntraError;
-use crate::realm::Realm;
+use crate::realm::{AuthorityRealm, Realm};
 use crate::state::State;
 use crate::token::{Form, required};
-use crate::user_tokens::{self, DelegatedScopes, UserGrant};
+use crate::user_tokens::{self, DelegatedScopes};
 
 /// How long a code can be redeemed, in seconds.
 const CODE_LIFETIME_SECS: u64 = 600;
@@ -186,12 +186,13 @@ fn check(state: &State, realm: Realm, params: Form) -> Result<AuthorizeRequest, 
 /// `GET {authority}/oauth2/v2.0/authorize`.
 pub(crate) async fn authorize(
     AxumState(state): AxumState<Arc<State>>,
-    Path(path): Path<HashMap<String, String>>,
+    realm: Result<AuthorityRealm, EntraError>,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let Some(realm) = Realm::from_path(&state, &path, uri.path()) else {
-        return error_page(&EntraError::unknown_tenant(path.get("tenant")));
+    let realm = match realm {
+        Ok(AuthorityRealm(realm)) => realm,
+        Err(error) => return error_page(&error),
     };
     let query = query.unwrap_or_default();
     let params: Form = url::form_urlencoded::parse(query.as_bytes())
@@ -233,12 +234,13 @@ fn sign_in_form(
 /// `POST {authority}/oauth2/v2.0/authorize`: the sign-in form's submission.
 pub(crate) async fn sign_in(
     AxumState(state): AxumState<Arc<State>>,
-    Path(path): Path<HashMap<String, String>>,
+    realm: Result<AuthorityRealm, EntraError>,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let Some(realm) = Realm::from_path(&state, &path, uri.path()) else {
-        return error_page(&EntraError::unknown_tenant(path.get("tenant")));
+    let realm = match realm {
+        Ok(AuthorityRealm(realm)) => realm,
+        Err(error) => return error_page(&error),
     };
     let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
     let query = form.get("request").cloned().unwrap_or_default();
@@ -336,21 +338,13 @@ pub(crate) fn redeem(
             ));
         }
     }
-    let user = state
-        .config
-        .user(&grant.user)
-        .ok_or_else(|| invalid_grant(50034, "The user account does not exist."))?;
-    let scopes = DelegatedScopes::parse(state, &grant.scope)?;
-    user_tokens::issue(
+    user_tokens::issue_remembered(
         state,
-        UserGrant {
-            realm: &grant.realm,
-            client_id,
-            user,
-            scopes: &scopes,
-            nonce: grant.nonce.as_deref(),
-            client_info: form.get("client_info").map(String::as_str) == Some("1"),
-            extra: serde_json::Map::new(),
-        },
+        &grant.realm,
+        client_id,
+        &grant.user,
+        &grant.scope,
+        grant.nonce.as_deref(),
+        form,
     )
 }

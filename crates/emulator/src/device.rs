@@ -9,17 +9,17 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State as AxumState};
-use axum::http::{StatusCode, Uri};
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::entra_error::EntraError;
-use crate::realm::Realm;
+use crate::realm::{AuthorityRealm, Realm};
 use crate::state::State;
 use crate::token::{Form, required};
-use crate::user_tokens::{self, DelegatedScopes, UserGrant};
+use crate::user_tokens::{self, DelegatedScopes};
 
 #[derive(Clone, Debug)]
 enum Status {
@@ -84,13 +84,9 @@ impl DeviceCodes {
 /// `POST {authority}/oauth2/v2.0/devicecode`.
 pub(crate) async fn start(
     AxumState(state): AxumState<Arc<State>>,
-    Path(params): Path<HashMap<String, String>>,
-    uri: Uri,
+    AuthorityRealm(realm): AuthorityRealm,
     body: Bytes,
 ) -> Response {
-    let Some(realm) = Realm::from_path(&state, &params, uri.path()) else {
-        return EntraError::unknown_tenant(params.get("tenant")).into_response();
-    };
     match start_flow(&state, realm, &body) {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into_response(),
@@ -211,22 +207,14 @@ pub(crate) fn poll(state: &State, form: &Form) -> Result<Value, EntraError> {
         ));
     };
     drop(codes);
-    let user = state
-        .config
-        .user(&user)
-        .ok_or_else(|| poll_error("invalid_grant", 50034, "The user account does not exist."))?;
-    let scopes = DelegatedScopes::parse(state, &grant.scope)?;
-    user_tokens::issue(
+    user_tokens::issue_remembered(
         state,
-        UserGrant {
-            realm: &grant.realm,
-            client_id,
-            user,
-            scopes: &scopes,
-            nonce: None,
-            client_info: form.get("client_info").map(String::as_str) == Some("1"),
-            extra: serde_json::Map::new(),
-        },
+        &grant.realm,
+        client_id,
+        &user,
+        &grant.scope,
+        None,
+        form,
     )
 }
 

@@ -1,27 +1,20 @@
 //! OpenID Connect discovery and the JWKS, per tenant (and B2C policy).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State as AxumState};
-use axum::http::Uri;
+use axum::extract::State as AxumState;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::entra_error::EntraError;
-use crate::realm::Realm;
+use crate::realm::AuthorityRealm;
 use crate::state::State;
 
 /// `GET {authority}/v2.0/.well-known/openid-configuration`.
 pub(crate) async fn discovery(
     AxumState(state): AxumState<Arc<State>>,
-    Path(params): Path<HashMap<String, String>>,
-    uri: Uri,
+    AuthorityRealm(realm): AuthorityRealm,
 ) -> Response {
-    let Some(realm) = Realm::from_path(&state, &params, uri.path()) else {
-        return EntraError::unknown_tenant(params.get("tenant")).into_response();
-    };
     let authority = realm.authority(&state);
     Json(json!({
         "issuer": realm.issuer(&state),

@@ -62,3 +62,24 @@ impl Realm {
         format!("{}/oauth2/v2.0/token", self.authority(state))
     }
 }
+
+/// The realm of the request's authority path, as an extractor; an unknown tenant or
+/// policy is Entra's "tenant not found".
+pub(crate) struct AuthorityRealm(pub(crate) Realm);
+
+impl axum::extract::FromRequestParts<std::sync::Arc<State>> for AuthorityRealm {
+    type Rejection = crate::entra_error::EntraError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &std::sync::Arc<State>,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(params) =
+            axum::extract::Path::<HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| crate::entra_error::EntraError::unknown_tenant(None))?;
+        Realm::from_path(state, &params, parts.uri.path())
+            .map(AuthorityRealm)
+            .ok_or_else(|| crate::entra_error::EntraError::unknown_tenant(params.get("tenant")))
+    }
+}

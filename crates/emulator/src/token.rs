@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State as AxumState};
-use axum::http::{StatusCode, Uri};
+use axum::extract::State as AxumState;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::client_auth::{self, TOKEN_EXCHANGE};
 use crate::entra_error::EntraError;
-use crate::realm::Realm;
+use crate::realm::{AuthorityRealm, Realm};
 use crate::state::State;
 use crate::{agent_id, authorize, device, user_grants};
 
@@ -25,13 +25,9 @@ const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// `POST {authority}/oauth2/v2.0/token`.
 pub(crate) async fn token(
     AxumState(state): AxumState<Arc<State>>,
-    Path(params): Path<HashMap<String, String>>,
-    uri: Uri,
+    AuthorityRealm(realm): AuthorityRealm,
     body: Bytes,
 ) -> Response {
-    let Some(realm) = Realm::from_path(&state, &params, uri.path()) else {
-        return EntraError::unknown_tenant(params.get("tenant")).into_response();
-    };
     match answer(&state, &realm, &body) {
         Ok(body) => Json(body).into_response(),
         Err(error) => error.into_response(),

@@ -230,6 +230,40 @@ pub(crate) fn issue(state: &State, grant: UserGrant<'_>) -> Result<Value, EntraE
     Ok(response)
 }
 
+/// Tokens for a grant remembered by name (an authorization code, an approved device
+/// code): the user must still exist and the scopes still parse.
+pub(crate) fn issue_remembered(
+    state: &State,
+    realm: &Realm,
+    client_id: &str,
+    user_name: &str,
+    scope: &str,
+    nonce: Option<&str>,
+    form: &crate::token::Form,
+) -> Result<Value, EntraError> {
+    let user = state.config.user(user_name).ok_or_else(|| {
+        EntraError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            50034,
+            "The user account does not exist.",
+        )
+    })?;
+    let scopes = DelegatedScopes::parse(state, scope)?;
+    issue(
+        state,
+        UserGrant {
+            realm,
+            client_id,
+            user,
+            scopes: &scopes,
+            nonce,
+            client_info: form.get("client_info").map(String::as_str) == Some("1"),
+            extra: Map::new(),
+        },
+    )
+}
+
 /// Entra's `sub` is pairwise: the same user has a different `sub` in each app.
 fn pairwise_subject(object_id: &str, client_id: &str) -> String {
     let name = format!("{object_id}/{client_id}");
