@@ -340,6 +340,18 @@ impl AgentIdBuilder {
     }
 }
 
+/// An Agent ID credential serves its configured resource only: `requested` must be
+/// those scopes (or empty, meaning them).
+pub(crate) fn only_for(resource: &Scopes, requested: &Scopes, credential: &str) -> Result<()> {
+    if requested.is_empty() || requested == resource {
+        Ok(())
+    } else {
+        Err(Error::configuration(format!(
+            "this {credential} credential is for {resource}, not {requested}"
+        )))
+    }
+}
+
 /// Hop 1 as the agent's client assertion: the blueprint's (cached) token for this agent.
 struct BlueprintToken {
     blueprint: Arc<ConfidentialClient>,
@@ -387,12 +399,7 @@ impl TokenCredential for AgentIdentityCredential {
         options: &'a TokenRequestOptions,
     ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(async move {
-            if !scopes.is_empty() && scopes != &self.resource {
-                return Err(Error::configuration(format!(
-                    "this agent identity credential is for {}, not {}",
-                    self.resource, scopes
-                )));
-            }
+            only_for(&self.resource, scopes, "agent identity")?;
             self.token(options).await
         })
     }

@@ -5,7 +5,7 @@ use tokenhop_core::{
     AccessToken, BoxFuture, Error, Result, Scopes, TokenCredential, TokenRequestOptions,
 };
 
-use crate::agent_id::{AgentIdentities, AgentUser, TOKEN_EXCHANGE_SCOPE, hop3_form};
+use crate::agent_id::{AgentIdentities, AgentUser, TOKEN_EXCHANGE_SCOPE, hop3_form, only_for};
 use crate::app_cache::ensure_loaded;
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
 
@@ -120,12 +120,7 @@ impl TokenCredential for AgentUserCredential {
         options: &'a TokenRequestOptions,
     ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(async move {
-            if !scopes.is_empty() && scopes != &self.resource {
-                return Err(Error::configuration(format!(
-                    "this agent user credential is for {}, not {}",
-                    self.resource, scopes
-                )));
-            }
+            only_for(&self.resource, scopes, "agent user")?;
             self.token(options).await
         })
     }

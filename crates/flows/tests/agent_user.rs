@@ -1,6 +1,8 @@
 //! The Entra Agent ID three-hop chain (`user_fic`) against the emulator: the agent
 //! user's delegated token, caching per hop, the account MSAL would record, errors by hop.
 
+mod common;
+
 use std::sync::Arc;
 
 use tokenhop_cache::{Section, SharedTokenCache, entry::F};
@@ -9,32 +11,13 @@ use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::agent_id::{
     AgentIdBuilder, AgentIdSettings, AgentResource, AgentUserCredential,
 };
-use tokenhop_flows::certificate::CertificateAssertions;
 use tokenhop_flows::claims::unverified_claims;
 
 fn settings(emulator: &EmulatorHandle, by_upn: bool) -> AgentIdSettings {
-    let config = emulator.config();
-    let user = config.user(names::AGENT_USER).unwrap();
-    let mut settings = AgentIdSettings::default();
-    settings.tenant_id = Some(emulator.tenant_id().to_owned());
-    settings.blueprint_id = Some(
-        config
-            .app(names::AGENT_BLUEPRINT)
-            .unwrap()
-            .client_id
-            .clone(),
-    );
-    settings.agent_id = Some(
-        config
-            .agent_identity(names::AGENT_IDENTITY)
-            .unwrap()
-            .client_id
-            .clone(),
-    );
+    let mut settings = common::agent_settings(emulator, names::AGENT_IDENTITY, !by_upn);
     if by_upn {
+        let user = emulator.config().user(names::AGENT_USER).unwrap();
         settings.agent_user_upn = Some(user.upn.clone());
-    } else {
-        settings.agent_user_id = Some(user.object_id.clone());
     }
     settings
 }
@@ -44,12 +27,9 @@ fn credential(
     settings: AgentIdSettings,
     cache: SharedTokenCache,
 ) -> AgentUserCredential {
-    let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
-    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
-    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
     AgentIdBuilder::new(settings)
         .authority_host(emulator.url())
-        .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
+        .blueprint_credential(common::blueprint_credential(emulator))
         .resource(AgentResource::Graph)
         .cache(cache)
         .build_user()

@@ -2,13 +2,14 @@
 //! retry for a revoked token, `TokenExpired` when it stays revoked, other answers
 //! untouched; sync, async and closure providers.
 
+mod common;
+
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Error, Scopes, TokenCredentialExt};
 use tokenhop_emulator::{Emulator, EmulatorHandle, Revocation, names};
-use tokenhop_flows::agent_id::{AgentIdBuilder, AgentIdSettings, AgentUserCredential};
+use tokenhop_flows::agent_id::{AgentIdBuilder, AgentUserCredential};
 use tokenhop_flows::authority::Authority;
 use tokenhop_flows::bearer::BearerClient;
-use tokenhop_flows::certificate::CertificateAssertions;
 use tokenhop_flows::client_auth::ClientCredential;
 use tokenhop_flows::confidential::ConfidentialClient;
 
@@ -17,33 +18,16 @@ fn graph() -> Scopes {
 }
 
 fn agent_user(emulator: &EmulatorHandle) -> AgentUserCredential {
-    let config = emulator.config();
-    let mut settings = AgentIdSettings::default();
-    settings.tenant_id = Some(emulator.tenant_id().to_owned());
-    settings.blueprint_id = Some(
-        config
-            .app(names::AGENT_BLUEPRINT)
-            .unwrap()
-            .client_id
-            .clone(),
-    );
-    settings.agent_id = Some(
-        config
-            .agent_identity(names::AGENT_IDENTITY)
-            .unwrap()
-            .client_id
-            .clone(),
-    );
-    settings.agent_user_id = Some(config.user(names::AGENT_USER).unwrap().object_id.clone());
-    let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
-    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
-    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
-    AgentIdBuilder::new(settings)
-        .authority_host(emulator.url())
-        .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
-        .cache(SharedTokenCache::in_memory())
-        .build_user()
-        .unwrap()
+    AgentIdBuilder::new(common::agent_settings(
+        emulator,
+        names::AGENT_IDENTITY,
+        true,
+    ))
+    .authority_host(emulator.url())
+    .blueprint_credential(common::blueprint_credential(emulator))
+    .cache(SharedTokenCache::in_memory())
+    .build_user()
+    .unwrap()
 }
 
 fn me(emulator: &EmulatorHandle) -> String {

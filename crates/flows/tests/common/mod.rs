@@ -1,0 +1,38 @@
+//! What several flows tests build the same way: Agent ID settings and the blueprint's
+//! credential from the emulator's directory.
+
+// Each test binary uses a different subset.
+#![allow(dead_code)]
+
+use tokenhop_emulator::{EmulatorHandle, names};
+use tokenhop_flows::agent_id::AgentIdSettings;
+use tokenhop_flows::certificate::CertificateAssertions;
+use tokenhop_flows::client_auth::ClientCredential;
+
+/// Settings for the agent identity named `agent` of the built-in blueprint; with
+/// `agent_user` set, for the three-hop chain by the agent user's object id.
+pub fn agent_settings(emulator: &EmulatorHandle, agent: &str, agent_user: bool) -> AgentIdSettings {
+    let config = emulator.config();
+    let mut settings = AgentIdSettings::default();
+    settings.tenant_id = Some(emulator.tenant_id().to_owned());
+    settings.blueprint_id = Some(
+        config
+            .app(names::AGENT_BLUEPRINT)
+            .unwrap()
+            .client_id
+            .clone(),
+    );
+    settings.agent_id = Some(config.agent_identity(agent).unwrap().client_id.clone());
+    if agent_user {
+        settings.agent_user_id = Some(config.user(names::AGENT_USER).unwrap().object_id.clone());
+    }
+    settings
+}
+
+/// The blueprint's certificate credential (the certificate the emulator generated).
+pub fn blueprint_credential(emulator: &EmulatorHandle) -> ClientCredential {
+    let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
+    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
+    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
+    CertificateAssertions::new(certificate).into_credential()
+}
