@@ -440,3 +440,46 @@ async fn b2c_sign_in_keeps_the_policy_in_the_account_and_refreshes_silently() {
     let claims = unverified_claims(token.secret.expose_secret()).unwrap();
     assert_eq!(claims["tfp"], "b2c_1_signupsignin");
 }
+
+#[tokio::test]
+async fn dropping_the_device_code_future_stops_polling() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&polls);
+    let client = PublicClient::builder(
+        ClientId::new(
+            emulator
+                .config()
+                .app(names::PUBLIC_CLIENT)
+                .unwrap()
+                .client_id
+                .clone(),
+        )
+        .unwrap(),
+        Authority::parse(&emulator.authority()).unwrap(),
+    )
+    .device_code_wait(Arc::new(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Box::pin(tokio::time::sleep(Duration::from_millis(20)))
+    }))
+    .build()
+    .unwrap();
+    let scopes = user_read();
+    let flow = client.acquire_token_by_device_code(&scopes, |_| {});
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), flow)
+            .await
+            .is_err(),
+        "nobody approved: the flow is still polling when dropped"
+    );
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let after_drop = emulator.counters().grant(grant);
+    assert!(after_drop > 0, "it polled before it was dropped");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        emulator.counters().grant(grant),
+        after_drop,
+        "no poll after the drop"
+    );
+    assert!(polls.load(std::sync::atomic::Ordering::SeqCst) > 0);
+}
