@@ -1,13 +1,13 @@
 //! [`TokenCache`]: MSAL's unified cache in memory, with indexes for every lookup.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::entry::{Entry, F};
+use crate::index::{Indexes, Position};
 
 /// The five sections MSAL's schema defines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,17 +95,15 @@ impl CacheOptions {
     }
 }
 
-/// Index buckets are 64-bit hashes of the fields they group by; a bucket may (very
-/// rarely) hold an entry of another group, so every read verifies the entry's fields.
-pub(crate) type Bucket = u64;
-
-pub(crate) type Key = Arc<str>;
+pub(crate) use crate::key::Key;
 
 /// A fast, non-cryptographic hasher: cache keys are not attacker-chosen in a way that
 /// matters here (the worst case is a slower lookup in one's own cache).
 pub(crate) type FastState = foldhash::fast::RandomState;
 
-pub(crate) type Sections = [IndexMap<Key, Entry, FastState>; 5];
+pub(crate) type SectionMap = IndexMap<Key, Entry, FastState>;
+
+pub(crate) type Sections = [SectionMap; 5];
 
 /// MSAL's token cache, with unknown fields and sections kept for the round trip.
 #[derive(Clone, Debug, Default)]
@@ -113,10 +111,8 @@ pub struct TokenCache {
     pub(crate) sections: Sections,
     pub(crate) unknown_sections: Vec<(String, Value)>,
     options: CacheOptions,
-    // Access tokens by (home, environment, client, realm, ext key) and one of their scopes.
-    at_by_group_scope: HashMap<(Bucket, Bucket), Vec<Key>, FastState>,
-    rt_by_account: HashMap<Bucket, Vec<Key>, FastState>,
-    accounts_by_environment: HashMap<Bucket, Vec<Key>, FastState>,
+    /// Built by the first lookup (see [`Indexes`]).
+    indexes: OnceLock<Indexes>,
     pub(crate) changed: bool,
     dirty: HashSet<(Section, String)>,
 }
@@ -174,24 +170,37 @@ impl TokenCache {
     }
 
     /// Writes an entry under `key`, replacing what was there.
-    pub fn insert(&mut self, section: Section, key: String, entry: Entry) {
-        let key: Key = Arc::from(key);
-        self.unindex(section, &key);
-        self.index(section, &key, &entry);
-        self.dirty.insert((section, key.to_string()));
-        self.sections[section as usize].insert(key, entry);
+    pub fn insert(&mut self, section: Section, key: String, mut entry: Entry) {
+        entry.set_key_escape_free(!crate::json_writer::needs_escaping(key.as_bytes()));
+        let map = &mut self.sections[section as usize];
+        if let Some(indexes) = self.indexes.get_mut() {
+            match map.get_full(key.as_str()) {
+                Some((position, _, old)) => {
+                    indexes.remove(section, position, old);
+                    indexes.add(section, position, &entry);
+                }
+                None => indexes.add(section, map.len(), &entry),
+            }
+        }
+        self.dirty.insert((section, key.clone()));
+        put(map, Key::from(key), entry);
         self.changed = true;
     }
 
     /// Removes an entry.
     pub fn remove(&mut self, section: Section, key: &str) -> Option<Entry> {
-        self.unindex(section, key);
-        let removed = self.sections[section as usize].swap_remove(key);
-        if removed.is_some() {
-            self.dirty.insert((section, key.to_owned()));
-            self.changed = true;
+        let map = &mut self.sections[section as usize];
+        let (position, _, entry) = map.swap_remove_full(key)?;
+        if let Some(indexes) = self.indexes.get_mut() {
+            indexes.remove(section, position, &entry);
+            // The last entry moved into the gap.
+            if let Some((_, moved)) = map.get_index(position) {
+                indexes.relocate(section, map.len(), position, moved);
+            }
         }
-        removed
+        self.dirty.insert((section, key.to_owned()));
+        self.changed = true;
+        Some(entry)
     }
 
     /// Applies this cache's writes since it was last persisted onto `base` (the state
@@ -208,163 +217,50 @@ impl TokenCache {
         }
     }
 
-    pub(crate) fn rebuild_indexes(&mut self) {
-        self.at_by_group_scope.clear();
-        self.rt_by_account.clear();
-        self.accounts_by_environment.clear();
-        let sections = std::mem::take(&mut self.sections);
-        for section in Section::ALL {
-            for (key, entry) in &sections[section as usize] {
-                self.index(section, key, entry);
-            }
-        }
+    /// Replaces the entries (a load): the indexes are rebuilt when next needed.
+    pub(crate) fn replace_sections(
+        &mut self,
+        sections: Sections,
+        unknown_sections: Vec<(String, Value)>,
+    ) {
         self.sections = sections;
+        self.unknown_sections = unknown_sections;
+        self.indexes = OnceLock::new();
     }
 
+    pub(crate) fn indexes(&self) -> &Indexes {
+        self.indexes
+            .get_or_init(|| Indexes::build(&self.sections, self.options.scope_matching))
+    }
+
+    /// The entry at an index position.
+    pub(crate) fn at_position(
+        &self,
+        section: Section,
+        position: Position,
+    ) -> Option<(&str, &Entry)> {
+        self.sections[section as usize]
+            .get_index(usize::try_from(position).ok()?)
+            .map(|(key, entry)| (key.as_str(), entry))
+    }
+
+    #[inline]
     pub(crate) fn scope_form<'s>(&self, scope: &'s str) -> std::borrow::Cow<'s, str> {
-        match self.options.scope_matching {
-            ScopeMatching::CaseSensitive => std::borrow::Cow::Borrowed(scope),
-            ScopeMatching::CaseInsensitive => std::borrow::Cow::Owned(scope.to_ascii_lowercase()),
+        crate::index::scope_form(scope, self.options.scope_matching)
+    }
+}
+
+/// Inserts or replaces an entry, key included: a loaded key shares its allocation with
+/// the entry loaded with it, which must not outlive a replacement.
+pub(crate) fn put(map: &mut SectionMap, key: Key, entry: Entry) {
+    use indexmap::map::{Entry as Slot, MutableEntryKey};
+    match map.entry(key.clone()) {
+        Slot::Occupied(mut stored) => {
+            *stored.key_mut() = key;
+            stored.insert(entry);
         }
-    }
-
-    pub(crate) fn at_candidates(&self, group: Bucket, scope: &str) -> &[Key] {
-        self.at_by_group_scope
-            .get(&(group, bucket_of(&[scope])))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
-
-    pub(crate) fn rts_of(&self, home: &str, environment: &str) -> &[Key] {
-        self.rt_by_account
-            .get(&account_bucket(home, environment))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
-
-    pub(crate) fn accounts_in(&self, environment: &str) -> &[Key] {
-        self.accounts_by_environment
-            .get(&bucket_of(&[&environment.to_ascii_lowercase()]))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
-
-    fn index(&mut self, section: Section, key: &Key, entry: &Entry) {
-        match section {
-            Section::AccessToken => {
-                let group = at_group_bucket(entry);
-                for scope in entry.get(F::Target).unwrap_or_default().split_whitespace() {
-                    let scope = bucket_of(&[&self.scope_form(scope)]);
-                    self.at_by_group_scope
-                        .entry((group, scope))
-                        .or_default()
-                        .push(Arc::clone(key));
-                }
-            }
-            Section::RefreshToken => {
-                let bucket = account_bucket(
-                    entry.get(F::HomeAccountId).unwrap_or_default(),
-                    entry.get(F::Environment).unwrap_or_default(),
-                );
-                self.rt_by_account
-                    .entry(bucket)
-                    .or_default()
-                    .push(Arc::clone(key));
-            }
-            Section::Account => {
-                let bucket = bucket_of(&[&entry
-                    .get(F::Environment)
-                    .unwrap_or_default()
-                    .to_ascii_lowercase()]);
-                self.accounts_by_environment
-                    .entry(bucket)
-                    .or_default()
-                    .push(Arc::clone(key));
-            }
-            Section::IdToken | Section::AppMetadata => {}
-        }
-    }
-
-    fn unindex(&mut self, section: Section, key: &str) {
-        let Some(entry) = self.sections[section as usize].get(key) else {
-            return;
-        };
-        match section {
-            Section::AccessToken => {
-                let group = at_group_bucket(entry);
-                let scopes: Vec<Bucket> = entry
-                    .get(F::Target)
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(|s| bucket_of(&[&self.scope_form(s)]))
-                    .collect();
-                for scope in scopes {
-                    remove_key(&mut self.at_by_group_scope, &(group, scope), key);
-                }
-            }
-            Section::RefreshToken => {
-                let bucket = account_bucket(
-                    entry.get(F::HomeAccountId).unwrap_or_default(),
-                    entry.get(F::Environment).unwrap_or_default(),
-                );
-                remove_key(&mut self.rt_by_account, &bucket, key);
-            }
-            Section::Account => {
-                let bucket = bucket_of(&[&entry
-                    .get(F::Environment)
-                    .unwrap_or_default()
-                    .to_ascii_lowercase()]);
-                remove_key(&mut self.accounts_by_environment, &bucket, key);
-            }
-            Section::IdToken | Section::AppMetadata => {}
-        }
-    }
-}
-
-/// A bucket for a tuple of strings.
-pub(crate) fn bucket_of(parts: &[&str]) -> Bucket {
-    use std::hash::BuildHasher;
-    let mut hasher = foldhash::fast::FixedState::with_seed(0x746f_6b65_6e68_6f70).build_hasher();
-    for part in parts {
-        part.hash(&mut hasher);
-    }
-    hasher.finish()
-}
-
-fn account_bucket(home: &str, environment: &str) -> Bucket {
-    bucket_of(&[home, &environment.to_ascii_lowercase()])
-}
-
-/// The access-token group of an entry: (home, environment, client, realm, ext key).
-pub(crate) fn at_group_bucket(entry: &Entry) -> Bucket {
-    group_bucket(
-        entry.get(F::HomeAccountId).unwrap_or_default(),
-        entry.get(F::Environment).unwrap_or_default(),
-        entry.get(F::ClientId).unwrap_or_default(),
-        entry.get(F::Realm).unwrap_or_default(),
-        entry.get(F::ExtCacheKey).unwrap_or_default(),
-    )
-}
-
-pub(crate) fn group_bucket(
-    home: &str,
-    environment: &str,
-    client: &str,
-    realm: &str,
-    ext: &str,
-) -> Bucket {
-    bucket_of(&[home, &environment.to_ascii_lowercase(), client, realm, ext])
-}
-
-fn remove_key<K: std::hash::Hash + Eq>(
-    index: &mut HashMap<K, Vec<Key>, FastState>,
-    bucket: &K,
-    key: &str,
-) {
-    if let Some(keys) = index.get_mut(bucket) {
-        keys.retain(|k| k.as_ref() != key);
-        if keys.is_empty() {
-            index.remove(bucket);
+        Slot::Vacant(vacant) => {
+            vacant.insert(entry);
         }
     }
 }

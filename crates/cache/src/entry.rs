@@ -1,13 +1,16 @@
 //! [`Entry`]: one cache entry of any section. MSAL's fields live in fixed slots (fast to
 //! read and to parse); fields this version does not know are kept in order and written
 //! back unchanged; `null` stays `null` and an absent field stays absent.
+//!
+//! All string values of an entry share one buffer: a cache of 100,000 entries then
+//! costs 100,000 allocations to load, not a million.
 
 use std::fmt;
+use std::sync::Arc;
 
-use serde::de::{MapAccess, Visitor};
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
+
+use crate::key::Key;
 
 macro_rules! fields {
     ($($variant:ident => $name:literal),* $(,)?) => {
@@ -16,18 +19,22 @@ macro_rules! fields {
         #[allow(missing_docs)]
         pub enum F { $($variant),* }
 
-        const FIELD_COUNT: usize = [$($name),*].len();
-        const NAMES: [&str; FIELD_COUNT] = [$($name),*];
+        pub(crate) const FIELD_COUNT: usize = [$($name),*].len();
+        pub(crate) const NAMES: [&str; FIELD_COUNT] = [$($name),*];
+        /// What precedes a field's value in an entry of the document (`indent=4`, the
+        /// entry at depth 2), comma included: written with one copy.
+        pub(crate) const MEMBER_PREFIXES: [&str; FIELD_COUNT] =
+            [$(concat!(",\n            \"", $name, "\": ")),*];
 
         impl F {
-            fn from_name(name: &str) -> Option<F> {
+            pub(crate) fn from_name(name: &str) -> Option<F> {
                 match name {
                     $($name => Some(F::$variant),)*
                     _ => None,
                 }
             }
 
-            const ALL: [F; FIELD_COUNT] = [$(F::$variant),*];
+            pub(crate) const ALL: [F; FIELD_COUNT] = [$(F::$variant),*];
         }
     };
 }
@@ -56,19 +63,19 @@ fields! {
 }
 
 /// A field's value: usually a string, sometimes `null`, anything else kept as JSON.
-#[derive(Clone, PartialEq)]
-pub enum FieldValue {
+#[derive(Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
     /// `null`.
     Null,
     /// A string.
-    Str(String),
-    /// Any other JSON value (numbers from other writers, …), boxed: it is rare, and
-    /// every entry has a slot for each field.
-    Other(Box<Value>),
+    Str(&'a str),
+    /// Any other JSON value (numbers from other writers, …), or a string too long for
+    /// the entry's own text (tens of kilobytes).
+    Other(&'a Value),
 }
 
 // Values may be secrets: Debug shows their kind, not their content.
-impl fmt::Debug for FieldValue {
+impl fmt::Debug for FieldValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Null => f.write_str("Null"),
@@ -78,11 +85,87 @@ impl fmt::Debug for FieldValue {
     }
 }
 
-/// One entry of a cache section.
-#[derive(Clone, Default, PartialEq)]
-pub struct Entry {
-    slots: [Option<FieldValue>; FIELD_COUNT],
+/// Where a field's value is: a range of the entry's text, or (lengths past
+/// [`Slot::MAX_LEN`]) absent, `null`, or the index of a non-string value. Sixteen bits
+/// keep entries small (moving and dropping 100,000 of them is part of every load);
+/// the rare entry with more text keeps the rest as JSON values.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    start: u16,
+    len: u16,
+}
+
+impl Slot {
+    const ABSENT: Slot = Slot {
+        start: 0,
+        len: u16::MAX,
+    };
+    const NULL: Slot = Slot {
+        start: 0,
+        len: u16::MAX - 1,
+    };
+    const OTHER_LEN: u16 = u16::MAX - 2;
+    const MAX_LEN: u16 = u16::MAX - 3;
+}
+
+/// What few entries have, kept out of line so that the others stay small.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Rare {
+    others: Vec<Value>,
     extra: Vec<(String, Value)>,
+}
+
+/// An entry's string values: its own, or (an entry read from a document) after its
+/// key's text in the allocation it shares with the key.
+#[derive(Clone)]
+enum Text {
+    Own(String),
+    Shared(Arc<str>),
+}
+
+impl Text {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Own(text) => text,
+            Self::Shared(text) => text,
+        }
+    }
+
+    /// The text, as a string of its own (copied the first time).
+    fn own(&mut self) -> &mut String {
+        match self {
+            Self::Own(text) => text,
+            Self::Shared(shared) => {
+                *self = Self::Own(String::from(&**shared));
+                self.own()
+            }
+        }
+    }
+}
+
+/// One entry of a cache section.
+#[derive(Clone)]
+pub struct Entry {
+    text: Text,
+    slots: [Slot; FIELD_COUNT],
+    rare: Option<Box<Rare>>,
+    /// No string value needs escaping in JSON: the writer copies them as they are.
+    escape_free: bool,
+    /// Nor does the key the entry is stored under (kept up to date by the cache's
+    /// insert and by the parser; `false` when not known).
+    key_escape_free: bool,
+}
+
+impl Default for Entry {
+    fn default() -> Self {
+        Self {
+            text: Text::Own(String::new()),
+            slots: [Slot::ABSENT; FIELD_COUNT],
+            rare: None,
+            escape_free: true,
+            key_escape_free: false,
+        }
+    }
 }
 
 impl Entry {
@@ -93,202 +176,259 @@ impl Entry {
 
     /// A field as text: `None` when absent, `null`, or not a string.
     pub fn get(&self, field: F) -> Option<&str> {
-        match &self.slots[field as usize] {
-            Some(FieldValue::Str(s)) => Some(s),
+        // Lookups read several fields of every candidate: strings first.
+        let slot = self.slots[field as usize];
+        if slot.len <= Slot::MAX_LEN {
+            return self.str_at(slot);
+        }
+        match self.raw(field)? {
+            FieldValue::Other(Value::String(s)) => Some(s),
             _ => None,
         }
     }
 
     /// A field as an integer: strings of digits (MSAL's timestamps) or JSON numbers.
     pub fn get_u64(&self, field: F) -> Option<u64> {
-        match &self.slots[field as usize] {
-            Some(FieldValue::Str(s)) => s.trim().parse().ok(),
-            Some(FieldValue::Other(v)) => v.as_u64(),
-            _ => None,
+        match self.raw(field)? {
+            FieldValue::Str(s) => s.trim().parse().ok(),
+            FieldValue::Other(v) => v.as_u64(),
+            FieldValue::Null => None,
         }
     }
 
     /// Sets a string field.
-    pub fn set(&mut self, field: F, value: impl Into<String>) {
-        self.slots[field as usize] = Some(FieldValue::Str(value.into()));
+    pub fn set(&mut self, field: F, value: impl AsRef<str>) {
+        let value = value.as_ref();
+        let clean = !crate::json_writer::needs_escaping(value.as_bytes());
+        self.set_parsed(field, value, clean);
+        if self.text_len() > 2 * self.live_len() + 256 {
+            self.compact();
+        }
     }
 
     /// Sets a field to `null` (MSAL writes `"home_account_id": null` for app tokens).
     pub fn set_null(&mut self, field: F) {
-        self.slots[field as usize] = Some(FieldValue::Null);
+        self.slots[field as usize] = Slot::NULL;
     }
 
     /// Sets a field to a string or to `null`.
-    pub fn set_opt(&mut self, field: F, value: Option<impl Into<String>>) {
+    pub fn set_opt(&mut self, field: F, value: Option<impl AsRef<str>>) {
         match value {
             Some(v) => self.set(field, v),
             None => self.set_null(field),
         }
     }
 
-    /// The raw slot.
-    pub fn raw(&self, field: F) -> Option<&FieldValue> {
-        self.slots[field as usize].as_ref()
+    /// The raw value of a field, `None` when absent.
+    pub fn raw(&self, field: F) -> Option<FieldValue<'_>> {
+        let slot = self.slots[field as usize];
+        match slot.len {
+            len if len <= Slot::MAX_LEN => self.str_at(slot).map(FieldValue::Str),
+            Slot::OTHER_LEN => self
+                .rare
+                .as_ref()
+                .and_then(|rare| rare.others.get(usize::from(slot.start)))
+                .map(FieldValue::Other),
+            len if len == Slot::NULL.len => Some(FieldValue::Null),
+            _ => None,
+        }
     }
 
-    /// The present MSAL fields with their JSON names, in schema order.
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (&'static str, &FieldValue)> {
+    fn str_at(&self, slot: Slot) -> Option<&str> {
+        let start = usize::from(slot.start);
+        self.text.as_str().get(start..start + usize::from(slot.len))
+    }
+
+    /// The present MSAL fields with their index and JSON name, in schema order.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (usize, FieldValue<'_>)> {
         self.slots
             .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| slot.as_ref().map(|value| (NAMES[i], value)))
+            .zip(F::ALL)
+            .filter(|(slot, _)| **slot != Slot::ABSENT)
+            .filter_map(|(_, f)| self.raw(f).map(|value| (f as usize, value)))
+    }
+
+    /// How many MSAL fields are present.
+    pub(crate) fn field_count(&self) -> usize {
+        self.slots.iter().filter(|s| **s != Slot::ABSENT).count()
+    }
+
+    /// The length of the entry's text (string values, and any overwritten ones).
+    pub(crate) fn text_len(&self) -> usize {
+        self.text.as_str().len()
+    }
+
+    /// True when no string value needs escaping in JSON.
+    pub(crate) fn is_escape_free(&self) -> bool {
+        self.escape_free
+    }
+
+    /// True when the key the entry is stored under is known to need no escaping.
+    pub(crate) fn is_key_escape_free(&self) -> bool {
+        self.key_escape_free
+    }
+
+    /// Records whether the key the entry is stored under needs escaping.
+    pub(crate) fn set_key_escape_free(&mut self, clean: bool) {
+        self.key_escape_free = clean;
     }
 
     /// Fields this version does not know, in file order.
     pub fn extra(&self) -> &[(String, Value)] {
-        &self.extra
+        self.rare.as_ref().map_or(&[], |rare| &rare.extra)
     }
 
     /// Overlays `other`'s present fields onto `self` (MSAL's `dict(old, **new)`).
     pub fn merge_from(&mut self, other: &Entry) {
-        for (slot, value) in self.slots.iter_mut().zip(other.slots.iter()) {
-            if value.is_some() {
-                slot.clone_from(value);
+        for field in F::ALL {
+            match other.raw(field) {
+                None => {}
+                Some(FieldValue::Null) => self.set_null(field),
+                Some(FieldValue::Str(s)) => self.set_parsed(field, s, other.escape_free),
+                Some(FieldValue::Other(v)) => self.set_value(field, v.clone()),
             }
         }
-        for (name, value) in &other.extra {
-            match self.extra.iter_mut().find(|(n, _)| n == name) {
+        for (name, value) in other.extra() {
+            let rare = self.rare.get_or_insert_with(Box::default);
+            match rare.extra.iter_mut().find(|(n, _)| n == name) {
                 Some((_, existing)) => existing.clone_from(value),
-                None => self.extra.push((name.clone(), value.clone())),
+                None => rare.extra.push((name.clone(), value.clone())),
             }
         }
+        self.compact();
+    }
+
+    /// Sets a string field whose need for escaping is known (`clean`: none).
+    pub(crate) fn set_parsed(&mut self, field: F, value: &str, clean: bool) {
+        let text_len = self.text_len();
+        let end = text_len + value.len();
+        match (u16::try_from(text_len), u16::try_from(value.len())) {
+            (Ok(start), Ok(len)) if end <= usize::from(Slot::MAX_LEN) => {
+                self.text.own().push_str(value);
+                self.slots[field as usize] = Slot { start, len };
+                self.escape_free &= clean;
+            }
+            // Beyond the slots' reach: kept as a JSON value.
+            _ => self.set_value(field, Value::String(value.to_owned())),
+        }
+    }
+
+    /// Sets a field to any JSON value (`null` and strings as [`Entry::set_null`] and
+    /// [`Entry::set`] would).
+    pub(crate) fn set_value(&mut self, field: F, value: Value) {
+        // Only a field given thousands of times over (in one JSON object) gets here.
+        if self
+            .rare
+            .as_ref()
+            .is_some_and(|r| r.others.len() >= usize::from(u16::MAX))
+        {
+            self.compact();
+        }
+        let rare = self.rare.get_or_insert_with(Box::default);
+        let start = u16::try_from(rare.others.len()).unwrap_or(u16::MAX);
+        self.slots[field as usize] = Slot {
+            start,
+            len: Slot::OTHER_LEN,
+        };
+        rare.others.push(value);
+    }
+
+    /// Appends a field this version does not know.
+    pub(crate) fn push_extra(&mut self, name: String, value: Value) {
+        let rare = self.rare.get_or_insert_with(Box::default);
+        rare.extra.push((name, value));
+    }
+
+    /// Starts building an entry (the parser builds each in one scratch entry) whose
+    /// text begins with its key's.
+    pub(crate) fn start_with_key(&mut self, key: &str) {
+        self.clear();
+        self.text.own().push_str(key);
+    }
+
+    /// The entry built since [`Entry::start_with_key`], and its key (the first
+    /// `key_len` bytes of the text), sharing one allocation of the exact size. The rare
+    /// parts are moved out.
+    pub(crate) fn finish_with_key(&mut self, key_len: usize) -> (Key, Entry) {
+        let text: Arc<str> = Arc::from(self.text.as_str());
+        let entry = Entry {
+            text: Text::Shared(Arc::clone(&text)),
+            slots: self.slots,
+            rare: self.rare.take(),
+            escape_free: self.escape_free,
+            key_escape_free: self.key_escape_free,
+        };
+        (Key::prefix_of(text, key_len), entry)
+    }
+
+    /// Empties the entry, keeping its buffer when it has one of its own.
+    pub(crate) fn clear(&mut self) {
+        match &mut self.text {
+            Text::Own(text) => text.clear(),
+            Text::Shared(_) => self.text = Text::Own(String::new()),
+        }
+        self.slots = [Slot::ABSENT; FIELD_COUNT];
+        self.rare = None;
+        self.escape_free = true;
+    }
+
+    fn live_len(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.len <= Slot::MAX_LEN)
+            .map(|s| usize::from(s.len))
+            .sum()
+    }
+
+    /// Drops the text and values of overwritten fields.
+    fn compact(&mut self) {
+        let mut rare = self.rare.take().map(|rare| *rare).unwrap_or_default();
+        let mut compacted = Entry {
+            key_escape_free: self.key_escape_free,
+            ..Entry::default()
+        };
+        compacted.text.own().reserve_exact(self.live_len());
+        for field in F::ALL {
+            let slot = self.slots[field as usize];
+            if slot.len == Slot::OTHER_LEN {
+                let value = rare
+                    .others
+                    .get_mut(usize::from(slot.start))
+                    .map(std::mem::take);
+                compacted.set_value(field, value.unwrap_or_default());
+            } else if let Some(FieldValue::Str(s)) = self.raw(field) {
+                compacted.set_parsed(field, s, self.escape_free);
+            } else {
+                compacted.slots[field as usize] = slot;
+            }
+        }
+        if !rare.extra.is_empty() {
+            compacted.rare.get_or_insert_with(Box::default).extra = rare.extra;
+        }
+        *self = compacted;
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        F::ALL.into_iter().all(|f| self.raw(f) == other.raw(f)) && self.extra() == other.extra()
     }
 }
 
 impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for field in F::ALL {
-            if let Some(value) = &self.slots[field as usize] {
-                let shown: &dyn fmt::Debug = match (field, value) {
-                    (F::Secret, _) => &"[redacted]",
-                    (_, FieldValue::Null) => &"null",
-                    (_, FieldValue::Str(s)) => s,
-                    (_, FieldValue::Other(v)) => v.as_ref(),
-                };
-                map.entry(&NAMES[field as usize], shown);
-            }
+        for (index, value) in self.fields() {
+            let shown: &dyn fmt::Debug = match (F::ALL[index], &value) {
+                (F::Secret, _) => &"[redacted]",
+                (_, FieldValue::Null) => &"null",
+                (_, FieldValue::Str(s)) => s,
+                (_, FieldValue::Other(v)) => v,
+            };
+            map.entry(&NAMES[index], shown);
         }
-        map.entries(self.extra.iter().map(|(k, v)| (k, v))).finish()
-    }
-}
-
-impl Serialize for Entry {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let present = self.slots.iter().filter(|s| s.is_some()).count();
-        let mut map = serializer.serialize_map(Some(present + self.extra.len()))?;
-        for (i, slot) in self.slots.iter().enumerate() {
-            match slot {
-                None => {}
-                Some(FieldValue::Null) => map.serialize_entry(NAMES[i], &())?,
-                Some(FieldValue::Str(s)) => map.serialize_entry(NAMES[i], s)?,
-                Some(FieldValue::Other(v)) => map.serialize_entry(NAMES[i], v.as_ref())?,
-            }
-        }
-        for (name, value) in &self.extra {
-            map.serialize_entry(name, value)?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Entry {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(EntryVisitor)
-    }
-}
-
-struct EntryVisitor;
-
-/// A value that is read as a string when it is one, without building a `Value`.
-enum Scalar {
-    Str(String),
-    Other(Value),
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
-
-/// Strings and `null` (nearly every value in a cache) go straight into place; anything
-/// else is collected as a JSON value.
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Scalar;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v.to_owned()))
-    }
-
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v))
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Scalar, E> {
-        Ok(Scalar::Other(Value::Null))
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Other(Value::Bool(v)))
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Scalar, E> {
-        Ok(Scalar::Other(Value::from(v)))
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Scalar, E> {
-        Ok(Scalar::Other(Value::from(v)))
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Scalar, E> {
-        Ok(Scalar::Other(Value::from(v)))
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Scalar, A::Error> {
-        let value = Value::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
-        Ok(Scalar::Other(value))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar, A::Error> {
-        let value = Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
-        Ok(Scalar::Other(value))
-    }
-}
-
-impl<'de> Visitor<'de> for EntryVisitor {
-    type Value = Entry;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a token cache entry (a JSON object)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
-        let mut entry = Entry::default();
-        while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match F::from_name(&name) {
-                Some(field) => {
-                    entry.slots[field as usize] = Some(match map.next_value::<Scalar>()? {
-                        Scalar::Str(s) => FieldValue::Str(s),
-                        Scalar::Other(Value::Null) => FieldValue::Null,
-                        Scalar::Other(v) => FieldValue::Other(Box::new(v)),
-                    });
-                }
-                None => entry.extra.push((name.into_owned(), map.next_value()?)),
-            }
-        }
-        Ok(entry)
+        map.entries(self.extra().iter().map(|(k, v)| (k, v)))
+            .finish()
     }
 }
 
@@ -301,7 +441,7 @@ mod tests {
         let text = r#"{"secret":"s","home_account_id":null,"expires_on":"123","x_new":{"a":[1,2]},"cached_at":5}"#;
         let entry: Entry = serde_json::from_str(text).unwrap();
         assert_eq!(entry.get(F::Secret), Some("s"));
-        assert_eq!(entry.raw(F::HomeAccountId), Some(&FieldValue::Null));
+        assert_eq!(entry.raw(F::HomeAccountId), Some(FieldValue::Null));
         assert_eq!(entry.raw(F::Realm), None);
         assert_eq!(entry.get_u64(F::ExpiresOn), Some(123));
         assert_eq!(entry.get_u64(F::CachedAt), Some(5));
@@ -319,5 +459,47 @@ mod tests {
             !text.contains("at-very-secret") && text.contains("client_id"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn values_past_the_slots_reach_are_kept() {
+        let big = "x".repeat(70_000);
+        let mut entry = Entry::new();
+        entry.set(F::Target, "a b");
+        entry.set(F::Secret, &big);
+        entry.set(F::Realm, "r");
+        assert_eq!(entry.get(F::Secret), Some(big.as_str()));
+        assert_eq!(entry.get(F::Realm), Some("r"));
+        let text = serde_json::to_string(&entry).unwrap();
+        let back: Entry = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, entry);
+        let mut cache = crate::TokenCache::new();
+        cache.insert(crate::Section::AccessToken, "k".into(), entry.clone());
+        let again = crate::TokenCache::deserialize(&cache.to_json(), Default::default()).unwrap();
+        assert_eq!(again.get(crate::Section::AccessToken, "k"), Some(&entry));
+    }
+
+    #[test]
+    fn overwrites_and_merges_do_not_grow_the_text_without_bound() {
+        let mut entry = Entry::new();
+        entry.set(F::Secret, "first");
+        entry.set_value(F::CachedAt, Value::from(5));
+        for round in 0..1000 {
+            let mut update = Entry::new();
+            update.set(F::Secret, format!("secret-{round}"));
+            update.set(F::ClientId, "c");
+            entry.merge_from(&update);
+            entry.set(F::Target, format!("scope-{round}"));
+        }
+        assert_eq!(entry.get(F::Secret), Some("secret-999"));
+        assert_eq!(entry.get(F::Target), Some("scope-999"));
+        assert_eq!(entry.get_u64(F::CachedAt), Some(5));
+        assert!(entry.text_len() < 300, "{}", entry.text_len());
+        let mut same = Entry::new();
+        same.set(F::Target, "scope-999");
+        same.set(F::ClientId, "c");
+        same.set(F::Secret, "secret-999");
+        same.set_value(F::CachedAt, Value::from(5));
+        assert_eq!(entry, same, "equality compares values, not buffers");
     }
 }

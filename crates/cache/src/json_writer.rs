@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::entry::{Entry, FieldValue};
+use crate::entry::{Entry, FieldValue, MEMBER_PREFIXES};
 
 const INDENT: &str = "    ";
 
@@ -19,53 +19,97 @@ fn newline(out: &mut String, level: usize) {
 /// A JSON string literal, escaped as serde_json escapes.
 pub(crate) fn string(out: &mut String, text: &str) {
     out.push('"');
-    if needs_escaping(text.as_bytes()) {
-        escaped(out, text);
-    } else {
-        out.push_str(text);
+    match first_special(text.as_bytes(), 0) {
+        None => out.push_str(text),
+        Some(first) => escaped(out, text, first),
     }
     out.push('"');
 }
 
-/// Whether any byte is `"`, `\` or a control character, eight bytes at a time.
-fn needs_escaping(bytes: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
-    let mut chunks = bytes.chunks_exact(8);
+/// True when `bytes` hold a `"`, a `\` or a control character.
+pub(crate) fn needs_escaping(bytes: &[u8]) -> bool {
+    first_special(bytes, 0).is_some()
+}
+
+/// The position of the first `"`, `\` or control character at or after `from`,
+/// eight bytes at a time: the scan that both reading and writing strings spend most of
+/// their time in. (memchr's vector search is slower here: most strings are short.)
+#[inline]
+pub(crate) fn first_special(bytes: &[u8], from: usize) -> Option<usize> {
+    match first_special_in(bytes.get(..from + 32).unwrap_or(bytes), from) {
+        Some(found) => Some(found),
+        None if bytes.len() > from + 32 => first_special_far(bytes, from + 32),
+        None => None,
+    }
+}
+
+/// Long strings (keys, id tokens): memchr's vector search for the quote or backslash,
+/// then a check of the run before it that compiles to vector instructions.
+fn first_special_far(bytes: &[u8], from: usize) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let end = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    let run = rest.get(..end).unwrap_or_default();
+    if run.iter().fold(false, |found, &b| found | (b < 0x20)) {
+        return run.iter().position(|&b| b < 0x20).map(|i| from + i);
+    }
+    (end < rest.len()).then_some(from + end)
+}
+
+#[inline]
+fn first_special_in(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // Flags each byte that is zero; flags above the lowest true one may be false, so
+    // only the lowest is used.
+    let zero_bytes = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let rest = bytes.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = from;
     for chunk in &mut chunks {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        let x = u64::from_ne_bytes(word);
-        // A byte below 0x20 has no bit among 0xe0 set; a byte equal to c xors to zero.
-        let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGHS != 0;
-        if below_space
-            || has_zero(x ^ (ONES * u64::from(b'"')))
-            || has_zero(x ^ (ONES * u64::from(b'\\')))
-        {
-            return true;
+        let x = u64::from_le_bytes(word);
+        // Bytes below 0x20 are the ones that underflow when 0x20 is taken away.
+        let special = (x.wrapping_sub(ONES * 0x20) & !x & HIGHS)
+            | zero_bytes(x ^ (ONES * u64::from(b'"')))
+            | zero_bytes(x ^ (ONES * u64::from(b'\\')));
+        if special != 0 {
+            return Some(offset + special.trailing_zeros() as usize / 8);
         }
+        offset += 8;
     }
     chunks
         .remainder()
         .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| offset + i)
 }
 
-fn escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
+fn escaped(out: &mut String, text: &str, first: usize) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &byte) in bytes.iter().enumerate().skip(first) {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so these are character boundaries.
+        out.push_str(text.get(start..i).unwrap_or_default());
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escape);
         }
+        start = i + 1;
     }
+    out.push_str(text.get(start..).unwrap_or_default());
 }
 
 /// Any JSON value, pretty-printed at nesting `level` (rare: unknown fields and
@@ -74,15 +118,11 @@ pub(crate) fn value(out: &mut String, value: &Value, level: usize) {
     let formatter = serde_json::ser::PrettyFormatter::with_indent(INDENT.as_bytes());
     let mut text = Vec::new();
     let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
-    // Serializing a `Value` into a Vec cannot fail.
+    // Serializing a `Value` into a Vec cannot fail, and serde_json writes UTF-8.
     let text = match serde::Serialize::serialize(value, &mut serializer) {
-        Ok(()) => String::from_utf8(text).unwrap_or_default(),
-        Err(_) => String::new(),
+        Ok(()) => String::from_utf8(text).unwrap_or_else(|_| "null".to_owned()),
+        Err(_) => "null".to_owned(),
     };
-    if text.is_empty() {
-        out.push_str("null");
-        return;
-    }
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
             newline(out, level);
@@ -107,12 +147,23 @@ impl Object {
 
     /// Starts the member `name`; its value comes next.
     pub(crate) fn member(&mut self, out: &mut String, name: &str) {
+        self.member_known(out, name, false);
+    }
+
+    /// Starts the member `name`, known to need no escaping when `clean`.
+    pub(crate) fn member_known(&mut self, out: &mut String, name: &str, clean: bool) {
         if !self.empty {
             out.push(',');
         }
         self.empty = false;
         newline(out, self.level + 1);
-        string(out, name);
+        if clean {
+            out.push('"');
+            out.push_str(name);
+            out.push('"');
+        } else {
+            string(out, name);
+        }
         out.push_str(": ");
     }
 
@@ -130,22 +181,45 @@ impl Object {
     }
 }
 
-/// One entry at nesting `level`.
-pub(crate) fn entry(out: &mut String, entry: &Entry, level: usize) {
-    let mut object = Object::open(out, level);
-    for (name, field) in entry.fields() {
-        object.member(out, name);
+/// The nesting level of entries in the document (document, section, entry).
+pub(crate) const ENTRY_LEVEL: usize = 2;
+
+/// One entry, at [`ENTRY_LEVEL`]. Field names and indentation are one copy each, and
+/// the values of an entry that needs no escaping are copied as they are: this loop is
+/// most of the time a large cache takes to save.
+pub(crate) fn entry(out: &mut String, entry: &Entry) {
+    let escape_free = entry.is_escape_free();
+    let mut empty = true;
+    out.push('{');
+    for (index, field) in entry.fields() {
+        let prefix = MEMBER_PREFIXES[index];
+        // The first member has no comma before it.
+        out.push_str(if empty {
+            prefix.strip_prefix(',').unwrap_or(prefix)
+        } else {
+            prefix
+        });
+        empty = false;
         match field {
             FieldValue::Null => out.push_str("null"),
+            FieldValue::Str(text) if escape_free => {
+                out.push('"');
+                out.push_str(text);
+                out.push('"');
+            }
             FieldValue::Str(text) => string(out, text),
-            FieldValue::Other(other) => value(out, other, level + 1),
+            FieldValue::Other(other) => value(out, other, ENTRY_LEVEL + 1),
         }
     }
+    let mut rest = Object {
+        level: ENTRY_LEVEL,
+        empty,
+    };
     for (name, extra) in entry.extra() {
-        object.member(out, name);
-        value(out, extra, level + 1);
+        rest.member(out, name);
+        value(out, extra, ENTRY_LEVEL + 1);
     }
-    object.close(out);
+    rest.close(out);
 }
 
 #[cfg(test)]

@@ -12,6 +12,32 @@ use tokenhop_core::Result;
 use crate::persist::{Persistence, cache_error, lock};
 
 /// The serialized cache as one keystore entry (service + account name).
+///
+/// Every operation fails with an error saying that no OS keystore is reachable (and to
+/// keep the cache in a file instead) where there is none, as on a headless Linux
+/// machine without a session keyring. Keystores cap an entry's size (Linux: the user's
+/// key quota, 20,000 bytes by default; Windows: 2,560 bytes per credential), so this
+/// suits small caches (a few app tokens, one signed-in user); saving a larger one fails
+/// with an error saying so.
+///
+/// # Example
+///
+/// Prefer the keystore, fall back to a file:
+///
+/// ```
+/// use tokenhop_cache::{CacheOptions, KeyringPersistence, Persistence, SharedTokenCache};
+///
+/// let keystore = KeyringPersistence::new("my-app", "token-cache");
+/// let cache = match keystore.load() {
+///     Ok(_) => SharedTokenCache::new(keystore, CacheOptions::default()),
+///     Err(error) => {
+///         // "token cache error: no OS keystore is reachable (…); … (FilePersistence)"
+///         eprintln!("{error}");
+///         SharedTokenCache::file(std::env::temp_dir().join("my-app-token-cache.json"))
+///     }
+/// };
+/// # let _ = cache;
+/// ```
 pub struct KeyringPersistence {
     service: String,
     account: String,
@@ -59,8 +85,15 @@ impl KeyringPersistence {
 
 /// The error for a keystore that cannot be used, and what to do instead.
 fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
+    let detail = match error {
+        // What keyutils answers when there is no session keyring to keep entries in.
+        keyring::Error::NoEntry => {
+            "no keyring to keep entries in; on Linux, no session keyring".to_owned()
+        }
+        other => other.to_string(),
+    };
     cache_error(format!(
-        "no OS keystore is reachable ({error}); on a headless machine keep the cache in a file instead (FilePersistence)"
+        "no OS keystore is reachable ({detail}); on a headless machine keep the cache in a file instead (FilePersistence)"
     ))
 }
 

@@ -50,8 +50,12 @@
 
 mod cache;
 pub mod entry;
+mod entry_serde;
 mod file;
+mod index;
+mod json_reader;
 mod json_writer;
+mod key;
 #[cfg(feature = "keyring")]
 mod keyring;
 pub mod keys;

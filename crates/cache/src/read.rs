@@ -1,8 +1,9 @@
 //! Lookups: access tokens (exact key, then the superset-of-scopes index), refresh
 //! tokens (own and FOCI family), accounts.
 
-use crate::cache::{Section, TokenCache, field, group_bucket};
+use crate::cache::{Section, TokenCache, field};
 use crate::entry::{Entry, F};
+use crate::index::group_bucket;
 use crate::keys;
 
 /// What to look an access token up by: MSAL's query fields.
@@ -113,15 +114,15 @@ impl TokenCache {
         let group = group_bucket(home, &environment, query.client_id, query.realm, ext);
         let rarest = wanted
             .iter()
-            .map(|s| self.at_candidates(group, s))
+            .map(|s| self.indexes().at_candidates(group, s))
             .min_by_key(|keys| keys.len())
             .unwrap_or(&[]);
         // Like MSAL, prefer the token for exactly the requested scopes; otherwise the
         // first usable token for a superset.
         let mut superset = None;
-        for entry in rarest
+        for (_, entry) in rarest
             .iter()
-            .filter_map(|key| self.get(Section::AccessToken, key))
+            .filter_map(|p| self.at_position(Section::AccessToken, *p))
         {
             if !matches(entry) || !self.covers(entry, &wanted) {
                 continue;
@@ -186,12 +187,10 @@ impl TokenCache {
         environment: &str,
         wanted: impl Fn(&Entry) -> bool,
     ) -> Option<(&str, &Entry)> {
-        self.rts_of(home_account_id, &environment.to_ascii_lowercase())
+        self.indexes()
+            .rts_of(home_account_id, environment)
             .iter()
-            .filter_map(|key| {
-                self.get(Section::RefreshToken, key)
-                    .map(|e| (key.as_ref(), e))
-            })
+            .filter_map(|p| self.at_position(Section::RefreshToken, *p))
             .find(|(_, e)| is_of_account(e, home_account_id, environment) && wanted(e))
     }
 
@@ -209,9 +208,11 @@ impl TokenCache {
     /// `get_accounts` lists them: not filtered by client).
     pub fn accounts(&self, environment: &str) -> Vec<Account> {
         let mut seen = std::collections::HashSet::new();
-        self.accounts_in(&environment.to_ascii_lowercase())
+        self.indexes()
+            .accounts_in(environment)
             .iter()
-            .filter_map(|key| self.get(Section::Account, key))
+            .filter_map(|p| self.at_position(Section::Account, *p))
+            .map(|(_, entry)| entry)
             .filter(|e| {
                 e.get(F::Environment)
                     .is_some_and(|env| env.eq_ignore_ascii_case(environment))

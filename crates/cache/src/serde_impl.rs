@@ -1,31 +1,22 @@
 //! Reading and writing the JSON document: MSAL's layout (`indent=4`), unknown sections
 //! kept in place.
 
-use std::fmt;
-
-use indexmap::IndexMap;
-use serde::Deserializer;
-use serde::de::{MapAccess, Visitor};
-use serde_json::Value;
-
 use crate::cache::{CacheOptions, Section, TokenCache};
-use crate::entry::Entry;
-use crate::json_writer;
+use crate::{json_reader, json_writer};
 
 impl TokenCache {
     /// Parses a serialized cache (MSAL's format). An empty string is an empty cache.
     /// Clears [`TokenCache::has_state_changed`].
+    ///
+    /// The lookup indexes are built by the first lookup, not here: a cache loaded only
+    /// to be changed and saved again never pays for them.
     pub fn deserialize(text: &str, options: CacheOptions) -> Result<Self, serde_json::Error> {
         let mut cache = TokenCache::with_options(options);
         if text.trim().is_empty() {
             return Ok(cache);
         }
-        let mut deserializer = serde_json::Deserializer::from_str(text);
-        let (sections, unknown) = deserializer.deserialize_map(DocumentVisitor)?;
-        deserializer.end()?;
-        cache.sections = sections;
-        cache.unknown_sections = unknown;
-        cache.rebuild_indexes();
+        let (sections, unknown) = json_reader::document(text)?;
+        cache.replace_sections(sections, unknown);
         cache.mark_persisted();
         Ok(cache)
     }
@@ -40,8 +31,7 @@ impl TokenCache {
 
     /// The JSON text, without touching the change flag.
     pub fn to_json(&self) -> String {
-        let mut out =
-            String::with_capacity(self.sections.iter().map(|s| s.len() * 1024).sum::<usize>() + 64);
+        let mut out = String::with_capacity(self.estimated_json_len());
         let mut document = json_writer::Object::open(&mut out, 0);
         for section in Section::ALL {
             let entries = &self.sections[section as usize];
@@ -51,8 +41,8 @@ impl TokenCache {
             document.member(&mut out, section.name());
             let mut object = json_writer::Object::open(&mut out, document.value_level());
             for (key, entry) in entries {
-                object.member(&mut out, key);
-                json_writer::entry(&mut out, entry, object.value_level());
+                object.member_known(&mut out, key, entry.is_key_escape_free());
+                json_writer::entry(&mut out, entry);
             }
             object.close(&mut out);
         }
@@ -63,31 +53,15 @@ impl TokenCache {
         document.close(&mut out);
         out
     }
-}
 
-type Document = (
-    [IndexMap<crate::cache::Key, Entry, crate::cache::FastState>; 5],
-    Vec<(String, Value)>,
-);
-
-struct DocumentVisitor;
-
-impl<'de> Visitor<'de> for DocumentVisitor {
-    type Value = Document;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an MSAL token cache (a JSON object of sections)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Document, A::Error> {
-        let mut sections: crate::cache::Sections = Default::default();
-        let mut unknown = Vec::new();
-        while let Some(name) = map.next_key::<String>()? {
-            match Section::from_name(&name) {
-                Some(section) => sections[section as usize] = map.next_value()?,
-                None => unknown.push((name, map.next_value()?)),
-            }
-        }
-        Ok((sections, unknown))
+    /// About the size of the JSON text (a guess at fields' names and indentation), so
+    /// that the text is written without being moved as it grows.
+    fn estimated_json_len(&self) -> usize {
+        self.sections
+            .iter()
+            .flatten()
+            .map(|(key, entry)| key.len() + entry.text_len() + 40 * entry.field_count() + 64)
+            .sum::<usize>()
+            + 64
     }
 }
