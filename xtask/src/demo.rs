@@ -31,10 +31,7 @@ struct Row {
 
 impl Demo {
     fn app(&self, name: &str) -> &Value {
-        self.config["apps"]
-            .as_array()
-            .and_then(|apps| apps.iter().find(|a| a["name"] == name))
-            .unwrap_or(&Value::Null)
+        self.named("apps", name)
     }
 
     fn named(&self, list: &str, name: &str) -> &Value {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{
-    AccessToken, BoxFuture, Error, Result, Scopes, Secret, TokenCredential, TokenRequestOptions,
+    AccessToken, BoxFuture, Result, Scopes, Secret, TokenCredential, TokenRequestOptions,
 };
 use tokenhop_flows::confidential::ConfidentialClient;
 use tokenhop_flows::device_code::DeviceCodeInfo;
@@ -49,7 +49,8 @@ pub fn stop_spinner() {
     }
 }
 
-/// The credential of a user flow: silent, device code or browser.
+/// The credential of a user flow: silent (the cached account only), device code or
+/// browser.
 pub fn credential(
     global: &GlobalArgs,
     flow: Flow,
@@ -60,44 +61,13 @@ pub fn credential(
     let sign_in = match flow {
         Flow::DeviceCode => SignIn::DeviceCode,
         Flow::Interactive => SignIn::Interactive(Default::default()),
-        _ => return Ok(Arc::new(Silent { client, account })),
+        _ => SignIn::Never,
     };
     let credential = SignInCredential::new(client, sign_in).show_code(show_code);
     Ok(Arc::new(match account {
         Some(account) => credential.account(account),
         None => credential,
     }))
-}
-
-/// The cached account's token, refreshed when needed; never interactive.
-struct Silent {
-    client: PublicClient,
-    account: Option<String>,
-}
-
-impl TokenCredential for Silent {
-    fn get_token<'a>(
-        &'a self,
-        scopes: &'a Scopes,
-        options: &'a TokenRequestOptions,
-    ) -> BoxFuture<'a, Result<AccessToken>> {
-        Box::pin(async move {
-            let accounts = self.client.accounts().await?;
-            let account = accounts
-                .iter()
-                .find(|a| {
-                    self.account
-                        .as_ref()
-                        .is_none_or(|name| a.username.eq_ignore_ascii_case(name))
-                })
-                .ok_or_else(|| Error::Authentication {
-                    reason: "no cached account (run `tokenhop login`)".into(),
-                })?;
-            self.client
-                .acquire_token_silent(scopes, account, options)
-                .await
-        })
-    }
 }
 
 /// A middle tier's token on behalf of the user of one incoming token.

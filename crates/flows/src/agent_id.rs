@@ -19,7 +19,7 @@ use tokenhop_core::{
 use crate::authority::Authority;
 use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
-use crate::http::{HttpClient, HttpConfig};
+use crate::http::HttpClient;
 
 pub use crate::agent_user::AgentUserCredential;
 use crate::http::Form;
@@ -311,10 +311,7 @@ impl AgentIdBuilder {
             host.trim_end_matches('/'),
             identities.tenant_id
         ))?;
-        let http = match self.http {
-            Some(http) => http,
-            None => HttpClient::new(HttpConfig::default())?,
-        };
+        let http = HttpClient::given_or_default(self.http)?;
         let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
         let blueprint = ConfidentialClient::builder(
             identities.blueprint_id.clone(),

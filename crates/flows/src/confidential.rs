@@ -14,7 +14,7 @@ use crate::app_cache::{CacheSlot, access_token_for};
 use crate::authority::Authority;
 use crate::client_auth::{AssertionContext, ClientCredential};
 use crate::endpoint::TokenEndpoint;
-use crate::http::{Form, HttpClient, HttpConfig};
+use crate::http::{Form, HttpClient};
 use crate::response::TokenResponse;
 
 /// Builds a [`ConfidentialClient`]. Building does no I/O.
@@ -49,10 +49,7 @@ impl ConfidentialClientBuilder {
 
     /// The client.
     pub fn build(self) -> Result<ConfidentialClient> {
-        let http = match self.http {
-            Some(http) => http,
-            None => HttpClient::new(HttpConfig::default())?,
-        };
+        let http = HttpClient::given_or_default(self.http)?;
         Ok(ConfidentialClient {
             client_id: self.client_id,
             endpoint: TokenEndpoint::new(self.authority, http),

@@ -16,7 +16,7 @@ use crate::authority::Authority;
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
 use crate::confidential::ConfidentialClient;
-use crate::http::{HttpClient, HttpConfig};
+use crate::http::HttpClient;
 use crate::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
 };
@@ -108,10 +108,7 @@ impl GraphAuth {
     }
 
     fn http_client(&self) -> Result<HttpClient> {
-        match &self.http {
-            Some(http) => Ok(http.clone()),
-            None => HttpClient::new(HttpConfig::default()),
-        }
+        HttpClient::given_or_default(self.http.clone())
     }
 
     fn authority(&self, tenant: &str) -> Result<Authority> {

@@ -16,7 +16,7 @@ use crate::app_cache::{CacheSlot, access_token_for, ensure_loaded};
 use crate::authority::Authority;
 use crate::device_code::{self, DeviceCodeInfo, Wait};
 use crate::endpoint::TokenEndpoint;
-use crate::http::{Form, HttpClient, HttpConfig};
+use crate::http::{Form, HttpClient};
 use crate::on_behalf_of::with_oidc_scopes;
 use crate::response::TokenResponse;
 
@@ -68,10 +68,7 @@ impl PublicClientBuilder {
 
     /// The client.
     pub fn build(self) -> Result<PublicClient> {
-        let http = match self.http {
-            Some(http) => http,
-            None => HttpClient::new(HttpConfig::default())?,
-        };
+        let http = HttpClient::given_or_default(self.http)?;
         Ok(PublicClient {
             client_id: self.client_id,
             endpoint: TokenEndpoint::new(self.authority, http),

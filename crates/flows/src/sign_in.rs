@@ -15,6 +15,9 @@ use crate::public_client::PublicClient;
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum SignIn {
+    /// Never: without a usable cached account the answer is
+    /// [`Error::Authentication`] (sign in elsewhere first).
+    Never,
     /// The device code flow.
     DeviceCode,
     /// The browser, falling back to the device code flow.
@@ -84,7 +87,7 @@ impl SignInCredential {
                 .acquire_token_silent(scopes, account, options)
                 .await
             {
-                Err(Error::Authentication { reason }) => {
+                Err(Error::Authentication { reason }) if !matches!(self.sign_in, SignIn::Never) => {
                     tracing::info!(%reason, "silent acquisition failed; signing in");
                 }
                 outcome => return outcome,
@@ -93,6 +96,11 @@ impl SignInCredential {
         let show = Arc::clone(&self.show_code);
         let show = move |info: &DeviceCodeInfo| show(info);
         let token = match &self.sign_in {
+            SignIn::Never => {
+                return Err(Error::Authentication {
+                    reason: "no cached account: sign in first".into(),
+                });
+            }
             SignIn::DeviceCode => {
                 self.client
                     .acquire_token_by_device_code(scopes, show)

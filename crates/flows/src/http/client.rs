@@ -141,6 +141,15 @@ impl HttpClient {
         self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// `http` if the caller gave one, else a client with default settings: what every
+    /// builder does with its optional HTTP client.
+    pub fn given_or_default(http: Option<HttpClient>) -> Result<Self> {
+        match http {
+            Some(http) => Ok(http),
+            None => Self::new(HttpConfig::default()),
+        }
+    }
+
     /// The pooled `reqwest` client, for requests that are not token requests.
     pub fn reqwest(&self) -> &reqwest::Client {
         &self.client
