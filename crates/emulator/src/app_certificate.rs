@@ -1,9 +1,6 @@
 //! Certificates the emulator generates for apps that authenticate with one, and the
 //! check of the client assertions they sign.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -81,20 +78,16 @@ impl AppCertificate {
     }
 }
 
-/// Assertion ids already seen: Entra refuses a replayed `jti`.
-#[derive(Default)]
-pub(crate) struct SeenAssertions(Mutex<HashSet<String>>);
-
 /// Checks a client assertion from `client_id` for the token endpoint `audience`:
 /// `x5t#S256` or `x5t` names the registered certificate, the signature (PS256 or
 /// RS256) verifies, `iss` = `sub` = client id, `aud` = the token endpoint, the lifetime
-/// is at most 10 minutes, and the `jti` is new.
+/// is at most 10 minutes, and there is a `jti`. As Entra, the emulator accepts one
+/// assertion again while it is valid: MSAL reuses each until it is 540 s old.
 pub(crate) fn verify(
     certificate: &AppCertificate,
     client_id: &str,
     audience: &str,
     assertion: &str,
-    seen: &SeenAssertions,
 ) -> Result<(), EntraError> {
     let invalid_signature = |why: &str| {
         EntraError::invalid_client(
@@ -162,20 +155,9 @@ pub(crate) fn verify(
             "Client assertion lifetime is longer than 10 minutes.",
         ));
     }
-    let jti = claims["jti"]
+    claims["jti"]
         .as_str()
         .filter(|j| !j.is_empty())
         .ok_or_else(|| invalid_signature("the assertion has no jti"))?;
-    if !seen
-        .0
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(jti.to_owned())
-    {
-        return Err(EntraError::invalid_client(
-            700027,
-            "Client assertion was already used (replayed jti).",
-        ));
-    }
     Ok(())
 }

@@ -88,13 +88,7 @@ pub(crate) fn authenticate<'s>(
             let certificate = state.certificates.get(client_id).ok_or_else(|| {
                 EntraError::invalid_client(700027, "Client assertion failed signature validation. [Reason - No certificate is registered for the app.]")
             })?;
-            app_certificate::verify(
-                certificate,
-                client_id,
-                token_endpoint,
-                assertion,
-                &state.seen_assertions,
-            )?;
+            app_certificate::verify(certificate, client_id, token_endpoint, assertion)?;
             Ok(app)
         }
     }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use std::collections::HashMap;
 
-use crate::app_certificate::{AppCertificate, SeenAssertions};
+use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
 use crate::signing::SigningKey;
 
@@ -18,7 +18,6 @@ pub(crate) struct State {
     pub(crate) base_url: String,
     /// Generated certificates by client id.
     pub(crate) certificates: HashMap<String, AppCertificate>,
-    pub(crate) seen_assertions: SeenAssertions,
     pub(crate) faults: crate::faults::Faults,
     /// Signs the federation issuer's tokens (workload identity).
     pub(crate) federation_key: SigningKey,
@@ -70,7 +69,6 @@ impl State {
             revocations: Default::default(),
             base_url,
             certificates,
-            seen_assertions: SeenAssertions::default(),
             faults: crate::faults::Faults::default(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),

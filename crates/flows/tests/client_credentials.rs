@@ -277,6 +277,24 @@ async fn a_certificate_credential_gets_a_token_with_ps256_and_with_rs256() {
     assert_eq!(emulator.counters().grant("client_credentials"), 2);
 }
 
+/// Entra accepts a client assertion more than once while it is valid; MSAL and
+/// tokenhop reuse one for 540 s, so a second request soon after signs nothing new.
+#[tokio::test]
+async fn a_certificate_credential_reuses_its_assertion_for_a_forced_refresh() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let client = certificate_client(&emulator, tokenhop_cert::SigningAlgorithm::Ps256);
+    for options in [
+        TokenRequestOptions::default(),
+        TokenRequestOptions::force_refresh(),
+    ] {
+        client
+            .acquire_token_for_client(&graph(), &options)
+            .await
+            .unwrap();
+    }
+    assert_eq!(emulator.counters().grant("client_credentials"), 2);
+}
+
 /// A key store stand-in: signs through a certificate's in-memory key, counting what it
 /// signs.
 struct CountingKeyStore {
