@@ -70,6 +70,10 @@ pub struct GlobalArgs {
     /// Log what happens to stderr (-v debug, -vv trace); secrets are redacted.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
+
+    /// The command's one HTTP client, made on first use (see [`GlobalArgs::http`]).
+    #[arg(skip)]
+    pub http_client: std::sync::OnceLock<tokenhop_flows::http::HttpClient>,
 }
 
 /// The commands.

@@ -46,14 +46,19 @@ impl GlobalArgs {
         }
     }
 
-    /// One HTTP client for every request, trusting `--ca-cert` too.
+    /// One HTTP client for every request of the command (so that its count of requests
+    /// sent covers them all), trusting `--ca-cert` too.
     pub fn http(&self) -> Outcome<HttpClient> {
+        if let Some(http) = self.http_client.get() {
+            return Ok(http.clone());
+        }
         let mut config = HttpConfig::default();
         if let Some(path) = &self.ca_cert {
             let pem = read_file(path, "the CA certificate (--ca-cert)")?;
             config = config.with_extra_ca_pem(pem);
         }
-        Ok(HttpClient::new(config)?)
+        let http = HttpClient::new(config)?;
+        Ok(self.http_client.get_or_init(|| http).clone())
     }
 
     /// The authority (`--authority` or TOKENHOP_AUTHORITY).

@@ -12,6 +12,7 @@ use tokenhop_flows::authority::Authority;
 use tokenhop_flows::certificate::CertificateAssertions;
 use tokenhop_flows::client_auth::ClientCredential;
 use tokenhop_flows::confidential::ConfidentialClient;
+use tokenhop_flows::http::HttpClient;
 use tokenhop_flows::managed_identity::{ManagedIdentityCredential, ManagedIdentityId};
 use tokenhop_flows::workload_identity::{WorkloadIdentityCredential, WorkloadIdentityEnv};
 
@@ -21,6 +22,16 @@ use crate::failure::Outcome;
 
 /// A credential of any flow.
 pub type AnyCredential = Arc<dyn TokenCredential>;
+
+/// A credential ready to ask.
+pub struct Resolved {
+    /// The credential.
+    pub credential: AnyCredential,
+    /// The scopes to ask it for.
+    pub scopes: Scopes,
+    /// The HTTP client it sends through.
+    pub http: HttpClient,
+}
 
 impl FlowArgs {
     /// `--flow`, or the flow the other options point to.
@@ -58,7 +69,7 @@ pub fn resolve(
     args: &FlowArgs,
     scope_values: &[String],
     cache: SharedTokenCache,
-) -> Outcome<(AnyCredential, Scopes)> {
+) -> Outcome<Resolved> {
     let given = if scope_values.is_empty() {
         None
     } else {
@@ -66,7 +77,11 @@ pub fn resolve(
     };
     if let (Some(path), None) = (&global.config, args.flow) {
         let built = tokenhop_flows::config::AuthConfig::load(path)?;
-        return Ok((built.credential, given.unwrap_or(built.scopes)));
+        return Ok(Resolved {
+            credential: built.credential,
+            scopes: given.unwrap_or(built.scopes),
+            http: built.http,
+        });
     }
     let scopes = match (given, &args.resource) {
         (Some(scopes), _) => scopes,
@@ -78,7 +93,11 @@ pub fn resolve(
         }
     };
     let credential = build(global, args, &scopes, cache)?;
-    Ok((credential, scopes))
+    Ok(Resolved {
+        credential,
+        scopes,
+        http: global.http()?,
+    })
 }
 
 /// Builds the credential for `scopes`, keeping its tokens in `cache`. No I/O besides

@@ -11,9 +11,11 @@ use crate::{credential, output, token};
 
 /// Runs `get`.
 pub fn run(global: &GlobalArgs, args: &GetArgs) -> Outcome {
-    let (credential, scopes) =
-        credential::resolve(global, &args.flow, &args.scopes, global.token_cache()?)?;
-    let client = BearerClient::with_http(credential.into_provider(scopes), &global.http()?)?;
+    let resolved = credential::resolve(global, &args.flow, &args.scopes, global.token_cache()?)?;
+    let client = BearerClient::with_http(
+        resolved.credential.into_provider(resolved.scopes),
+        &resolved.http,
+    )?;
     let (status, shown_url, body) = token::runtime()?.block_on(async {
         let response = client.get(&args.url).await?;
         let status = response.status();

@@ -1,9 +1,7 @@
 //! `tokenhop token`: an access token from the cache or the authority, printed alone
 //! (for pipes) or as JSON with where it came from.
 
-use tokenhop_cache::entry::F;
-use tokenhop_cache::{Section, SharedTokenCache};
-use tokenhop_core::{AccessToken, Secret, TokenRequestOptions, epoch_seconds};
+use tokenhop_core::{AccessToken, TokenRequestOptions, epoch_seconds};
 
 use crate::cli::{GlobalArgs, TokenArgs};
 use crate::failure::{Failure, Outcome};
@@ -28,22 +26,16 @@ impl Source {
 /// Runs `token`.
 pub fn run(global: &GlobalArgs, args: &TokenArgs) -> Outcome {
     let cache = global.token_cache()?;
-    let (credential, scopes) =
-        credential::resolve(global, &args.flow, &args.scopes, cache.clone())?;
-    // The credential answers from this same cache when it can; a token that was in it
-    // before the call came from there.
-    let before = if args.force_refresh {
-        Vec::new()
-    } else {
-        cached_tokens(&cache)?
-    };
+    let resolved = credential::resolve(global, &args.flow, &args.scopes, cache)?;
+    // A token got without any request came from the cache.
+    let sent_before = resolved.http.requests_sent();
     let options = if args.force_refresh {
         TokenRequestOptions::force_refresh()
     } else {
         TokenRequestOptions::default()
     };
-    let token = runtime()?.block_on(credential.get_token(&scopes, &options))?;
-    let source = if before.contains(&token.secret) {
+    let token = runtime()?.block_on(resolved.credential.get_token(&resolved.scopes, &options))?;
+    let source = if resolved.http.requests_sent() == sent_before {
         Source::Cache
     } else {
         Source::Network
@@ -68,16 +60,6 @@ fn json(token: &AccessToken, source: Source) -> serde_json::Value {
         "scopes": token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "source": source.name(),
     })
-}
-
-/// The access tokens the cache holds now.
-fn cached_tokens(cache: &SharedTokenCache) -> Outcome<Vec<Secret>> {
-    Ok(cache.read(|c| {
-        c.entries(Section::AccessToken)
-            .filter_map(|(_, entry)| entry.get(F::Secret))
-            .map(Secret::new)
-            .collect()
-    })?)
 }
 
 /// A small runtime for one command's requests.

@@ -337,6 +337,10 @@ pub struct BuiltAuth {
     pub credential: Arc<dyn TokenCredential>,
     /// The scopes.
     pub scopes: Scopes,
+    /// The HTTP client the credential sends through (trusting the file's `ca_cert`):
+    /// for other requests to the same places, and for its
+    /// [`HttpClient::requests_sent`], which tells a cache hit from a fetch.
+    pub http: HttpClient,
 }
 
 impl std::fmt::Debug for BuiltAuth {
@@ -426,8 +430,12 @@ impl AuthConfig {
             http = http.with_extra_ca_pem(pem);
         }
         let http = HttpClient::new(http)?;
-        let credential = self.flow.build(http, cache)?;
-        Ok(BuiltAuth { credential, scopes })
+        let credential = self.flow.build(http.clone(), cache)?;
+        Ok(BuiltAuth {
+            credential,
+            scopes,
+            http,
+        })
     }
 }
 
