@@ -79,6 +79,36 @@ impl TestEnv {
         cmd
     }
 
+    /// Writes a YAML configuration for the secret app (its secret in a file of its own)
+    /// asking for `scope`, with `more` (YAML lines) added, and returns its path.
+    pub fn secret_config(&self, scope: &str, more: &str) -> PathBuf {
+        let secret_file = self.dir.path().join("secret");
+        std::fs::write(&secret_file, self.secret()).unwrap();
+        let config = self.dir.path().join("auth.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "scopes: [\"{scope}\"]\n{more}flow:\n  type: client-secret\n  authority: {}\n  client_id: {}\n  client_secret: {{ file: {} }}\n",
+                self.emulator.authority(),
+                self.client_id(names::CONFIDENTIAL_SECRET),
+                secret_file.display()
+            ),
+        )
+        .unwrap();
+        config
+    }
+
+    /// `tokenhop --config CONFIG --json token`: what it printed, and its JSON.
+    pub fn config_token(&self, config: &Path) -> (Run, serde_json::Value) {
+        let out = ok(self
+            .cmd()
+            .arg("--config")
+            .arg(config)
+            .args(["--json", "token"]));
+        let token = serde_json::from_str(&out.stdout).unwrap();
+        (out, token)
+    }
+
     /// Writes the emulator's certificate and key for `app` as one PEM file.
     pub fn certificate_file(&self, app: &str) -> PathBuf {
         let certificate = self.emulator.app_certificate(app).unwrap();

@@ -194,24 +194,8 @@ fn on_behalf_of_workload_identity_and_a_config_file() {
         env.client_id(names::WORKLOAD_APP).as_str()
     );
 
-    let secret_file = env.dir.path().join("secret");
-    std::fs::write(&secret_file, env.secret()).unwrap();
-    let config = env.dir.path().join("auth.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "scopes: [\"https://storage.azure.com/.default\"]\nflow:\n  type: client-secret\n  authority: {}\n  client_id: {middle}\n  client_secret: {{ file: {} }}\n",
-            env.emulator.authority(),
-            secret_file.display()
-        ),
-    )
-    .unwrap();
-    let out = ok(env
-        .cmd()
-        .arg("--config")
-        .arg(&config)
-        .args(["--json", "token"]));
-    let token: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let config = env.secret_config("https://storage.azure.com/.default", "");
+    let (out, token) = env.config_token(&config);
     assert_eq!(
         jwt_part(token["access_token"].as_str().unwrap(), 1)["aud"],
         "https://storage.azure.com"
