@@ -10,12 +10,14 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use tokenhop_cache::SharedTokenCache;
-use tokenhop_core::{ClientId, Scopes};
+use tokenhop_core::Scopes;
 use tokenhop_emulator::{Emulator, EmulatorConfig, names};
 use tokenhop_flows::authority::Authority;
 use tokenhop_flows::claims::unverified_claims;
 use tokenhop_flows::interactive::InteractiveOptions;
 use tokenhop_flows::public_client::PublicClient;
+
+mod common;
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser"].into_iter().find(|name| {
@@ -72,15 +74,7 @@ async fn headless_chromium_completes_the_interactive_sign_in() {
         Ok(())
     };
     let client = PublicClient::builder(
-        ClientId::new(
-            emulator
-                .config()
-                .app(names::PUBLIC_CLIENT)
-                .unwrap()
-                .client_id
-                .clone(),
-        )
-        .unwrap(),
+        common::client_id(&emulator, names::PUBLIC_CLIENT),
         Authority::parse(&emulator.authority()).unwrap(),
     )
     .cache(SharedTokenCache::in_memory())

@@ -8,13 +8,14 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use tokenhop_cache::{Section, SharedTokenCache, entry::F};
-use tokenhop_core::{ClientId, Scopes, TokenRequestOptions};
+use tokenhop_core::{Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, names};
-use tokenhop_flows::agent_id::{AgentIdBuilder, AgentIdSettings};
+use tokenhop_flows::agent_id::AgentIdBuilder;
 use tokenhop_flows::authority::Authority;
-use tokenhop_flows::certificate::CertificateAssertions;
 use tokenhop_flows::client_auth::ClientCredential;
 use tokenhop_flows::confidential::ConfidentialClient;
+
+mod common;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -40,39 +41,11 @@ async fn trace_output_and_errors_hold_no_secret() {
         .init();
 
     let emulator = Emulator::builder().start().await.unwrap();
-    let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
-    let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
-    let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
-    let mut settings = AgentIdSettings::default();
-    settings.tenant_id = Some(emulator.tenant_id().to_owned());
-    settings.blueprint_id = Some(
-        emulator
-            .config()
-            .app(names::AGENT_BLUEPRINT)
-            .unwrap()
-            .client_id
-            .clone(),
-    );
-    settings.agent_id = Some(
-        emulator
-            .config()
-            .agent_identity(names::AGENT_IDENTITY)
-            .unwrap()
-            .client_id
-            .clone(),
-    );
-    settings.agent_user_id = Some(
-        emulator
-            .config()
-            .user(names::AGENT_USER)
-            .unwrap()
-            .object_id
-            .clone(),
-    );
+    let settings = common::agent_settings(&emulator, names::AGENT_IDENTITY, true);
     let cache = SharedTokenCache::in_memory();
     let chain = AgentIdBuilder::new(settings)
         .authority_host(emulator.url())
-        .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
+        .blueprint_credential(common::blueprint_credential(&emulator))
         .cache(cache.clone())
         .build_user()
         .unwrap();
@@ -101,15 +74,7 @@ async fn trace_output_and_errors_hold_no_secret() {
 
     let wrong_secret = "wrong-secret-3c9a7f";
     let refused = ConfidentialClient::builder(
-        ClientId::new(
-            emulator
-                .config()
-                .app(names::CONFIDENTIAL_SECRET)
-                .unwrap()
-                .client_id
-                .clone(),
-        )
-        .unwrap(),
+        common::client_id(&emulator, names::CONFIDENTIAL_SECRET),
         Authority::parse(&emulator.authority()).unwrap(),
         ClientCredential::secret(wrong_secret),
     )

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokenhop_cache::{Section, SharedTokenCache};
-use tokenhop_core::{ClientId, Error, ManualClock, Scopes, TokenRequestOptions};
+use tokenhop_core::{Error, ManualClock, Scopes, TokenRequestOptions};
 #[cfg(feature = "interactive")]
 use tokenhop_emulator::EmulatorConfig;
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
@@ -15,6 +15,8 @@ use tokenhop_flows::claims::unverified_claims;
 #[cfg(feature = "interactive")]
 use tokenhop_flows::interactive::InteractiveOptions;
 use tokenhop_flows::public_client::PublicClient;
+
+mod common;
 
 fn forced() -> TokenRequestOptions {
     let mut options = TokenRequestOptions::default();
@@ -37,7 +39,7 @@ fn client(emulator: &EmulatorHandle, app: &str, authority: &str, cache: SharedTo
     let waits = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&waits);
     let client = PublicClient::builder(
-        ClientId::new(emulator.config().app(app).unwrap().client_id.clone()).unwrap(),
+        common::client_id(emulator, app),
         Authority::parse(authority).unwrap(),
     )
     .cache(cache)
@@ -57,12 +59,7 @@ fn client(emulator: &EmulatorHandle, app: &str, authority: &str, cache: SharedTo
 
 /// Signs alice in by device code, approving as soon as the code is shown.
 async fn sign_in_alice(emulator: &EmulatorHandle, client: &PublicClient) {
-    client
-        .acquire_token_by_device_code(&user_read(), |info| {
-            assert!(emulator.approve_device_code(Some(&info.user_code), names::ALICE, 0));
-        })
-        .await
-        .unwrap();
+    common::sign_in(emulator, client, &user_read(), names::ALICE).await;
 }
 
 #[tokio::test]
@@ -413,13 +410,7 @@ async fn b2c_sign_in_keeps_the_policy_in_the_account_and_refreshes_silently() {
         &b2c,
         SharedTokenCache::in_memory(),
     );
-    let token = setup
-        .client
-        .acquire_token_by_device_code(&user_read(), |info| {
-            assert!(emulator.approve_device_code(Some(&info.user_code), names::BOB, 0));
-        })
-        .await
-        .unwrap();
+    let token = common::sign_in(&emulator, &setup.client, &user_read(), names::BOB).await;
     assert!(
         token
             .home_account_id
@@ -447,15 +438,7 @@ async fn dropping_the_device_code_future_stops_polling() {
     let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = Arc::clone(&polls);
     let client = PublicClient::builder(
-        ClientId::new(
-            emulator
-                .config()
-                .app(names::PUBLIC_CLIENT)
-                .unwrap()
-                .client_id
-                .clone(),
-        )
-        .unwrap(),
+        common::client_id(&emulator, names::PUBLIC_CLIENT),
         Authority::parse(&emulator.authority()).unwrap(),
     )
     .device_code_wait(Arc::new(move |_| {

@@ -11,20 +11,14 @@ use tokenhop_flows::authority::Authority;
 use tokenhop_flows::public_client::PublicClient;
 use tokenhop_flows::token_factory::CachedTokenFactory;
 
+mod common;
+
 fn scopes() -> Scopes {
     Scopes::new(["User.Read"]).unwrap()
 }
 
 fn client_id(emulator: &EmulatorHandle) -> ClientId {
-    ClientId::new(
-        emulator
-            .config()
-            .app(names::PUBLIC_CLIENT)
-            .unwrap()
-            .client_id
-            .clone(),
-    )
-    .unwrap()
+    common::client_id(emulator, names::PUBLIC_CLIENT)
 }
 
 /// A cache blob in which alice signed in (at `authority`).
@@ -35,12 +29,7 @@ async fn signed_in_blob(emulator: &EmulatorHandle, authority: &str) -> String {
         .device_code_wait(Arc::new(|_| Box::pin(async {})))
         .build()
         .unwrap();
-    client
-        .acquire_token_by_device_code(&scopes(), |info| {
-            assert!(emulator.approve_device_code(Some(&info.user_code), names::ALICE, 0));
-        })
-        .await
-        .unwrap();
+    common::sign_in(emulator, &client, &scopes(), names::ALICE).await;
     cache.write(|c| c.serialize()).unwrap()
 }
 

@@ -1,13 +1,36 @@
-//! What several flows tests build the same way: Agent ID settings and the blueprint's
-//! credential from the emulator's directory.
+//! What several flows tests build the same way: an app's client id, a device code
+//! sign-in, Agent ID settings and the blueprint's credential from the emulator's
+//! directory.
 
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
+use tokenhop_core::{ClientId, Scopes};
 use tokenhop_emulator::{EmulatorHandle, names};
 use tokenhop_flows::agent_id::AgentIdSettings;
 use tokenhop_flows::certificate::CertificateAssertions;
 use tokenhop_flows::client_auth::ClientCredential;
+use tokenhop_flows::public_client::{PublicClient, UserToken};
+
+/// The client id of the emulator's app named `app`.
+pub fn client_id(emulator: &EmulatorHandle, app: &str) -> ClientId {
+    ClientId::new(emulator.config().app(app).unwrap().client_id.clone()).unwrap()
+}
+
+/// Signs `user` in by device code for `scopes`, approving as soon as the code is shown.
+pub async fn sign_in(
+    emulator: &EmulatorHandle,
+    client: &PublicClient,
+    scopes: &Scopes,
+    user: &str,
+) -> UserToken {
+    client
+        .acquire_token_by_device_code(scopes, |info| {
+            assert!(emulator.approve_device_code(Some(&info.user_code), user, 0));
+        })
+        .await
+        .unwrap()
+}
 
 /// Settings for the agent identity named `agent` of the built-in blueprint; with
 /// `agent_user` set, for the three-hop chain by the agent user's object id.
