@@ -11,7 +11,6 @@ use crate::cli::{
     Alg, AssertionArgs, CertCommand, Digest, GenerateArgs, GlobalArgs, ThumbprintArgs,
 };
 use crate::context::{password, read_file};
-use crate::credential::load_certificate;
 use crate::failure::{Outcome, config};
 use crate::files::{Access, write};
 use crate::output;
@@ -115,4 +114,14 @@ fn generate(args: &GenerateArgs) -> Outcome {
         certificate.sha1_thumbprint().to_hex(),
         certificate.sha256_thumbprint().to_base64url(),
     ))
+}
+
+/// A certificate with its key (PEM or PFX), decrypted with the password in the
+/// environment variable `password_env`.
+fn load_certificate(path: &Path, password_env: Option<&str>) -> Outcome<ClientCertificate> {
+    let password = password(password_env)?;
+    Ok(ClientCertificate::from_file(
+        path,
+        password.as_ref().map(|p| p.expose_secret()),
+    )?)
 }

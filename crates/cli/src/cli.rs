@@ -73,7 +73,7 @@ pub struct GlobalArgs {
 
     /// The command's one HTTP client, made on first use (see [`GlobalArgs::http`]).
     #[arg(skip)]
-    pub http_client: std::sync::OnceLock<tokenhop_flows::http::HttpClient>,
+    pub http_client: std::sync::OnceLock<tokenhop_flows::HttpClient>,
 }
 
 /// The commands.

@@ -1,15 +1,15 @@
-//! The global options turned into what the library needs: the token cache, the HTTP
-//! client, the authority, the client id and the client secret.
+//! The global options turned into what the library needs — the token cache, the HTTP
+//! client, the authority, the client id — and what every command shares: scopes,
+//! passwords, files, the async runtime.
 
 use std::path::{Path, PathBuf};
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Scopes, Secret};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::http::{HttpClient, HttpConfig};
+use tokenhop_flows::{Authority, HttpClient, HttpConfig};
 
 use crate::cli::GlobalArgs;
-use crate::failure::{Outcome, config};
+use crate::failure::{Failure, Outcome, config};
 
 /// The environment variable that holds the client secret.
 pub const CLIENT_SECRET_ENV: &str = "TOKENHOP_CLIENT_SECRET";
@@ -79,34 +79,6 @@ impl GlobalArgs {
             .ok_or_else(|| config("no client id: give --client-id or set TOKENHOP_CLIENT_ID"))?;
         Ok(ClientId::new(text)?)
     }
-
-    /// The client secret: `--client-secret-file`, else TOKENHOP_CLIENT_SECRET.
-    pub fn client_secret(&self) -> Outcome<Secret> {
-        let secret = match &self.client_secret_file {
-            Some(path) => {
-                let bytes = read_file(path, "the client secret file")?;
-                let text = String::from_utf8(bytes).map_err(|_| {
-                    config(format!(
-                        "the client secret file {} is not UTF-8 text",
-                        path.display()
-                    ))
-                })?;
-                Secret::new(text.trim())
-            }
-            None => match std::env::var(CLIENT_SECRET_ENV) {
-                Ok(value) => Secret::new(value.trim()),
-                Err(_) => {
-                    return Err(config(format!(
-                        "no client secret: set {CLIENT_SECRET_ENV} or give --client-secret-file"
-                    )));
-                }
-            },
-        };
-        if secret.is_empty() {
-            return Err(config("the client secret is empty"));
-        }
-        Ok(secret)
-    }
 }
 
 /// The scopes given with `--scope` (each value may hold several, space-separated).
@@ -136,14 +108,10 @@ pub fn read_file(path: &Path, what: &str) -> Outcome<Vec<u8>> {
     std::fs::read(path).map_err(|e| config(format!("cannot read {what} {}: {e}", path.display())))
 }
 
-/// A secret held in a file (trimmed), with an error that says which file.
-pub fn read_secret_file(path: &Path, what: &str) -> Outcome<Secret> {
-    let bytes = read_file(path, what)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| config(format!("{what}: {} is not UTF-8 text", path.display())))?;
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(config(format!("{what}: {} is empty", path.display())));
-    }
-    Ok(Secret::new(text))
+/// A small runtime for one command's requests.
+pub fn runtime() -> Outcome<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Other(format!("cannot start the async runtime: {e}")))
 }

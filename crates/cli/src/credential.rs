@@ -1,36 +1,46 @@
-//! The credential `token` and `get` use: one of tokenhop-flows' credentials, chosen by
-//! `--flow` (or inferred from the options given), sharing the command's token cache.
-
-use std::path::Path;
-use std::sync::Arc;
+//! The credential `token` and `get` use: the command line turned into a
+//! [`FlowConfig`] — `--flow`, or the flow the other options point to — and built by
+//! tokenhop-flows' one factory, sharing the command's token cache and HTTP client. No
+//! protocol logic here: only which options make which settings.
 
 use tokenhop_cache::SharedTokenCache;
-use tokenhop_cert::ClientCertificate;
-use tokenhop_core::{ClientId, Error, Scopes, TokenCredential};
-use tokenhop_flows::agent_id::{AgentIdBuilder, AgentIdSettings, AgentResource};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::certificate::CertificateAssertions;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
-use tokenhop_flows::http::HttpClient;
-use tokenhop_flows::managed_identity::{ManagedIdentityCredential, ManagedIdentityId};
-use tokenhop_flows::workload_identity::{WorkloadIdentityCredential, WorkloadIdentityEnv};
+use tokenhop_core::Scopes;
+use tokenhop_flows::{
+    AgentConfig, AgentIdSettings, AgentResource, CertificateSource, ClientCertificateConfig,
+    ClientSecretConfig, DynCredential, FlowConfig, FlowKind, HttpClient, ManagedIdentityConfig,
+    ManagedIdentityId, OnBehalfOfConfig, SecretSource, UserConfig, WorkloadIdentityConfig,
+};
 
 use crate::cli::{Flow, FlowArgs, GlobalArgs};
-use crate::context::password;
-use crate::failure::Outcome;
-
-/// A credential of any flow.
-pub type AnyCredential = Arc<dyn TokenCredential>;
+use crate::context::CLIENT_SECRET_ENV;
+use crate::failure::{Outcome, config};
 
 /// A credential ready to ask.
 pub struct Resolved {
     /// The credential.
-    pub credential: AnyCredential,
+    pub credential: DynCredential,
     /// The scopes to ask it for.
     pub scopes: Scopes,
     /// The HTTP client it sends through.
     pub http: HttpClient,
+}
+
+impl Flow {
+    /// The library's flow of the same name.
+    pub fn kind(self) -> FlowKind {
+        match self {
+            Self::Silent => FlowKind::Silent,
+            Self::DeviceCode => FlowKind::DeviceCode,
+            Self::Interactive => FlowKind::Interactive,
+            Self::OnBehalfOf => FlowKind::OnBehalfOf,
+            Self::WorkloadIdentity => FlowKind::WorkloadIdentity,
+            Self::AgentUser => FlowKind::AgentUser,
+            Self::ClientSecret => FlowKind::ClientSecret,
+            Self::ClientCertificate => FlowKind::ClientCertificate,
+            Self::ManagedIdentity => FlowKind::ManagedIdentity,
+            Self::AgentIdentity => FlowKind::AgentIdentity,
+        }
+    }
 }
 
 impl FlowArgs {
@@ -51,7 +61,7 @@ impl FlowArgs {
         } else if self.mi_client_id.is_some() {
             Flow::ManagedIdentity
         } else if global.client_secret_file.is_some()
-            || std::env::var_os(crate::context::CLIENT_SECRET_ENV).is_some()
+            || std::env::var_os(CLIENT_SECRET_ENV).is_some()
         {
             Flow::ClientSecret
         } else {
@@ -76,7 +86,7 @@ pub fn resolve(
         Some(crate::context::scopes(scope_values)?)
     };
     if let (Some(path), None) = (&global.config, args.flow) {
-        let built = tokenhop_flows::config::AuthConfig::load(path)?;
+        let built = tokenhop_flows::AuthConfig::load(path)?;
         return Ok(Resolved {
             credential: built.credential,
             scopes: given.unwrap_or(built.scopes),
@@ -87,119 +97,115 @@ pub fn resolve(
         (Some(scopes), _) => scopes,
         (None, Some(resource)) => AgentResource::parse(resource)?.scopes()?,
         (None, None) => {
-            return Err(crate::failure::config(
+            return Err(config(
                 "no scopes: give --scope (or --resource, or a --config file with scopes)",
             ));
         }
     };
-    let credential = build(global, args, &scopes, cache)?;
+    let flow = flow_config(global, args, &scopes)?;
+    tracing::debug!(flow = %flow.kind(), "building the credential");
+    let http = global.http()?;
+    let credential = flow
+        .credential()
+        .http(http.clone())
+        .cache(cache)
+        .show_code(crate::user::show_code)
+        .build()?;
     Ok(Resolved {
         credential,
         scopes,
-        http: global.http()?,
+        http,
     })
 }
 
-/// Builds the credential for `scopes`, keeping its tokens in `cache`. No I/O besides
-/// reading certificate and secret files.
-pub fn build(
-    global: &GlobalArgs,
-    args: &FlowArgs,
-    scopes: &Scopes,
-    cache: SharedTokenCache,
-) -> Outcome<AnyCredential> {
-    let flow = args.chosen(global);
-    tracing::debug!(?flow, "building the credential");
-    Ok(match flow {
-        Flow::ClientSecret => {
-            let app = App::of(global)?;
-            let credential = ClientCredential::secret(global.client_secret()?);
-            app.client(global, credential, cache)?
+/// The settings the options describe, for the chosen flow. Each required option is
+/// checked here, so that errors name the option to give. No I/O.
+pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcome<FlowConfig> {
+    Ok(match args.chosen(global).kind() {
+        FlowKind::ClientSecret => {
+            let (authority, client_id) = (global.authority()?, global.client_id()?);
+            FlowConfig::ClientSecret(ClientSecretConfig::new(
+                authority,
+                client_id,
+                client_secret(global)?,
+            ))
         }
-        Flow::ClientCertificate => {
+        FlowKind::ClientCertificate => {
             let Some(path) = &args.certificate else {
-                return Err(crate::failure::config(
+                return Err(config(
                     "the client-certificate flow needs --certificate PEM|PFX",
                 ));
             };
-            let app = App::of(global)?;
-            let certificate = load_certificate(path, args.password_env.as_deref())?;
-            let credential = CertificateAssertions::new(certificate).into_credential();
-            app.client(global, credential, cache)?
+            let mut settings = ClientCertificateConfig::new(
+                global.authority()?,
+                global.client_id()?,
+                path.clone(),
+            );
+            settings.password = password(args);
+            FlowConfig::ClientCertificate(settings)
         }
-        Flow::ManagedIdentity => {
-            let id = match &args.mi_client_id {
+        FlowKind::ManagedIdentity => {
+            FlowConfig::ManagedIdentity(ManagedIdentityConfig::new(match &args.mi_client_id {
                 Some(client_id) => ManagedIdentityId::ClientId(client_id.clone()),
                 None => ManagedIdentityId::SystemAssigned,
-            };
-            Arc::new(
-                ManagedIdentityCredential::from_env(id)?
-                    .with_http(global.http()?)
-                    .with_cache(cache),
-            )
+            }))
         }
-        Flow::AgentIdentity | Flow::AgentUser => agent(global, args, scopes, cache)?,
-        Flow::Silent | Flow::DeviceCode | Flow::Interactive => {
-            crate::user::credential(global, flow, args.account.clone(), cache)?
+        kind @ (FlowKind::AgentIdentity | FlowKind::AgentUser) => {
+            agent(global, args, scopes, kind)?
         }
-        Flow::OnBehalfOf => {
+        FlowKind::Silent => FlowConfig::Silent(user(global, args)?),
+        FlowKind::DeviceCode => FlowConfig::DeviceCode(user(global, args)?),
+        FlowKind::Interactive => FlowConfig::Interactive(user(global, args)?),
+        FlowKind::OnBehalfOf => {
             let Some(path) = &args.assertion_file else {
-                return Err(crate::failure::config(
-                    "the on-behalf-of flow needs --assertion-file FILE",
-                ));
+                return Err(config("the on-behalf-of flow needs --assertion-file FILE"));
             };
-            let assertion =
-                crate::context::read_secret_file(path, "the incoming token (--assertion-file)")?;
-            let credential = match &args.certificate {
-                Some(certificate) => CertificateAssertions::new(load_certificate(
-                    certificate,
-                    args.password_env.as_deref(),
-                )?)
-                .into_credential(),
-                None => ClientCredential::secret(global.client_secret()?),
-            };
-            let app = App::of(global)?;
-            let client = ConfidentialClient::builder(app.client_id, app.authority, credential)
-                .cache(cache)
-                .http(global.http()?)
-                .build()?;
-            Arc::new(crate::user::OnBehalfOf::new(client, assertion))
+            let (authority, client_id) = (global.authority()?, global.client_id()?);
+            let mut settings =
+                OnBehalfOfConfig::new(authority, client_id, None, SecretSource::file(path.clone()));
+            match &args.certificate {
+                Some(certificate) => {
+                    settings.certificate = Some(CertificateSource::File(certificate.clone()));
+                    settings.password = password(args);
+                }
+                None => settings.client_secret = Some(client_secret(global)?),
+            }
+            FlowConfig::OnBehalfOf(settings)
         }
-        Flow::WorkloadIdentity => Arc::new(WorkloadIdentityCredential::new(
-            WorkloadIdentityEnv::from_env()?,
-            global.http()?,
-            cache,
-        )?),
+        FlowKind::WorkloadIdentity => {
+            FlowConfig::WorkloadIdentity(WorkloadIdentityConfig::default())
+        }
+        other => {
+            return Err(config(format!(
+                "--flow {other} is not supported by this tokenhop"
+            )));
+        }
     })
 }
 
-/// A confidential app: who it is and where it signs in (checked before any secret or
-/// certificate is read).
-struct App {
-    client_id: ClientId,
-    authority: Authority,
+/// `--client-secret-file`, else TOKENHOP_CLIENT_SECRET (read when the credential is
+/// built, never from the command line).
+fn client_secret(global: &GlobalArgs) -> Outcome<SecretSource> {
+    match &global.client_secret_file {
+        Some(path) => Ok(SecretSource::file(path.clone())),
+        None if std::env::var_os(CLIENT_SECRET_ENV).is_some() => {
+            Ok(SecretSource::env(CLIENT_SECRET_ENV))
+        }
+        None => Err(config(format!(
+            "no client secret: set {CLIENT_SECRET_ENV} or give --client-secret-file"
+        ))),
+    }
 }
 
-impl App {
-    fn of(global: &GlobalArgs) -> Outcome<Self> {
-        Ok(Self {
-            client_id: global.client_id()?,
-            authority: global.authority()?,
-        })
-    }
+/// The certificate password's variable (`--password-env`).
+fn password(args: &FlowArgs) -> Option<SecretSource> {
+    args.password_env.clone().map(SecretSource::env)
+}
 
-    fn client(
-        self,
-        global: &GlobalArgs,
-        credential: ClientCredential,
-        cache: SharedTokenCache,
-    ) -> Outcome<AnyCredential> {
-        let client = ConfidentialClient::builder(self.client_id, self.authority, credential)
-            .cache(cache)
-            .http(global.http()?)
-            .build()?;
-        Ok(Arc::new(client))
-    }
+fn user(global: &GlobalArgs, args: &FlowArgs) -> Outcome<UserConfig> {
+    let mut settings = UserConfig::new(global.authority()?, global.client_id()?);
+    settings.account = args.account.clone();
+    Ok(settings)
 }
 
 /// The Agent ID chain, two hops (or three with an agent user); every missing option is
@@ -208,8 +214,8 @@ fn agent(
     global: &GlobalArgs,
     args: &FlowArgs,
     scopes: &Scopes,
-    cache: SharedTokenCache,
-) -> Outcome<AnyCredential> {
+    kind: FlowKind,
+) -> Outcome<FlowConfig> {
     let missing: Vec<String> = [
         ("--authority", global.authority.is_none()),
         ("--blueprint-id", args.blueprint_id.is_none()),
@@ -224,35 +230,41 @@ fn agent(
     .map(|(name, _)| name.to_owned())
     .collect();
     let (Some(certificate), true) = (&args.blueprint_certificate, missing.is_empty()) else {
-        return Err(Error::AgentIdNotAvailable { missing }.into());
+        return Err(tokenhop_core::Error::AgentIdNotAvailable { missing }.into());
     };
     let authority = global.authority()?;
-    let certificate = load_certificate(certificate, args.password_env.as_deref())?;
     let mut settings = AgentIdSettings::default();
     settings.tenant_id = Some(authority.realm().to_owned());
     settings.blueprint_id = args.blueprint_id.clone();
     settings.agent_id = args.agent_id.clone();
     settings.agent_user_id = args.agent_user_id.clone();
     settings.agent_user_upn = args.agent_user_upn.clone();
-    let builder = AgentIdBuilder::new(settings)
-        .authority_host(authority.url().origin().ascii_serialization())
-        .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
-        .resource(AgentResource::Scopes(scopes.clone()))
-        .cache(cache)
-        .http(global.http()?);
-    Ok(if args.chosen(global) == Flow::AgentUser {
-        Arc::new(builder.build_user()?)
+    let mut chain = AgentConfig::new(settings, certificate.clone());
+    chain.authority_host = Some(authority.url().origin().ascii_serialization());
+    chain.password = password(args);
+    chain.resource = Some(scopes.to_space_separated());
+    Ok(if kind == FlowKind::AgentUser {
+        FlowConfig::AgentUser(chain)
     } else {
-        Arc::new(builder.build_identity()?)
+        FlowConfig::AgentIdentity(chain)
     })
 }
 
-/// A certificate with its key (PEM or PFX), decrypted with the password in the
-/// environment variable `password_env`.
-pub fn load_certificate(path: &Path, password_env: Option<&str>) -> Outcome<ClientCertificate> {
-    let password = password(password_env)?;
-    Ok(ClientCertificate::from_file(
-        path,
-        password.as_ref().map(|p| p.expose_secret()),
-    )?)
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    /// Every flow the library has can be chosen with `--flow`, by its library name,
+    /// and every `--flow` is one of the library's flows.
+    #[test]
+    fn every_flow_has_its_cli_name() {
+        for kind in FlowKind::ALL {
+            let flow = Flow::from_str(kind.name(), false)
+                .unwrap_or_else(|_| panic!("--flow {} is missing", kind.name()));
+            assert_eq!(flow.kind(), kind);
+        }
+        assert_eq!(Flow::value_variants().len(), FlowKind::ALL.len());
+    }
 }

@@ -34,7 +34,7 @@ impl From<Error> for Failure {
 
 impl From<tokenhop_cert::CertError> for Failure {
     fn from(error: tokenhop_cert::CertError) -> Self {
-        Self::Token(tokenhop_flows::certificate::cert_error(error))
+        Self::Token(tokenhop_flows::cert_error(error))
     }
 }
 

@@ -4,7 +4,8 @@
 use tokenhop_core::{AccessToken, TokenRequestOptions, epoch_seconds};
 
 use crate::cli::{GlobalArgs, TokenArgs};
-use crate::failure::{Failure, Outcome};
+use crate::context::runtime;
+use crate::failure::Outcome;
 use crate::{credential, output};
 
 /// Where the token came from.
@@ -60,12 +61,4 @@ fn json(token: &AccessToken, source: Source) -> serde_json::Value {
         "scopes": token.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         "source": source.name(),
     })
-}
-
-/// A small runtime for one command's requests.
-pub fn runtime() -> Outcome<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::Other(format!("cannot start the async runtime: {e}")))
 }

@@ -3,17 +3,19 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
+use crate::flights::lock;
 use crate::{
-    AccessToken, BoxFuture, Clock, Result, Scopes, SystemClock, TenantId, TokenCredential,
-    TokenRequestOptions,
+    AccessToken, BoxFuture, Cached, Clock, Result, Scopes, SystemClock, TenantId, TokenCredential,
+    TokenFlights, TokenRequestOptions,
 };
 
-/// Wraps a credential with a per-scope-set token cache in memory.
+/// Wraps a credential with a per-scope-set token cache in memory, on the same
+/// [`TokenFlights`] every flow uses:
 ///
-/// - **Single-flight**: concurrent callers that miss wait for one inner request.
+/// - **Single-flight**: concurrent callers that miss wait for one inner request and
+///   share its outcome, success or error.
 /// - **Refresh ahead**: a token is refreshed at its `refresh_on`, or 5 minutes before
 ///   it expires; while one caller refreshes, the others keep getting the still-valid
 ///   token, and if the refresh fails the old token is returned (and the failure logged)
@@ -25,36 +27,11 @@ use crate::{
 pub struct CachingCredential<C> {
     inner: C,
     clock: Arc<dyn Clock>,
-    slots: Mutex<HashMap<SlotKey, Arc<Slot>>>,
+    slots: Mutex<HashMap<SlotKey, AccessToken>>,
+    flights: TokenFlights<SlotKey>,
 }
 
 type SlotKey = (Scopes, Option<TenantId>);
-
-#[derive(Default)]
-struct Slot {
-    current: Mutex<Option<AccessToken>>,
-    // Bumped whenever `current` changes, so a waiter can tell that someone else fetched.
-    generation: AtomicU64,
-    fetching: tokio::sync::Mutex<()>,
-}
-
-impl Slot {
-    fn current(&self) -> Option<AccessToken> {
-        lock(&self.current).clone()
-    }
-
-    fn replace(&self, token: Option<AccessToken>) {
-        *lock(&self.current) = token;
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves plain data behind; keep serving.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 
 impl<C: TokenCredential> CachingCredential<C> {
     /// Caches `inner`'s tokens, using the system clock.
@@ -63,6 +40,7 @@ impl<C: TokenCredential> CachingCredential<C> {
             inner,
             clock: Arc::new(SystemClock),
             slots: Mutex::new(HashMap::new()),
+            flights: TokenFlights::new(),
         }
     }
 
@@ -79,78 +57,38 @@ impl<C: TokenCredential> CachingCredential<C> {
 
     /// Forgets the cached token for `scopes` (in the credential's own tenant).
     pub fn invalidate(&self, scopes: &Scopes) {
-        if let Some(slot) = lock(&self.slots).get(&(scopes.clone(), None)) {
-            slot.replace(None);
-        }
+        lock(&self.slots).remove(&(scopes.clone(), None));
     }
 
-    fn slot(&self, key: SlotKey) -> Arc<Slot> {
-        Arc::clone(lock(&self.slots).entry(key).or_default())
+    fn cached(&self, key: &SlotKey) -> Cached {
+        let Some(token) = lock(&self.slots).get(key).cloned() else {
+            return Cached::Missing;
+        };
+        let now = self.clock.now();
+        match (token.is_valid_at(now), token.needs_refresh_at(now)) {
+            (true, false) => Cached::Fresh(token),
+            (true, true) => Cached::RefreshDue(token),
+            (false, _) => Cached::Missing,
+        }
     }
 
     async fn get(&self, scopes: &Scopes, options: &TokenRequestOptions) -> Result<AccessToken> {
         if options.claims.is_some() {
             return self.inner.get_token(scopes, options).await;
         }
-        let slot = self.slot((scopes.clone(), options.tenant_id.clone()));
-        let seen_generation = slot.generation.load(Ordering::Acquire);
-        let cached = slot.current();
-
-        if !options.force_refresh
-            && let Some(token) = &cached
-        {
-            let now = self.clock.now();
-            if token.is_valid_at(now) && !token.needs_refresh_at(now) {
-                return Ok(token.clone());
-            }
-            if token.is_valid_at(now) {
-                // Refresh ahead; if another caller is already at it, the old token will do.
-                return match slot.fetching.try_lock() {
-                    Ok(_guard) => {
-                        self.fetch(&slot, scopes, options, Some(token.clone()))
-                            .await
-                    }
-                    Err(_) => Ok(token.clone()),
-                };
-            }
-        }
-
-        let _guard = slot.fetching.lock().await;
-        if let Some(token) = slot.current() {
-            let now = self.clock.now();
-            let someone_else_fetched = slot.generation.load(Ordering::Acquire) != seen_generation;
-            let usable = if options.force_refresh {
-                someone_else_fetched && token.is_valid_at(now)
-            } else {
-                token.is_valid_at(now) && !token.needs_refresh_at(now)
-            };
-            if usable {
-                return Ok(token);
-            }
-        }
-        self.fetch(&slot, scopes, options, None).await
-    }
-
-    async fn fetch(
-        &self,
-        slot: &Slot,
-        scopes: &Scopes,
-        options: &TokenRequestOptions,
-        still_valid: Option<AccessToken>,
-    ) -> Result<AccessToken> {
-        match self.inner.get_token(scopes, options).await {
-            Ok(token) => {
-                slot.replace(Some(token.clone()));
-                Ok(token)
-            }
-            Err(error) => match still_valid {
-                Some(old) if old.is_valid_at(self.clock.now()) => {
-                    tracing::warn!(%error, scopes = %scopes, "proactive token refresh failed; using the cached token until it expires");
-                    Ok(old)
-                }
-                _ => Err(error),
-            },
-        }
+        let key: SlotKey = (scopes.clone(), options.tenant_id.clone());
+        self.flights
+            .acquire(
+                key.clone(),
+                options.force_refresh,
+                || std::future::ready(Ok(self.cached(&key))),
+                || async {
+                    let token = self.inner.get_token(scopes, options).await?;
+                    lock(&self.slots).insert(key.clone(), token.clone());
+                    Ok(token)
+                },
+            )
+            .await
     }
 }
 

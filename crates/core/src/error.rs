@@ -1,9 +1,12 @@
 //! The error type shared by every tokenhop layer.
 
+use std::sync::Arc;
+
 /// What can go wrong getting or using a token. Every message says what happened and
 /// what to do; none contains a secret (tokens, assertions and client secrets are never
-/// put into an error).
-#[derive(Debug, thiserror::Error)]
+/// put into an error). Errors are `Clone`, so that callers who shared one request
+/// (see [`crate::TokenFlights`]) each get its outcome.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No cached account, or silent acquisition is impossible: a user must sign in.
@@ -72,7 +75,7 @@ pub enum Error {
         message: String,
         /// The underlying error, when one is safe to keep.
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
 
     /// The server answered something that is not a valid token response.

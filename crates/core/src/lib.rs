@@ -6,8 +6,10 @@
 //! callable with no arguments that yields a current token, either async
 //! ([`TokenProvider`]) or blocking ([`BlockingTokenProvider`]). Closures implement both
 //! provider traits, so code that takes a provider can be tested with a stub and no
-//! network. [`CachingCredential`] adds single-flight caching and refresh-ahead in front
-//! of any credential. [`Secret`] keeps tokens and keys out of logs and error messages.
+//! network. [`TokenFlights`] is the single-flight mechanism every flow's request goes
+//! through (concurrent callers share one request and its outcome, refresh ahead with
+//! the still-valid token as fallback); [`CachingCredential`] puts it, with a cache in
+//! memory, in front of any credential. [`Secret`] keeps tokens and keys out of logs and error messages.
 //!
 //! This crate does no I/O and pulls in no HTTP or crypto crates: depend on it alone to
 //! accept a provider.
@@ -37,7 +39,7 @@
 
 mod caching;
 mod error;
-mod keyed_locks;
+mod flights;
 mod protocol;
 mod provider;
 pub mod secret;
@@ -45,7 +47,7 @@ mod token;
 
 pub use caching::CachingCredential;
 pub use error::{Error, Result};
-pub use keyed_locks::KeyedLocks;
+pub use flights::{Cached, TokenFlights};
 pub use protocol::{ClientId, Scope, Scopes, TenantId};
 pub use provider::{
     AsyncToBlocking, BlockingToAsync, BlockingTokenProvider, BoxFuture, ScopedProvider,

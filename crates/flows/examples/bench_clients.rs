@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Scopes, TokenRequestOptions};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
-use tokenhop_flows::http::{HttpClient, HttpConfig};
+use tokenhop_flows::Authority;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
+use tokenhop_flows::{HttpClient, HttpConfig};
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -29,13 +29,14 @@ fn text<'v>(value: &'v Value, name: &str) -> Result<&'v str, Failure> {
 
 struct Emulator {
     url: String,
-    http: HttpClient,
+    admin: reqwest::Client,
 }
 
 impl Emulator {
     async fn token_requests(&self) -> Result<u64, Failure> {
-        let url = url::Url::parse(&format!("{}/admin/counters", self.url))?;
-        let body: Value = serde_json::from_slice(&self.http.get(&url, &[]).await?.body)?;
+        let url = format!("{}/admin/counters", self.url);
+        let body: Value =
+            serde_json::from_slice(&self.admin.get(url).send().await?.bytes().await?)?;
         Ok(body["endpoints"]["token"].as_u64().unwrap_or(0))
     }
 }
@@ -79,12 +80,17 @@ async fn main() -> Result<(), Failure> {
     };
     let ready: Value = serde_json::from_str(ready)?;
     let config: Value = serde_json::from_str(&std::fs::read_to_string(config)?)?;
-    let http = HttpClient::new(
-        HttpConfig::default().with_extra_ca_pem(std::fs::read(text(&ready, "ca_cert")?)?),
-    )?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(text(&ready, "ca_cert")?)?;
+    let admin = reqwest::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    // tokenhop sends through the same client: the one reqwest escape hatch.
+    let http = HttpClient::new(HttpConfig::default().with_reqwest_client(admin.clone()))?;
     let emulator = Emulator {
         url: text(&ready, "url")?.to_owned(),
-        http: http.clone(),
+        admin,
     };
     let client = Arc::new(client(&ready, &config, &http)?);
     let scopes = Scopes::new(["https://graph.microsoft.com/.default"])?;

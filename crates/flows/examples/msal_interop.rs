@@ -15,13 +15,13 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Scopes, TokenRequestOptions};
-use tokenhop_flows::agent_id::{AgentIdBuilder, AgentIdSettings, AgentResource};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::certificate::CertificateAssertions;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
-use tokenhop_flows::http::{HttpClient, HttpConfig};
-use tokenhop_flows::public_client::PublicClient;
+use tokenhop_flows::Authority;
+use tokenhop_flows::CertificateAssertions;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
+use tokenhop_flows::PublicClient;
+use tokenhop_flows::{AgentIdSettings, AgentResource, AgentUserCredential};
+use tokenhop_flows::{HttpClient, HttpConfig};
 
 type Failure = Box<dyn std::error::Error>;
 
@@ -49,6 +49,8 @@ struct Context {
     url: String,
     tenant: String,
     http: HttpClient,
+    /// The same connections, for the emulator's admin API.
+    admin: reqwest::Client,
 }
 
 #[tokio::main]
@@ -61,14 +63,14 @@ async fn main() -> Result<(), Failure> {
         );
     };
     let ready: Value = serde_json::from_str(ready)?;
+    let admin = emulator_client(&ready)?;
     let context = Context {
         config: serde_json::from_str(&std::fs::read_to_string(config)?)?,
         state_dir: field(&ready, &["state_dir"])?.into(),
         url: field(&ready, &["url"])?.to_owned(),
         tenant: field(&ready, &["tenant_id"])?.to_owned(),
-        http: HttpClient::new(
-            HttpConfig::default().with_extra_ca_pem(std::fs::read(field(&ready, &["ca_cert"])?)?),
-        )?,
+        http: HttpClient::new(HttpConfig::default().with_reqwest_client(admin.clone()))?,
+        admin,
     };
     match mode.as_str() {
         "write" => write(&context, cache_file, tokens_file).await,
@@ -84,6 +86,7 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
         url,
         tenant,
         http,
+        ..
     } = context;
     let (url, tenant) = (url.as_str(), tenant.as_str());
     let cache = SharedTokenCache::file(cache_file);
@@ -136,7 +139,7 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
         Some(field(named(config, "apps", "agent-blueprint")?, &["client_id"])?.to_owned());
     settings.agent_id = Some(field(agent, &["client_id"])?.to_owned());
     settings.agent_user_id = Some(field(agent_user, &["object_id"])?.to_owned());
-    let chain = AgentIdBuilder::new(settings)
+    let chain = AgentUserCredential::builder(settings)
         .authority_host(url)
         .blueprint_credential(
             CertificateAssertions::new(certificate("agent-blueprint")?).into_credential(),
@@ -144,7 +147,7 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
         .resource(AgentResource::Graph)
         .http(http.clone())
         .cache(cache.clone())
-        .build_user()?;
+        .build()?;
     let token = chain.token(&options).await?;
     tokens.insert("agent_user", token.secret.expose_secret().to_owned());
 
@@ -174,7 +177,7 @@ fn public_client(context: &Context, cache: SharedTokenCache) -> Result<PublicCli
 /// Approves the device code as alice through the admin API, as a user at the
 /// verification page would (from a task: the callback must not block).
 fn approve(context: &Context, user_code: String) {
-    let http = context.http.reqwest().clone();
+    let http = context.admin.clone();
     let url = format!("{}/admin/device/approve", context.url);
     tokio::spawn(async move {
         let body = serde_json::json!({"user_code": user_code, "user": "alice"}).to_string();
@@ -188,9 +191,9 @@ fn approve(context: &Context, user_code: String) {
 }
 
 async fn token_requests(context: &Context) -> Result<u64, Failure> {
-    let url = url::Url::parse(&format!("{}/admin/counters", context.url))?;
-    let response = context.http.get(&url, &[]).await?;
-    let counters: Value = serde_json::from_slice(&response.body)?;
+    let url = format!("{}/admin/counters", context.url);
+    let counters: Value =
+        serde_json::from_slice(&context.admin.get(url).send().await?.bytes().await?)?;
     Ok(counters["endpoints"]["token"].as_u64().unwrap_or(0))
 }
 
@@ -224,4 +227,15 @@ async fn read_msal(context: &Context, cache_file: &str, tokens_file: &str) -> Re
     println!("ok   tokenhop finds MSAL's cached token for alice without a request");
     println!("ok   tokenhop refreshes with MSAL's refresh token");
     Ok(())
+}
+
+/// A client that trusts the emulator's CA (the ready line names it): the one
+/// `reqwest::Client` this example sends everything through.
+fn emulator_client(ready: &Value) -> Result<reqwest::Client, Failure> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = std::fs::read(field(ready, &["ca_cert"])?)?;
+    Ok(reqwest::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
 }

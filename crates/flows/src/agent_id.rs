@@ -8,12 +8,13 @@
 //! - Hop 3: `grant_type=user_fic` for the agent user, with T1 as client assertion and T2
 //!   as `user_federated_identity_credential` → a delegated token.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{
-    AccessToken, BoxFuture, ClientId, Error, Result, Scopes, Secret, TenantId, TokenCredential,
-    TokenRequestOptions,
+    AccessToken, BoxFuture, ClientId, Clock, Error, Result, Scopes, Secret, SystemClock, TenantId,
+    TokenCredential, TokenRequestOptions,
 };
 
 use crate::authority::Authority;
@@ -21,11 +22,8 @@ use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
 use crate::http::HttpClient;
 
-pub use crate::agent_user::AgentUserCredential;
-use crate::http::Form;
-
 /// The audience of the intermediate tokens.
-pub const TOKEN_EXCHANGE_SCOPE: &str = "api://AzureADTokenExchange/.default";
+pub(crate) const TOKEN_EXCHANGE_SCOPE: &str = "api://AzureADTokenExchange/.default";
 
 /// The resource the last hop asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -70,7 +68,6 @@ impl AgentResource {
 
 /// Who the agent user is: by object id (`user_id`) or by UPN (`username`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum AgentUser {
     /// The agent user's object id.
     ObjectId(String),
@@ -80,23 +77,16 @@ pub enum AgentUser {
 
 impl AgentUser {
     /// The `X-AnchorMailbox` header MSAL sends with hop 3.
-    pub fn anchor_mailbox(&self, tenant: &TenantId) -> String {
+    pub(crate) fn anchor_mailbox(&self, tenant: &TenantId) -> String {
         match self {
             Self::ObjectId(oid) => format!("Oid:{oid}@{tenant}"),
             Self::Upn(upn) => format!("upn:{upn}"),
         }
     }
-
-    fn add_to(&self, form: Form) -> Form {
-        match self {
-            Self::ObjectId(oid) => form.field("user_id", oid.as_str()),
-            Self::Upn(upn) => form.field("username", upn.as_str()),
-        }
-    }
 }
 
 /// Agent ID settings as they arrive from a builder or a file: every field optional, so
-/// that [`AgentIdSettings::validate`] can name all the missing ones at once.
+/// that building a credential can name all the missing ones at once.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AgentIdSettings {
@@ -112,9 +102,8 @@ pub struct AgentIdSettings {
     pub agent_user_upn: Option<String>,
 }
 
-/// Validated Agent ID identities.
+/// Validated Agent ID identities (not nameable outside the crate).
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct AgentIdentities {
     /// The tenant.
     pub tenant_id: TenantId,
@@ -129,7 +118,7 @@ pub struct AgentIdentities {
 impl AgentIdSettings {
     /// Checks the settings; `needs_user` for the three-hop chain. A missing field is
     /// [`Error::AgentIdNotAvailable`] naming every missing field.
-    pub fn validate(&self, needs_user: bool) -> Result<AgentIdentities> {
+    pub(crate) fn validate(&self, needs_user: bool) -> Result<AgentIdentities> {
         let present = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
@@ -180,31 +169,6 @@ impl AgentIdSettings {
     }
 }
 
-/// Hop 1's extra field, `fmi_path`, which also keys its cache entry.
-pub fn hop1_extra_fields(identities: &AgentIdentities) -> Vec<(String, String)> {
-    vec![(
-        "fmi_path".to_owned(),
-        identities.agent_id.as_str().to_owned(),
-    )]
-}
-
-/// Hop 3's form, before client authentication (T1 as `client_assertion` is added by the
-/// caller like any other assertion).
-pub fn hop3_form(
-    identities: &AgentIdentities,
-    user: &AgentUser,
-    scopes: &Scopes,
-    t2: &Secret,
-) -> Form {
-    let form = Form::new()
-        .field("grant_type", "user_fic")
-        .field("client_id", identities.agent_id.as_str())
-        .field("scope", crate::on_behalf_of::with_oidc_scopes(scopes))
-        .secret("user_federated_identity_credential", t2)
-        .field("client_info", "1");
-    user.add_to(form)
-}
-
 /// The two-hop chain: an app-only token for the agent identity, for a resource.
 ///
 /// Hop 1 (the blueprint's token for this agent, by `fmi_path`) and hop 2 (the agent's
@@ -217,24 +181,67 @@ pub struct AgentIdentityCredential {
     resource: Scopes,
 }
 
-/// Builds Agent ID credentials. Every missing setting is reported at once as
-/// [`Error::AgentIdNotAvailable`].
-#[derive(Debug, Default)]
-pub struct AgentIdBuilder {
+/// Builds an Agent ID credential: [`AgentIdentityCredential::builder`] for the two-hop
+/// chain, [`crate::AgentUserCredential::builder`] for three. Every missing setting is reported
+/// at once as [`Error::AgentIdNotAvailable`]. Building does no I/O.
+pub struct AgentIdBuilder<C> {
     settings: AgentIdSettings,
     authority_host: Option<String>,
     blueprint_credential: Option<ClientCredential>,
     resource: AgentResource,
     cache: Option<SharedTokenCache>,
     http: Option<HttpClient>,
+    clock: Arc<dyn Clock>,
+    credential: PhantomData<fn() -> C>,
 }
 
-impl AgentIdBuilder {
-    /// Starts from settings (tenant, blueprint, agent, agent user).
-    pub fn new(settings: AgentIdSettings) -> Self {
+impl<C> std::fmt::Debug for AgentIdBuilder<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentIdBuilder")
+            .field("settings", &self.settings)
+            .field("authority_host", &self.authority_host)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The credentials an [`AgentIdBuilder`] builds: [`AgentIdentityCredential`] (two hops)
+/// and [`crate::AgentUserCredential`] (three). Sealed.
+pub trait AgentChain: sealed::Chain {}
+
+impl<C: sealed::Chain> AgentChain for C {}
+
+pub(crate) mod sealed {
+    use tokenhop_core::{Result, Scopes};
+
+    use super::AgentIdentities;
+    use crate::confidential::ConfidentialClient;
+
+    /// What [`super::AgentIdBuilder::build`] needs of a chain; not nameable outside.
+    pub trait Chain: Sized {
+        /// Whether the chain needs an agent user (three hops).
+        const NEEDS_USER: bool;
+
+        /// The credential from validated settings and the agent identity's client.
+        fn assemble(
+            identities: AgentIdentities,
+            agent: ConfidentialClient,
+            resource: Scopes,
+        ) -> Result<Self>;
+    }
+}
+
+impl<C: AgentChain> AgentIdBuilder<C> {
+    pub(crate) fn new(settings: AgentIdSettings) -> Self {
         Self {
             settings,
-            ..Self::default()
+            authority_host: None,
+            blueprint_credential: None,
+            resource: AgentResource::default(),
+            cache: None,
+            http: None,
+            clock: Arc::new(SystemClock),
+            credential: PhantomData,
         }
     }
 
@@ -268,25 +275,16 @@ impl AgentIdBuilder {
         self
     }
 
-    /// The two-hop (app-only) credential for the agent identity.
-    pub fn build_identity(self) -> Result<AgentIdentityCredential> {
-        let (_, agent, resource) = self.build_agent(false)?;
-        Ok(AgentIdentityCredential { agent, resource })
+    /// Uses `clock` for every hop's expiry decisions.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
-    /// The three-hop credential: delegated tokens for the agent user (`user_fic`).
-    pub fn build_user(self) -> Result<AgentUserCredential> {
-        let (identities, agent, resource) = self.build_agent(true)?;
-        AgentUserCredential::new(identities, agent, resource)
-    }
-
-    /// Validates everything (naming every missing field) and builds the agent
-    /// identity's client, whose assertion is the blueprint's hop-1 token.
-    fn build_agent(
-        self,
-        needs_user: bool,
-    ) -> Result<(AgentIdentities, ConfidentialClient, Scopes)> {
-        let mut missing = match self.settings.validate(needs_user) {
+    /// Validates everything (naming every missing field) and builds the chain: the
+    /// agent identity's client, whose assertion is the blueprint's hop-1 token.
+    pub fn build(self) -> Result<C> {
+        let mut missing = match self.settings.validate(C::NEEDS_USER) {
             Err(Error::AgentIdNotAvailable { missing }) => missing,
             Err(other) => return Err(other),
             Ok(_) => Vec::new(),
@@ -297,7 +295,7 @@ impl AgentIdBuilder {
         if !missing.is_empty() {
             return Err(Error::AgentIdNotAvailable { missing });
         }
-        let identities = self.settings.validate(needs_user)?;
+        let identities = self.settings.validate(C::NEEDS_USER)?;
         let Some(blueprint_credential) = self.blueprint_credential else {
             return Err(Error::AgentIdNotAvailable {
                 missing: vec!["blueprint_credential".into()],
@@ -305,7 +303,7 @@ impl AgentIdBuilder {
         };
         let host = self
             .authority_host
-            .unwrap_or_else(|| "https://login.microsoftonline.com".to_owned());
+            .unwrap_or_else(|| crate::PUBLIC_CLOUD.to_owned());
         let authority = Authority::parse(&format!(
             "{}/{}",
             host.trim_end_matches('/'),
@@ -320,6 +318,7 @@ impl AgentIdBuilder {
         )
         .cache(cache.clone())
         .http(http.clone())
+        .clock(Arc::clone(&self.clock))
         .build()?;
         let t1 = BlueprintToken {
             blueprint: Arc::new(blueprint),
@@ -332,8 +331,9 @@ impl AgentIdBuilder {
         )
         .cache(cache)
         .http(http)
+        .clock(self.clock)
         .build()?;
-        Ok((identities, agent, self.resource.scopes()?))
+        C::assemble(identities, agent, self.resource.scopes()?)
     }
 }
 
@@ -360,7 +360,7 @@ impl AssertionSource for BlueprintToken {
         Box::pin(async move {
             let scopes = Scopes::new([TOKEN_EXCHANGE_SCOPE])?;
             let request = AppTokenRequest {
-                scopes: Some(&scopes),
+                scopes: &scopes,
                 extra_fields: vec![("fmi_path".to_owned(), self.fmi_path.clone())],
                 hop: Some(1),
                 force_refresh: false,
@@ -370,14 +370,31 @@ impl AssertionSource for BlueprintToken {
     }
 }
 
+impl sealed::Chain for AgentIdentityCredential {
+    const NEEDS_USER: bool = false;
+
+    fn assemble(
+        _identities: AgentIdentities,
+        agent: ConfidentialClient,
+        resource: Scopes,
+    ) -> Result<Self> {
+        Ok(Self { agent, resource })
+    }
+}
+
 impl AgentIdentityCredential {
+    /// A builder from settings (tenant, blueprint, agent).
+    pub fn builder(settings: AgentIdSettings) -> AgentIdBuilder<Self> {
+        AgentIdBuilder::new(settings)
+    }
+
     /// The app-only token of the agent identity for its resource.
     pub async fn token(&self, options: &TokenRequestOptions) -> Result<AccessToken> {
         let request = AppTokenRequest {
-            scopes: Some(&self.resource),
+            scopes: &self.resource,
+            extra_fields: Vec::new(),
             hop: Some(2),
             force_refresh: options.force_refresh,
-            ..AppTokenRequest::default()
         };
         self.agent.app_token(&request).await
     }
@@ -455,27 +472,6 @@ mod tests {
             ..settings()
         };
         assert!(both.validate(true).is_err());
-    }
-
-    #[test]
-    fn hop3_sends_user_fic_with_exactly_one_user_field() {
-        let ids = settings().validate(true).unwrap();
-        let user = ids.agent_user.clone().unwrap();
-        let form = hop3_form(
-            &ids,
-            &user,
-            &AgentResource::Storage.scopes().unwrap(),
-            &Secret::new("t2"),
-        );
-        assert_eq!(form.get("grant_type"), Some("user_fic"));
-        assert_eq!(form.get("user_id"), Some("oid-1"));
-        assert_eq!(form.get("username"), None);
-        assert_eq!(
-            form.get("scope"),
-            Some("https://storage.azure.com/.default openid profile offline_access")
-        );
-        assert_eq!(form.get("user_federated_identity_credential"), Some("t2"));
-        assert_eq!(user.anchor_mailbox(&ids.tenant_id), "Oid:oid-1@t");
     }
 
     #[test]

@@ -2,19 +2,25 @@
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{
-    AccessToken, BoxFuture, Error, Result, Scopes, TokenCredential, TokenRequestOptions,
+    AccessToken, BoxFuture, Cached, Error, Result, Scopes, Secret, TokenCredential,
+    TokenRequestOptions,
 };
 
-use crate::agent_id::{AgentIdentities, AgentUser, TOKEN_EXCHANGE_SCOPE, hop3_form, only_for};
-use crate::app_cache::ensure_loaded;
+use crate::agent_id::{
+    AgentIdBuilder, AgentIdSettings, AgentIdentities, AgentUser, TOKEN_EXCHANGE_SCOPE, only_for,
+    sealed,
+};
+use crate::cache_slot::ensure_loaded;
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
+use crate::http::Form;
+use crate::oidc_scopes::with_oidc_scopes;
 
 /// The three-hop chain: the blueprint's T1 (hop 1, cached per agent under its
 /// `fmi_path` key), the agent identity's T2 (hop 2, cached), and the agent user's
 /// delegated token by `user_fic` (hop 3, cached under the user's account, recorded with
 /// `account_source=user_fic` as MSAL does). A call while all three are valid makes no
 /// request; when only hop 3's token expired only hop 3 runs. Errors name their hop.
-/// Build it with [`crate::agent_id::AgentIdBuilder::build_user`]; that does no I/O.
+/// Build it with [`AgentUserCredential::builder`]; that does no I/O.
 #[derive(Debug)]
 pub struct AgentUserCredential {
     agent: ConfidentialClient,
@@ -23,8 +29,10 @@ pub struct AgentUserCredential {
     resource: Scopes,
 }
 
-impl AgentUserCredential {
-    pub(crate) fn new(
+impl sealed::Chain for AgentUserCredential {
+    const NEEDS_USER: bool = true;
+
+    fn assemble(
         identities: AgentIdentities,
         agent: ConfidentialClient,
         resource: Scopes,
@@ -42,30 +50,52 @@ impl AgentUserCredential {
             resource,
         })
     }
+}
+
+/// Hop 3's form, before client authentication (T1 as `client_assertion` is added like
+/// any other assertion).
+fn hop3_form(identities: &AgentIdentities, user: &AgentUser, scopes: &Scopes, t2: &Secret) -> Form {
+    let form = Form::new()
+        .field("grant_type", "user_fic")
+        .field("client_id", identities.agent_id.as_str())
+        .field("scope", with_oidc_scopes(scopes))
+        .secret("user_federated_identity_credential", t2)
+        .field("client_info", "1");
+    match user {
+        AgentUser::ObjectId(oid) => form.field("user_id", oid.as_str()),
+        AgentUser::Upn(upn) => form.field("username", upn.as_str()),
+    }
+}
+
+impl AgentUserCredential {
+    /// A builder from settings (tenant, blueprint, agent, and the agent user by object id
+    /// or UPN).
+    pub fn builder(settings: AgentIdSettings) -> AgentIdBuilder<Self> {
+        AgentIdBuilder::new(settings)
+    }
 
     /// The agent user's delegated token for the configured resource.
     pub async fn token(&self, options: &TokenRequestOptions) -> Result<AccessToken> {
-        if !options.force_refresh
-            && let Some(token) = self.cached().await?
-        {
-            return Ok(token);
-        }
-        let _flight = self
-            .agent
-            .flight(format!("agent-user|{}", self.resource))
-            .await;
-        if !options.force_refresh
-            && let Some(token) = self.cached().await?
-        {
-            return Ok(token);
-        }
+        self.agent
+            .flights()
+            .acquire(
+                format!("agent-user|{}", self.resource),
+                options.force_refresh,
+                || self.cached(),
+                || self.hop3(),
+            )
+            .await
+    }
+
+    async fn hop3(&self) -> Result<AccessToken> {
         let exchange = Scopes::new([TOKEN_EXCHANGE_SCOPE])?;
         let t2 = self
             .agent
             .app_token(&AppTokenRequest {
-                scopes: Some(&exchange),
+                scopes: &exchange,
+                extra_fields: Vec::new(),
                 hop: Some(2),
-                ..AppTokenRequest::default()
+                force_refresh: false,
             })
             .await?
             .secret;
@@ -85,10 +115,10 @@ impl AgentUserCredential {
         self.agent.cache()
     }
 
-    async fn cached(&self) -> Result<Option<AccessToken>> {
+    async fn cached(&self) -> Result<Cached> {
         match self.home_account_id().await? {
             Some(home) => self.agent.cached(Some(&home), &self.resource, None).await,
-            None => Ok(None),
+            None => Ok(Cached::Missing),
         }
     }
 
@@ -123,5 +153,42 @@ impl TokenCredential for AgentUserCredential {
             only_for(&self.resource, scopes, "agent user")?;
             self.token(options).await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent_id::AgentResource;
+
+    fn settings() -> AgentIdSettings {
+        AgentIdSettings {
+            tenant_id: Some("t".into()),
+            blueprint_id: Some("bp".into()),
+            agent_id: Some("agent".into()),
+            agent_user_id: Some("oid-1".into()),
+            agent_user_upn: None,
+        }
+    }
+
+    #[test]
+    fn hop3_sends_user_fic_with_exactly_one_user_field() {
+        let ids = settings().validate(true).unwrap();
+        let user = ids.agent_user.clone().unwrap();
+        let form = hop3_form(
+            &ids,
+            &user,
+            &AgentResource::Storage.scopes().unwrap(),
+            &Secret::new("t2"),
+        );
+        assert_eq!(form.get("grant_type"), Some("user_fic"));
+        assert_eq!(form.get("user_id"), Some("oid-1"));
+        assert_eq!(form.get("username"), None);
+        assert_eq!(
+            form.get("scope"),
+            Some("https://storage.azure.com/.default openid profile offline_access")
+        );
+        assert_eq!(form.get("user_federated_identity_credential"), Some("t2"));
+        assert_eq!(user.anchor_mailbox(&ids.tenant_id), "Oid:oid-1@t");
     }
 }

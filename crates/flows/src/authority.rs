@@ -2,11 +2,12 @@
 //! their endpoints from discovery.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use serde::Deserialize;
 use tokenhop_core::{Error, Result};
 use url::Url;
+
+use crate::http::check_transport_security;
 
 /// What kind of authority a URL names; it decides the discovery path and the cache realm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,7 +161,7 @@ impl Authority {
     }
 
     /// Where the OpenID configuration document is.
-    pub fn discovery_url(&self) -> Result<Url> {
+    pub(crate) fn discovery_url(&self) -> Result<Url> {
         let path = match self.kind {
             AuthorityKind::Oidc => ".well-known/openid-configuration",
             _ => "v2.0/.well-known/openid-configuration",
@@ -187,6 +188,16 @@ impl Authority {
     }
 }
 
+/// From a configuration file: the authority URL, parsed as [`Authority::parse`] does.
+impl<'de> Deserialize<'de> for Authority {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Authority::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Debug for Authority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authority")
@@ -199,30 +210,6 @@ impl fmt::Debug for Authority {
 impl fmt::Display for Authority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.url.as_str().trim_end_matches('/'))
-    }
-}
-
-/// Checks that a URL may carry tokens: `https://`, or `http://` to a loopback host.
-pub fn check_transport_security(url: &Url) -> Result<()> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(url) => Ok(()),
-        "http" => Err(Error::configuration(format!(
-            "{url} uses http://; tokens are only sent over https:// (http:// is allowed for loopback hosts only)"
-        ))),
-        other => Err(Error::configuration(format!(
-            "{url}: unsupported scheme {other:?}; use https://"
-        ))),
-    }
-}
-
-/// True for `localhost`, `127.0.0.0/8` and `::1`.
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
     }
 }
 
@@ -267,7 +254,7 @@ pub(crate) fn join(base: &Url, path: &str) -> Result<Url> {
 
 /// The endpoints an authority's discovery document names.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// The issuer.
     pub issuer: String,
     /// The token endpoint.
@@ -291,7 +278,7 @@ struct DiscoveryDocument {
 
 impl Endpoints {
     /// Reads a discovery document; every endpoint must be https (or loopback http).
-    pub fn from_discovery(authority: &Authority, body: &[u8]) -> Result<Self> {
+    pub(crate) fn from_discovery(authority: &Authority, body: &[u8]) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidResponse {
             endpoint: format!("discovery for {authority}"),
             reason,

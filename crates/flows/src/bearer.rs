@@ -11,22 +11,50 @@ use tokenhop_core::{
     AccessToken, BlockingTokenProvider, Error, Result, TokenProvider, blocking_to_async,
 };
 
-use crate::http::{HttpClient, HttpConfig, loggable};
+use crate::http::{HttpClient, loggable};
 
 /// How much of a 401 body is read to see why the token was refused.
 const MAX_CHALLENGE_BODY: usize = 64 * 1024;
+
+/// Builds a [`BearerClient`]. Building does no I/O.
+pub struct BearerClientBuilder {
+    provider: Arc<dyn TokenProvider>,
+    http: Option<HttpClient>,
+}
+
+impl fmt::Debug for BearerClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerClientBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl BearerClientBuilder {
+    /// Shares `http`'s connection pool and settings (e.g. an extra CA).
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<BearerClient> {
+        Ok(BearerClient {
+            http: HttpClient::given_or_default(self.http)?,
+            provider: self.provider,
+        })
+    }
+}
 
 /// Sends requests with a bearer token from a provider. It keeps no token itself:
 /// whoever owns the provider decides about caching and refresh.
 ///
 /// On a `401` whose body says `InvalidAuthenticationToken` or whose `WWW-Authenticate`
 /// says `invalid_token`, it asks the provider for a refreshed token once and sends the
-/// request once more (only requests whose body can be replayed; a streaming body is
-/// sent once). A second such `401` is [`Error::TokenExpired`]. Any other response,
-/// including other `401`s, is returned untouched.
+/// request once more. A second such `401` is [`Error::TokenExpired`]. Any other
+/// response, including other `401`s, is returned untouched.
 #[derive(Clone)]
 pub struct BearerClient {
-    http: reqwest::Client,
+    http: HttpClient,
     provider: Arc<dyn TokenProvider>,
 }
 
@@ -36,10 +64,69 @@ impl fmt::Debug for BearerClient {
     }
 }
 
+/// A resource's answer to a [`BearerClient`] request. Its body is read on demand, so
+/// a large download is not held in memory until asked for.
+#[derive(Debug)]
+pub struct BearerResponse {
+    response: Response,
+}
+
+impl BearerResponse {
+    /// The status code.
+    pub fn status(&self) -> http::StatusCode {
+        self.response.status()
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &http::HeaderMap {
+        self.response.headers()
+    }
+
+    /// The URL that answered.
+    pub fn url(&self) -> &url::Url {
+        self.response.url()
+    }
+
+    /// The next chunk of the body, or `None` at its end.
+    pub async fn chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        let url = loggable(self.response.url());
+        self.response
+            .chunk()
+            .await
+            .map(|chunk| chunk.map(|bytes| bytes.to_vec()))
+            .map_err(|e| body_error(&url, e))
+    }
+
+    /// The whole body.
+    pub async fn bytes(self) -> Result<Vec<u8>> {
+        let url = loggable(self.response.url());
+        self.response
+            .bytes()
+            .await
+            .map(|bytes| bytes.to_vec())
+            .map_err(|e| body_error(&url, e))
+    }
+}
+
+fn body_error(url: &str, error: reqwest::Error) -> Error {
+    Error::transport(format!(
+        "reading the response body from {url} failed: {}",
+        error.without_url()
+    ))
+}
+
 impl BearerClient {
     /// A client that asks `provider` for tokens, with default HTTP settings.
     pub fn new(provider: impl TokenProvider + 'static) -> Result<Self> {
-        Self::with_http(provider, &HttpClient::new(HttpConfig::default())?)
+        Self::builder(provider).build()
+    }
+
+    /// A builder for a client that asks `provider` for tokens.
+    pub fn builder(provider: impl TokenProvider + 'static) -> BearerClientBuilder {
+        BearerClientBuilder {
+            provider: Arc::new(provider),
+            http: None,
+        }
     }
 
     /// A client for a blocking provider: each token is fetched on tokio's blocking pool.
@@ -47,39 +134,33 @@ impl BearerClient {
         Self::new(blocking_to_async(provider))
     }
 
-    /// A client that shares `http`'s connection pool and settings (e.g. an extra CA).
-    pub fn with_http(provider: impl TokenProvider + 'static, http: &HttpClient) -> Result<Self> {
-        Ok(Self {
-            http: http.reqwest().clone(),
-            provider: Arc::new(provider),
-        })
-    }
-
-    /// The underlying `reqwest` client, to build requests for [`BearerClient::send`].
-    pub fn reqwest(&self) -> &reqwest::Client {
-        &self.http
-    }
-
     /// GETs `url`.
-    pub async fn get(&self, url: &str) -> Result<Response> {
-        let request = self.http.get(url).build().map_err(|e| {
-            Error::configuration(format!("cannot build a request: {}", e.without_url()))
-        })?;
-        self.send(request).await
+    pub async fn get(&self, url: &str) -> Result<BearerResponse> {
+        let url = url::Url::parse(url)
+            .map_err(|e| Error::configuration(format!("{url:?} is not a URL: {e}")))?;
+        self.send(
+            http::Request::get(url.as_str())
+                .body(Vec::new())
+                .map_err(|e| Error::configuration(format!("cannot build a request: {e}")))?,
+        )
+        .await
     }
 
     /// Sends `request` with a bearer token, retrying once with a refreshed token as
     /// described on [`BearerClient`].
-    pub async fn send(&self, request: Request) -> Result<Response> {
+    pub async fn send(&self, request: http::Request<Vec<u8>>) -> Result<BearerResponse> {
+        let request = Request::try_from(request.map(reqwest::Body::from)).map_err(|e| {
+            Error::configuration(format!("cannot send this request: {}", e.without_url()))
+        })?;
         let replay = request.try_clone();
         let token = self.provider.token().await?;
         let response = self.execute(request, &token).await?;
         let Some(replay) = replay else {
-            return Ok(response);
+            return Ok(BearerResponse { response });
         };
         let (response, rejection) = inspect_rejection(response).await?;
         let Some(first_reason) = rejection else {
-            return Ok(response);
+            return Ok(BearerResponse { response });
         };
         tracing::debug!(reason = %first_reason, "the resource rejected the token; refreshing once");
         let token = self.provider.refreshed_token().await?;
@@ -87,7 +168,7 @@ impl BearerClient {
         let (response, rejection) = inspect_rejection(response).await?;
         match rejection {
             Some(reason) => Err(Error::TokenExpired { reason }),
-            None => Ok(response),
+            None => Ok(BearerResponse { response }),
         }
     }
 
@@ -105,6 +186,7 @@ impl BearerClient {
         request.headers_mut().insert(AUTHORIZATION, value);
         let url = loggable(request.url());
         self.http
+            .reqwest()
             .execute(request)
             .await
             .map_err(|e| Error::Transport {

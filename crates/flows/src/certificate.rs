@@ -11,7 +11,7 @@ use tokenhop_core::{BoxFuture, Clock, Error, Result, Secret, SystemClock};
 use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
 
 /// MSAL reuses an assertion until it is this old (assertions live 600 s).
-pub const ASSERTION_REUSE: Duration = Duration::from_secs(540);
+const ASSERTION_REUSE: Duration = Duration::from_secs(540);
 
 /// Signs client assertions with a certificate.
 #[derive(Clone)]
@@ -113,7 +113,9 @@ impl AssertionSource for CertificateAssertions {
     }
 }
 
-/// tokenhop-cert's errors in tokenhop's terms.
+/// A `tokenhop-cert` error as a [`tokenhop_core::Error`] (the two crates do not know
+/// each other): a missing key is [`Error::CertNotFound`], a failed signature
+/// [`Error::Signing`], anything else a configuration error.
 pub fn cert_error(error: tokenhop_cert::CertError) -> Error {
     match error {
         tokenhop_cert::CertError::CertNotFound { what } => Error::CertNotFound { what },
@@ -168,7 +170,7 @@ mod tests {
         let a = source.assertion(&context("https://a/token")).await.unwrap();
         let b = source.assertion(&context("https://b/token")).await.unwrap();
         assert_ne!(a, b);
-        let claims = crate::claims::unverified_claims(b.expose_secret()).unwrap();
+        let claims = crate::unverified_jwt::unverified_claims(b.expose_secret()).unwrap();
         assert_eq!(claims["aud"], "https://b/token");
         assert_eq!(claims["iss"], "client");
     }

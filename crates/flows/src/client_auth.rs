@@ -92,7 +92,11 @@ impl ClientCredential {
     }
 
     /// Adds the authentication fields to a token request.
-    pub async fn authenticate(&self, form: Form, context: &AssertionContext) -> Result<Form> {
+    pub(crate) async fn authenticate(
+        &self,
+        form: Form,
+        context: &AssertionContext,
+    ) -> Result<Form> {
         Ok(match self {
             Self::Secret(secret) => form.secret("client_secret", secret),
             Self::Assertion(source) => {

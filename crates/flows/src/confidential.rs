@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use tokenhop_cache::{SharedTokenCache, keys};
 use tokenhop_core::{
-    AccessToken, BoxFuture, ClientId, Clock, Error, KeyedLocks, Result, Scopes, SystemClock,
-    TokenCredential, TokenRequestOptions,
+    AccessToken, BoxFuture, Cached, ClientId, Clock, Result, Scopes, SystemClock, TokenCredential,
+    TokenFlights, TokenRequestOptions,
 };
 
-use crate::app_cache::{CacheSlot, access_token_for};
 use crate::authority::Authority;
+use crate::cache_slot::{CacheSlot, access_token_for};
 use crate::client_auth::{AssertionContext, ClientCredential};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
@@ -55,22 +55,24 @@ impl ConfidentialClientBuilder {
             endpoint: TokenEndpoint::new(self.authority, http),
             credential: self.credential,
             cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
-            flights: KeyedLocks::new(),
+            flights: TokenFlights::new(),
             clock: self.clock,
         })
     }
 }
 
 /// A confidential client: it authenticates with a secret or an assertion and gets app
-/// tokens for resources. Tokens live in the token cache under MSAL's keys; a cached
-/// token is returned without any network I/O (not even discovery); concurrent misses
-/// for the same token make one request.
+/// tokens for resources (and, with [`crate::OnBehalfOfCredential`], tokens on behalf of
+/// a user). Tokens live in the token cache under MSAL's keys; a cached token is
+/// returned without any network I/O (not even discovery); concurrent misses for the
+/// same token make one request and share its outcome; a token past `refresh_on` is
+/// refreshed by one caller, and served when that refresh fails.
 pub struct ConfidentialClient {
     client_id: ClientId,
     endpoint: TokenEndpoint,
     credential: ClientCredential,
     cache: SharedTokenCache,
-    flights: KeyedLocks<String>,
+    flights: TokenFlights<String>,
     clock: Arc<dyn Clock>,
 }
 
@@ -85,9 +87,9 @@ impl fmt::Debug for ConfidentialClient {
 }
 
 /// One app-token request: which scopes, which extra fields, which hop of a chain.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct AppTokenRequest<'a> {
-    pub scopes: Option<&'a Scopes>,
+    pub scopes: &'a Scopes,
     pub extra_fields: Vec<(String, String)>,
     pub hop: Option<u8>,
     pub force_refresh: bool,
@@ -132,60 +134,51 @@ impl ConfidentialClient {
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
         let request = AppTokenRequest {
-            scopes: Some(scopes),
+            scopes,
+            extra_fields: Vec::new(),
+            hop: None,
             force_refresh: options.force_refresh,
-            ..AppTokenRequest::default()
         };
         self.app_token(&request).await
     }
 
     pub(crate) async fn app_token(&self, request: &AppTokenRequest<'_>) -> Result<AccessToken> {
-        let scopes = request
-            .scopes
-            .ok_or_else(|| Error::configuration("a token request needs scopes"))?;
+        let scopes = request.scopes;
         let ext = keys::ext_cache_key(
             request
                 .extra_fields
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        if !request.force_refresh
-            && let Some(token) = self.cached(None, scopes, ext.as_deref()).await?
-        {
-            return Ok(token);
-        }
         let flight = format!(
-            "{}|{}|{}",
+            "app|{}|{}",
             scopes.to_space_separated(),
-            ext.as_deref().unwrap_or_default(),
-            request.force_refresh
+            ext.as_deref().unwrap_or_default()
         );
-        // Misses coalesce into one request; a forced refresh is a request by definition.
-        let _guard = if request.force_refresh {
-            None
-        } else {
-            Some(self.flights.lock(&flight).await)
-        };
-        if !request.force_refresh
-            && let Some(token) = self.cached(None, scopes, ext.as_deref()).await?
-        {
-            return Ok(token);
-        }
-        let mut form = Form::new()
-            .field("grant_type", "client_credentials")
-            .field("client_id", self.client_id.as_str())
-            .field("scope", scopes.to_space_separated());
-        for (name, value) in &request.extra_fields {
-            form = form.field(name, value.as_str());
-        }
-        let response = self.post_authenticated(form, &[], request.hop).await?;
-        self.store(
-            "client_credentials",
-            scopes,
-            &response,
-            &request.extra_fields,
-        )
-        .await
+        self.flights
+            .acquire(
+                flight,
+                request.force_refresh,
+                || self.cached(None, scopes, ext.as_deref()),
+                || async {
+                    let mut form = Form::new()
+                        .field("grant_type", "client_credentials")
+                        .field("client_id", self.client_id.as_str())
+                        .field("scope", scopes.to_space_separated());
+                    for (name, value) in &request.extra_fields {
+                        form = form.field(name, value.as_str());
+                    }
+                    let response = self.post_authenticated(form, &[], request.hop).await?;
+                    self.store(
+                        "client_credentials",
+                        scopes,
+                        &response,
+                        &request.extra_fields,
+                    )
+                    .await
+                },
+            )
+            .await
     }
 
     /// Adds the client's credential to `form` and posts it to the token endpoint.
@@ -204,9 +197,10 @@ impl ConfidentialClient {
         self.endpoint.request_token(&form, headers, hop).await
     }
 
-    /// Waits for the single-flight slot of `key`.
-    pub(crate) async fn flight(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
-        self.flights.lock(&key).await
+    /// The single-flight mechanism of this client's requests, for the flows built on it
+    /// (on-behalf-of, the agent user's hop 3).
+    pub(crate) fn flights(&self) -> &TokenFlights<String> {
+        &self.flights
     }
 
     fn slot(&self) -> CacheSlot {
@@ -218,14 +212,13 @@ impl ConfidentialClient {
         }
     }
 
-    /// The cached token, if it is good for at least the cache's margin and not due
-    /// for refresh.
+    /// What the cache holds for the request (see [`CacheSlot::lookup`]).
     pub(crate) async fn cached(
         &self,
         home_account_id: Option<&str>,
         scopes: &Scopes,
         ext: Option<&str>,
-    ) -> Result<Option<AccessToken>> {
+    ) -> Result<Cached> {
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.slot()
             .lookup(&self.cache, home_account_id, &wanted, ext, self.clock.now())

@@ -31,7 +31,7 @@ pub struct DeviceCodeInfo {
 }
 
 /// A started device authorization: the user-facing info and the secret device code.
-pub struct DeviceAuthorization {
+pub(crate) struct DeviceAuthorization {
     /// What to show the user.
     pub info: DeviceCodeInfo,
     device_code: Secret,
@@ -46,7 +46,7 @@ impl fmt::Debug for DeviceAuthorization {
 }
 
 /// Asks the device authorization endpoint for a user code.
-pub async fn start(
+pub(crate) async fn start(
     endpoint: &TokenEndpoint,
     client_id: &ClientId,
     scopes: &Scopes,
@@ -101,31 +101,23 @@ pub async fn start(
     })
 }
 
-/// How polls wait: sleeps by default; a test can record the intervals instead.
-pub type Wait = std::sync::Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
+/// How device code polls wait: sleeping by default; a test can record the intervals
+/// instead (see [`crate::PublicClientBuilder::device_code_wait`]).
+pub type PollWait = std::sync::Arc<dyn Fn(Duration) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// Waiting by sleeping on the tokio clock.
-pub fn sleep_wait() -> Wait {
+pub(crate) fn sleep_wait() -> PollWait {
     std::sync::Arc::new(|duration| Box::pin(tokio::time::sleep(duration)))
 }
 
-/// Polls the token endpoint until the user approves, declines, or the code expires.
-/// Waits `interval` between polls and adds 5 s on each `slow_down`. Dropping the future
-/// stops polling.
-pub async fn poll(
+/// Polls the token endpoint until the user approves, declines, or the code expires,
+/// waiting through `wait`: `interval` between polls, 5 s more on each `slow_down`.
+/// Dropping the future stops polling.
+pub(crate) async fn poll(
     endpoint: &TokenEndpoint,
     client_id: &ClientId,
     authorization: &DeviceAuthorization,
-) -> Result<TokenResponse> {
-    poll_with(endpoint, client_id, authorization, &sleep_wait()).await
-}
-
-/// [`poll`], waiting through `wait`.
-pub async fn poll_with(
-    endpoint: &TokenEndpoint,
-    client_id: &ClientId,
-    authorization: &DeviceAuthorization,
-    wait: &Wait,
+    wait: &PollWait,
 ) -> Result<TokenResponse> {
     let mut interval = authorization.info.interval;
     let mut waited = 0;

@@ -12,7 +12,7 @@ use crate::response::{TokenResponse, parse_token_response};
 /// runs on the first request that needs an endpoint and is then kept (a failed discovery
 /// is tried again next time).
 #[derive(Debug)]
-pub struct TokenEndpoint {
+pub(crate) struct TokenEndpoint {
     authority: Authority,
     http: HttpClient,
     endpoints: OnceCell<Endpoints>,
@@ -20,7 +20,7 @@ pub struct TokenEndpoint {
 
 impl TokenEndpoint {
     /// An endpoint client for `authority`.
-    pub fn new(authority: Authority, http: HttpClient) -> Self {
+    pub(crate) fn new(authority: Authority, http: HttpClient) -> Self {
         Self {
             authority,
             http,
@@ -29,17 +29,17 @@ impl TokenEndpoint {
     }
 
     /// The authority.
-    pub fn authority(&self) -> &Authority {
+    pub(crate) fn authority(&self) -> &Authority {
         &self.authority
     }
 
     /// The HTTP client.
-    pub fn http(&self) -> &HttpClient {
+    pub(crate) fn http(&self) -> &HttpClient {
         &self.http
     }
 
     /// The discovered endpoints (fetched on first use).
-    pub async fn endpoints(&self) -> Result<&Endpoints> {
+    pub(crate) async fn endpoints(&self) -> Result<&Endpoints> {
         self.endpoints
             .get_or_try_init(|| async {
                 let url = self.authority.discovery_url()?;
@@ -59,7 +59,7 @@ impl TokenEndpoint {
     }
 
     /// Posts `form` to the token endpoint; `hop` labels errors in multi-hop chains.
-    pub async fn request_token(
+    pub(crate) async fn request_token(
         &self,
         form: &Form,
         headers: &[(&str, &str)],

@@ -1,56 +1,29 @@
 //! [`GraphAuth`]: one-line constructors for the common flows, each returning a token
 //! provider for Microsoft Graph (or other scopes) with a persistent cache at the
-//! platform's default path — overridable or disabled. Constructing does no I/O.
+//! platform's default path — overridable or disabled. Each helper builds a
+//! [`FlowConfig`] and goes the one road from a flow to a credential
+//! ([`FlowConfig::credential`]); [`GraphAuth::flow`] takes any flow. Constructing does
+//! no I/O.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokenhop_cache::SharedTokenCache;
 use tokenhop_cert::ClientCertificate;
 use tokenhop_core::{
     ClientId, Result, ScopedProvider, Scopes, Secret, TokenCredential, TokenCredentialExt,
 };
 
-use crate::agent_id::{AgentIdBuilder, AgentIdSettings};
+use crate::agent_id::AgentIdSettings;
 use crate::authority::Authority;
-use crate::certificate::CertificateAssertions;
-use crate::client_auth::ClientCredential;
-use crate::confidential::ConfidentialClient;
-use crate::http::HttpClient;
-use crate::managed_identity::{
-    ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
+use crate::cache_location::CacheLocation;
+use crate::flow::{
+    AgentConfig, ClientCertificateConfig, ClientSecretConfig, FlowConfig, ManagedIdentityConfig,
+    OnBehalfOfConfig, PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
-use crate::public_client::PublicClient;
-use crate::sign_in::{SignIn, SignInCredential};
+use crate::http::HttpClient;
+use crate::managed_identity::ManagedIdentityId;
 
-/// The public cloud's authority host.
-pub const PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
 /// Microsoft Graph's app-token scope.
 pub const GRAPH_DEFAULT_SCOPE: &str = "https://graph.microsoft.com/.default";
-
-/// Where a helper keeps its tokens.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CacheLocation {
-    /// `token_cache.json` in the platform's user config directory.
-    #[default]
-    PlatformDefault,
-    /// A file of the caller's choosing.
-    Path(PathBuf),
-    /// Memory only: nothing is written.
-    Disabled,
-}
-
-impl CacheLocation {
-    /// The cache (the file is read on first use, not here).
-    pub fn open(&self) -> Result<SharedTokenCache> {
-        Ok(match self {
-            Self::PlatformDefault => SharedTokenCache::file(tokenhop_cache::default_path()?),
-            Self::Path(path) => SharedTokenCache::file(path),
-            Self::Disabled => SharedTokenCache::in_memory(),
-        })
-    }
-}
 
 /// A provider from [`GraphAuth`]: a credential bound to scopes.
 pub type GraphProvider = ScopedProvider<Arc<dyn TokenCredential>>;
@@ -107,34 +80,32 @@ impl GraphAuth {
         self
     }
 
-    fn http_client(&self) -> Result<HttpClient> {
-        HttpClient::given_or_default(self.http.clone())
+    /// Any flow, with this helper's cache, HTTP client and scopes.
+    pub fn flow(&self, flow: FlowConfig) -> Result<GraphProvider> {
+        let mut credential = flow.credential().cache(self.cache.open()?);
+        if let Some(http) = &self.http {
+            credential = credential.http(http.clone());
+        }
+        Ok(credential.build()?.into_provider(self.scopes.clone()))
     }
 
     fn authority(&self, tenant: &str) -> Result<Authority> {
         Authority::parse(&format!("{}/{tenant}", self.authority_host))
     }
 
-    fn provide(&self, credential: impl TokenCredential + 'static) -> GraphProvider {
-        let credential: Arc<dyn TokenCredential> = Arc::new(credential);
-        credential.into_provider(self.scopes.clone())
+    fn user(&self, tenant: &str, client_id: &str) -> Result<UserConfig> {
+        Ok(UserConfig::new(
+            self.authority(tenant)?,
+            ClientId::new(client_id)?,
+        ))
     }
 
-    fn confidential(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        credential: ClientCredential,
-    ) -> Result<GraphProvider> {
-        let client = ConfidentialClient::builder(
-            ClientId::new(client_id)?,
-            self.authority(tenant)?,
-            credential,
-        )
-        .cache(self.cache.open()?)
-        .http(self.http_client()?)
-        .build()?;
-        Ok(self.provide(client))
+    fn agent(&self, settings: AgentIdSettings, certificate: ClientCertificate) -> AgentConfig {
+        let mut agent = AgentConfig::new(settings, certificate);
+        agent.authority_host = Some(self.authority_host.clone());
+        // The chain's last hop is for this helper's scopes.
+        agent.resource = Some(self.scopes.to_space_separated());
+        agent
     }
 
     /// App tokens with a client secret.
@@ -144,7 +115,11 @@ impl GraphAuth {
         client_id: &str,
         secret: Secret,
     ) -> Result<GraphProvider> {
-        self.confidential(tenant, client_id, ClientCredential::secret(secret))
+        self.flow(FlowConfig::ClientSecret(ClientSecretConfig::new(
+            self.authority(tenant)?,
+            ClientId::new(client_id)?,
+            SecretSource::Value(secret),
+        )))
     }
 
     /// App tokens with a certificate (PS256 assertions, reused for 540 s).
@@ -154,40 +129,71 @@ impl GraphAuth {
         client_id: &str,
         certificate: ClientCertificate,
     ) -> Result<GraphProvider> {
-        self.confidential(
-            tenant,
-            client_id,
-            CertificateAssertions::new(certificate).into_credential(),
-        )
+        self.flow(FlowConfig::ClientCertificate(ClientCertificateConfig::new(
+            self.authority(tenant)?,
+            ClientId::new(client_id)?,
+            certificate,
+        )))
     }
 
-    fn user(&self, tenant: &str, client_id: &str, sign_in: SignIn) -> Result<GraphProvider> {
-        let client = PublicClient::builder(ClientId::new(client_id)?, self.authority(tenant)?)
-            .cache(self.cache.open()?)
-            .http(self.http_client()?)
-            .build()?;
-        Ok(self.provide(SignInCredential::new(client, sign_in)))
+    /// A middle tier's tokens on behalf of the user whose token is `user_assertion`,
+    /// authenticating with a client secret.
+    pub fn on_behalf_of(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        secret: Secret,
+        user_assertion: Secret,
+    ) -> Result<GraphProvider> {
+        self.flow(FlowConfig::OnBehalfOf(OnBehalfOfConfig::new(
+            self.authority(tenant)?,
+            ClientId::new(client_id)?,
+            Some(SecretSource::Value(secret)),
+            SecretSource::Value(user_assertion),
+        )))
+    }
+
+    /// A signed-in user's tokens from the cache (refreshed when needed); never a
+    /// sign-in: without a cached account the answer is
+    /// [`tokenhop_core::Error::Authentication`].
+    pub fn silent(&self, tenant: &str, client_id: &str) -> Result<GraphProvider> {
+        self.flow(FlowConfig::Silent(self.user(tenant, client_id)?))
     }
 
     /// A user's tokens: silent from the cache, else the device code flow (the message
     /// goes to stderr).
     pub fn device_code(&self, tenant: &str, client_id: &str) -> Result<GraphProvider> {
-        self.user(tenant, client_id, SignIn::DeviceCode)
+        self.flow(FlowConfig::DeviceCode(self.user(tenant, client_id)?))
     }
 
     /// A user's tokens: silent from the cache, else the browser (falling back to the
     /// device code flow).
-    #[cfg(feature = "interactive")]
     pub fn interactive(&self, tenant: &str, client_id: &str) -> Result<GraphProvider> {
-        self.user(tenant, client_id, SignIn::Interactive(Default::default()))
+        self.flow(FlowConfig::Interactive(self.user(tenant, client_id)?))
     }
 
     /// The host's managed identity (IMDS or App Service, as the environment says).
     pub fn managed_identity(&self, id: ManagedIdentityId) -> Result<GraphProvider> {
-        let credential = ManagedIdentityCredential::new(ManagedIdentitySource::from_env()?, id)?
-            .with_http(self.http_client()?)
-            .with_cache(self.cache.open()?);
-        Ok(self.provide(credential))
+        self.flow(FlowConfig::ManagedIdentity(ManagedIdentityConfig::new(id)))
+    }
+
+    /// Workload identity, from `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE` and `AZURE_AUTHORITY_HOST`.
+    pub fn workload_identity(&self) -> Result<GraphProvider> {
+        self.flow(FlowConfig::WorkloadIdentity(
+            WorkloadIdentityConfig::default(),
+        ))
+    }
+
+    /// The Entra Agent ID two-hop chain: the agent identity's app tokens.
+    pub fn agent_identity(
+        &self,
+        settings: AgentIdSettings,
+        blueprint_certificate: ClientCertificate,
+    ) -> Result<GraphProvider> {
+        self.flow(FlowConfig::AgentIdentity(
+            self.agent(settings, blueprint_certificate),
+        ))
     }
 
     /// The Entra Agent ID three-hop chain: delegated tokens for the agent user.
@@ -196,14 +202,8 @@ impl GraphAuth {
         settings: AgentIdSettings,
         blueprint_certificate: ClientCertificate,
     ) -> Result<GraphProvider> {
-        let credential = AgentIdBuilder::new(settings)
-            .authority_host(self.authority_host.clone())
-            .blueprint_credential(
-                CertificateAssertions::new(blueprint_certificate).into_credential(),
-            )
-            .cache(self.cache.open()?)
-            .http(self.http_client()?)
-            .build_user()?;
-        Ok(self.provide(credential))
+        self.flow(FlowConfig::AgentUser(
+            self.agent(settings, blueprint_certificate),
+        ))
     }
 }

@@ -8,12 +8,12 @@ use std::time::Duration;
 use tokenhop_core::{ClientId, Error, Result, Scopes, Secret};
 use url::Url;
 
-use crate::claims::unverified_claims;
 use crate::endpoint::TokenEndpoint;
 use crate::http::Form;
 use crate::loopback::RedirectListener;
 use crate::pkce::{Pkce, random_token};
 use crate::response::TokenResponse;
+use crate::unverified_jwt::unverified_claims;
 
 /// Opens a URL in a browser. Closures `Fn(&str) -> Result<()>` implement it, so tests
 /// and hosts can drive the sign-in page themselves.
@@ -109,7 +109,7 @@ impl InteractiveOptions {
 
 /// How the interactive attempt ended.
 #[derive(Debug)]
-pub enum InteractiveOutcome {
+pub(crate) enum InteractiveOutcome {
     /// The user signed in.
     Token(Box<TokenResponse>),
     /// The browser path is not possible; use the device code flow. The reason says why.
@@ -119,7 +119,7 @@ pub enum InteractiveOutcome {
 /// Runs the browser sign-in. Returns [`InteractiveOutcome::FallBack`] when the port is
 /// taken, no browser opens, or the user does not finish within the timeout; returns an
 /// error when the identity provider or the token endpoint refused.
-pub async fn sign_in(
+pub(crate) async fn sign_in(
     endpoint: &TokenEndpoint,
     client_id: &ClientId,
     scopes: &Scopes,

@@ -8,11 +8,34 @@
 //! for an OAuth `error` before it looks for a token. Secrets in forms, headers and
 //! responses never reach logs or errors.
 //!
+//! Every credential is a [`tokenhop_core::TokenCredential`], built the same way —
+//! `X::builder(..).http(h).cache(c).clock(k).build()` — and every flow can also be
+//! described as data ([`FlowConfig`], what a configuration file, the CLI and
+//! [`GraphAuth`] use) and built by [`FlowConfig::credential`].
+//!
 //! # Example
 //!
+//! ```no_run
+//! use tokenhop_core::{ClientId, Scopes, TokenCredentialExt, TokenProvider};
+//! use tokenhop_flows::{Authority, ClientCredential, ConfidentialClient, HttpClient, HttpConfig};
+//!
+//! # async fn run() -> tokenhop_core::Result<()> {
+//! let client = ConfidentialClient::builder(
+//!     ClientId::new("00000000-0000-0000-0000-000000000001")?,
+//!     Authority::parse("https://login.microsoftonline.com/contoso.onmicrosoft.com")?,
+//!     ClientCredential::secret(std::env::var("APP_SECRET").unwrap_or_default()),
+//! )
+//! .http(HttpClient::new(HttpConfig::default())?)
+//! .build()?;
+//! let provider = client.into_provider(Scopes::new(["https://graph.microsoft.com/.default"])?);
+//! let token = provider.token().await?; // cached, refreshed ahead of expiry
+//! # Ok(()) }
 //! ```
-//! use tokenhop_flows::authority::{Authority, AuthorityKind};
-//! use tokenhop_flows::http::Form;
+//!
+//! Authorities are validated as they are parsed:
+//!
+//! ```
+//! use tokenhop_flows::{Authority, AuthorityKind};
 //!
 //! let authority = Authority::parse("https://contoso.b2clogin.com/tfp/contoso.onmicrosoft.com/B2C_1_signin")?;
 //! assert_eq!(authority.kind(), AuthorityKind::B2c);
@@ -21,40 +44,76 @@
 //! // Plain http is only for loopback hosts such as the emulator.
 //! assert!(Authority::parse("http://login.example.com/tenant").is_err());
 //! assert!(Authority::parse("http://127.0.0.1:8443/tenant").is_ok());
-//!
-//! // Forms never print their secrets.
-//! let form = Form::new().field("grant_type", "client_credentials").secret("client_secret", &"s3cret".into());
-//! assert!(!format!("{form:?}").contains("s3cret"));
 //! # Ok::<(), tokenhop_core::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod agent_id;
+mod agent_id;
 mod agent_user;
-mod app_cache;
-pub mod authority;
-pub mod bearer;
-pub mod certificate;
-pub mod claims;
-pub mod client_auth;
-pub mod confidential;
+mod authority;
+mod bearer;
+mod cache_location;
+mod cache_slot;
+mod certificate;
+mod client_auth;
+mod confidential;
 #[cfg(feature = "config")]
-pub mod config;
-pub mod device_code;
-pub mod endpoint;
-pub mod graph_auth;
-pub mod http;
+mod config;
+mod device_code;
+mod endpoint;
+mod flow;
+mod graph_auth;
+mod http;
 #[cfg(feature = "interactive")]
-pub mod interactive;
+mod interactive;
 #[cfg(feature = "interactive")]
-pub mod loopback;
-pub mod managed_identity;
+mod loopback;
+mod managed_identity;
+mod oidc_scopes;
 mod on_behalf_of;
-pub mod pkce;
-pub mod public_client;
-pub mod response;
-pub mod sign_in;
-pub mod token_factory;
-pub mod workload_identity;
+#[cfg(feature = "interactive")]
+mod pkce;
+mod public_client;
+mod response;
+mod sign_in;
+mod token_factory;
+mod unverified_jwt;
+mod workload_identity;
+
+pub use agent_id::{
+    AgentChain, AgentIdBuilder, AgentIdSettings, AgentIdentityCredential, AgentResource,
+};
+pub use agent_user::AgentUserCredential;
+pub use authority::{Authority, AuthorityKind};
+pub use bearer::{BearerClient, BearerClientBuilder, BearerResponse};
+pub use cache_location::CacheLocation;
+pub use certificate::{CertificateAssertions, cert_error};
+pub use client_auth::{AssertionContext, AssertionSource, ClientCredential};
+pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
+#[cfg(feature = "config")]
+pub use config::{AuthConfig, BuiltAuth, CacheConfig};
+pub use device_code::{DeviceCodeInfo, PollWait};
+pub use flow::{
+    AgentConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig, DynCredential,
+    FlowConfig, FlowCredentialBuilder, FlowKind, ManagedIdentityConfig, OnBehalfOfConfig,
+    PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
+};
+pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
+pub use http::{HttpClient, HttpConfig, RetryPolicy};
+#[cfg(feature = "interactive")]
+pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
+pub use managed_identity::{
+    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityId,
+    ManagedIdentitySource,
+};
+pub use on_behalf_of::{OnBehalfOfCredential, OnBehalfOfCredentialBuilder};
+pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
+pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
+pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};
+pub use unverified_jwt::unverified_claims;
+pub use workload_identity::{
+    FederatedTokenFile, WorkloadIdentityCredential, WorkloadIdentityCredentialBuilder,
+    WorkloadIdentityEnv,
+};

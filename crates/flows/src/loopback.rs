@@ -21,32 +21,33 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 /// A bound listener on `127.0.0.1`. Binding fails when the port is taken, which is the
 /// interactive flow's cue to fall back to the device code flow.
 #[derive(Debug)]
-pub struct RedirectListener {
+pub(crate) struct RedirectListener {
     listener: TcpListener,
     port: u16,
 }
 
 impl RedirectListener {
     /// Binds `127.0.0.1:port` (0 = any free port).
-    pub async fn bind(port: u16) -> std::io::Result<Self> {
+    pub(crate) async fn bind(port: u16) -> std::io::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
         let port = listener.local_addr()?.port();
         Ok(Self { listener, port })
     }
 
     /// `http://localhost:{port}`: the redirect URI to register and send.
-    pub fn redirect_uri(&self) -> String {
+    pub(crate) fn redirect_uri(&self) -> String {
         format!("http://localhost:{}", self.port)
     }
 
     /// The bound port.
-    pub fn port(&self) -> u16 {
+    #[cfg(test)]
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
     /// Serves until a response with `state` arrives and returns its code (or the
     /// identity provider's error). Runs until then: wrap it in a timeout.
-    pub async fn wait_for_code(self, state: &Secret) -> Result<Secret> {
+    pub(crate) async fn wait_for_code(self, state: &Secret) -> Result<Secret> {
         let (sender, mut receiver) = mpsc::channel::<Result<Secret>>(1);
         let mut connections = JoinSet::new();
         loop {

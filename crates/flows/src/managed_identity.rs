@@ -2,11 +2,17 @@
 //! environment as MSAL detects them.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
-use tokenhop_core::{Error, Result, Scopes, Secret};
+use tokenhop_cache::SharedTokenCache;
+use tokenhop_core::{
+    AccessToken, BoxFuture, Clock, Error, Result, Scopes, Secret, SystemClock, TokenCredential,
+    TokenFlights, TokenRequestOptions, epoch_seconds,
+};
 use url::Url;
 
+use crate::cache_slot::{CacheSlot, access_token_for};
 use crate::http::{HttpClient, loggable};
 use crate::response::{json_object, number_field, oauth_error, string_field};
 
@@ -29,7 +35,7 @@ pub enum ManagedIdentityId {
 
 impl ManagedIdentityId {
     /// The id MSAL files the identity's tokens under in the cache.
-    pub fn cache_client_id(&self) -> &str {
+    pub(crate) fn cache_client_id(&self) -> &str {
         match self {
             Self::SystemAssigned => "SYSTEM_ASSIGNED_MANAGED_IDENTITY",
             Self::ClientId(id) | Self::ObjectId(id) | Self::ResourceId(id) => id,
@@ -109,13 +115,11 @@ impl ManagedIdentitySource {
 
 /// A managed identity token, normalised from either source's answer.
 #[derive(Clone)]
-pub struct ManagedIdentityToken {
-    /// The access token.
-    pub access_token: Secret,
+struct ManagedIdentityToken {
+    access_token: Secret,
     /// Seconds until it expires.
-    pub expires_in: u64,
-    /// Usually `Bearer`.
-    pub token_type: String,
+    expires_in: u64,
+    token_type: String,
 }
 
 impl fmt::Debug for ManagedIdentityToken {
@@ -128,7 +132,7 @@ impl fmt::Debug for ManagedIdentityToken {
 }
 
 /// The resource a managed identity token is asked for: one scope, `/.default` dropped.
-pub fn resource_for(scopes: &Scopes) -> Result<String> {
+fn resource_for(scopes: &Scopes) -> Result<String> {
     let mut iter = scopes.iter();
     match (iter.next(), iter.next()) {
         (Some(scope), None) => Ok(scope.as_str().trim_end_matches("/.default").to_owned()),
@@ -141,7 +145,7 @@ pub fn resource_for(scopes: &Scopes) -> Result<String> {
 
 /// Asks the source for a token for `resource`. `now` (epoch seconds) turns App Service's
 /// `expires_on` into seconds left.
-pub async fn request_token(
+async fn request_token(
     http: &HttpClient,
     source: &ManagedIdentitySource,
     id: &ManagedIdentityId,
@@ -213,17 +217,58 @@ pub async fn request_token(
     })
 }
 
-/// Managed identity as a [`tokenhop_core::TokenCredential`]: tokens from IMDS or App
-/// Service, cached where MSAL caches them (environment `localhost`, realm
-/// `managed_identity`, client id the identity's or `SYSTEM_ASSIGNED_MANAGED_IDENTITY`).
-/// Constructing it does no I/O.
+/// Builds a [`ManagedIdentityCredential`]. Building does no I/O.
+#[derive(Debug)]
+pub struct ManagedIdentityCredentialBuilder {
+    source: ManagedIdentitySource,
+    id: ManagedIdentityId,
+    http: Option<HttpClient>,
+    cache: Option<SharedTokenCache>,
+    clock: Arc<dyn Clock>,
+}
+
+impl ManagedIdentityCredentialBuilder {
+    /// Sends requests through `http`.
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Keeps tokens in `cache` (default: a cache in memory).
+    pub fn cache(mut self, cache: SharedTokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Uses `clock` for expiry decisions.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The credential.
+    pub fn build(self) -> Result<ManagedIdentityCredential> {
+        Ok(ManagedIdentityCredential {
+            source: self.source,
+            id: self.id,
+            http: HttpClient::given_or_default(self.http)?,
+            cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
+            clock: self.clock,
+            flights: TokenFlights::new(),
+        })
+    }
+}
+
+/// Managed identity as a [`TokenCredential`]: tokens from IMDS or App Service, cached
+/// where MSAL caches them (environment `localhost`, realm `managed_identity`, client id
+/// the identity's or `SYSTEM_ASSIGNED_MANAGED_IDENTITY`). Constructing it does no I/O.
 pub struct ManagedIdentityCredential {
     source: ManagedIdentitySource,
     id: ManagedIdentityId,
     http: HttpClient,
-    cache: tokenhop_cache::SharedTokenCache,
-    clock: std::sync::Arc<dyn tokenhop_core::Clock>,
-    flights: tokenhop_core::KeyedLocks<String>,
+    cache: SharedTokenCache,
+    clock: Arc<dyn Clock>,
+    flights: TokenFlights<String>,
 }
 
 impl fmt::Debug for ManagedIdentityCredential {
@@ -236,80 +281,51 @@ impl fmt::Debug for ManagedIdentityCredential {
 }
 
 impl ManagedIdentityCredential {
-    /// The identity `id` at `source`, with default HTTP settings and an in-memory cache.
-    pub fn new(source: ManagedIdentitySource, id: ManagedIdentityId) -> Result<Self> {
-        Ok(Self {
+    /// A builder for the identity `id` at `source` (see
+    /// [`ManagedIdentitySource::from_env`]).
+    pub fn builder(
+        source: ManagedIdentitySource,
+        id: ManagedIdentityId,
+    ) -> ManagedIdentityCredentialBuilder {
+        ManagedIdentityCredentialBuilder {
             source,
             id,
-            http: HttpClient::new(crate::http::HttpConfig::default())?,
-            cache: tokenhop_cache::SharedTokenCache::in_memory(),
-            clock: std::sync::Arc::new(tokenhop_core::SystemClock),
-            flights: tokenhop_core::KeyedLocks::new(),
-        })
+            http: None,
+            cache: None,
+            clock: Arc::new(SystemClock),
+        }
     }
 
-    /// The identity `id` at the source the environment names.
-    pub fn from_env(id: ManagedIdentityId) -> Result<Self> {
-        Self::new(ManagedIdentitySource::from_env()?, id)
-    }
-
-    /// Sends requests through `http`.
-    pub fn with_http(mut self, http: HttpClient) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// Keeps tokens in `cache`.
-    pub fn with_cache(mut self, cache: tokenhop_cache::SharedTokenCache) -> Self {
-        self.cache = cache;
-        self
-    }
-
-    /// Uses `clock` for expiry decisions.
-    pub fn with_clock(mut self, clock: std::sync::Arc<dyn tokenhop_core::Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    fn slot(&self) -> crate::app_cache::CacheSlot {
-        crate::app_cache::CacheSlot {
+    fn slot(&self) -> CacheSlot {
+        CacheSlot {
             environment: "localhost".into(),
             realm: "managed_identity".into(),
             client_id: self.id.cache_client_id().to_owned(),
         }
     }
 
-    async fn token(
-        &self,
-        scopes: &Scopes,
-        force_refresh: bool,
-    ) -> Result<tokenhop_core::AccessToken> {
+    async fn token(&self, scopes: &Scopes, force_refresh: bool) -> Result<AccessToken> {
         let resource = resource_for(scopes)?;
         let target = [resource.as_str()];
-        if !force_refresh
-            && let Some(token) = self
-                .slot()
-                .lookup(&self.cache, None, &target, None, self.clock.now())
-                .await?
-        {
-            return Ok(token);
-        }
-        let _guard = self.flights.lock(&resource).await;
-        if !force_refresh
-            && let Some(token) = self
-                .slot()
-                .lookup(&self.cache, None, &target, None, self.clock.now())
-                .await?
-        {
-            return Ok(token);
-        }
+        let slot = self.slot();
+        self.flights
+            .acquire(
+                resource.clone(),
+                force_refresh,
+                || slot.lookup(&self.cache, None, &target, None, self.clock.now()),
+                || self.fetch(&resource),
+            )
+            .await
+    }
+
+    async fn fetch(&self, resource: &str) -> Result<AccessToken> {
         let now = self.clock.now();
         let token = request_token(
             &self.http,
             &self.source,
             &self.id,
-            &resource,
-            tokenhop_core::epoch_seconds(now),
+            resource,
+            epoch_seconds(now),
         )
         .await?;
         // MSAL refreshes long-lived managed identity tokens at half their life.
@@ -328,30 +344,29 @@ impl ManagedIdentityCredential {
             .store(
                 &self.cache,
                 "",
-                vec![resource.clone()],
+                vec![resource.to_owned()],
                 response,
                 Vec::new(),
                 now,
             )
             .await?;
-        let scopes = Scopes::new([resource.as_str()])?;
-        Ok(crate::app_cache::access_token_for(
+        Ok(access_token_for(
             token.access_token,
             &token.token_type,
             token.expires_in,
             refresh_in,
-            scopes,
+            Scopes::new([resource])?,
             now,
         ))
     }
 }
 
-impl tokenhop_core::TokenCredential for ManagedIdentityCredential {
+impl TokenCredential for ManagedIdentityCredential {
     fn get_token<'a>(
         &'a self,
         scopes: &'a Scopes,
-        options: &'a tokenhop_core::TokenRequestOptions,
-    ) -> tokenhop_core::BoxFuture<'a, Result<tokenhop_core::AccessToken>> {
+        options: &'a TokenRequestOptions,
+    ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(self.token(scopes, options.force_refresh))
     }
 }

@@ -5,13 +5,22 @@
 //! hashes it), so a second call with the same incoming token makes no request, and a
 //! different incoming token never gets a token minted for another one.
 
-use sha2::Digest;
-use tokenhop_cache::keys;
-use tokenhop_core::{AccessToken, Result, Scopes, Secret, TokenRequestOptions};
+use std::fmt;
+use std::sync::Arc;
 
-use crate::claims::unverified_claims;
-use crate::confidential::ConfidentialClient;
-use crate::http::Form;
+use sha2::Digest;
+use tokenhop_cache::{SharedTokenCache, keys};
+use tokenhop_core::{
+    AccessToken, BoxFuture, Cached, ClientId, Clock, Result, Scopes, Secret, TokenCredential,
+    TokenRequestOptions,
+};
+
+use crate::authority::Authority;
+use crate::client_auth::ClientCredential;
+use crate::confidential::{ConfidentialClient, ConfidentialClientBuilder};
+use crate::http::{Form, HttpClient};
+use crate::oidc_scopes::with_oidc_scopes;
+use crate::unverified_jwt::unverified_claims;
 
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The extra field that keys the cache entry by incoming assertion (never sent).
@@ -39,43 +48,116 @@ impl ConfidentialClient {
                 claims["tid"].as_str()?
             ))
         });
-        let cached = async || match &home_account_id {
-            Some(home) if !options.force_refresh => {
-                self.cached(Some(home), scopes, ext.as_deref()).await
-            }
-            _ => Ok(None),
-        };
-        if let Some(token) = cached().await? {
-            return Ok(token);
-        }
-        let _flight = self
-            .flight(format!(
-                "obo|{}|{}",
-                scopes,
-                ext.as_deref().unwrap_or_default()
-            ))
-            .await;
-        if let Some(token) = cached().await? {
-            return Ok(token);
-        }
-        let form = Form::new()
-            .field("grant_type", JWT_BEARER_GRANT)
-            .field("client_id", self.client_id().as_str())
-            .secret("assertion", user_assertion)
-            .field("requested_token_use", "on_behalf_of")
-            .field("scope", with_oidc_scopes(scopes))
-            .field("client_info", "1");
-        let response = self.post_authenticated(form, &[], None).await?;
-        self.store(JWT_BEARER_GRANT, scopes, &response, &extra)
+        let flight = format!("obo|{}|{}", scopes, ext.as_deref().unwrap_or_default());
+        self.flights()
+            .acquire(
+                flight,
+                options.force_refresh,
+                || async {
+                    match &home_account_id {
+                        Some(home) => self.cached(Some(home), scopes, ext.as_deref()).await,
+                        None => Ok(Cached::Missing),
+                    }
+                },
+                || async {
+                    let form = Form::new()
+                        .field("grant_type", JWT_BEARER_GRANT)
+                        .field("client_id", self.client_id().as_str())
+                        .secret("assertion", user_assertion)
+                        .field("requested_token_use", "on_behalf_of")
+                        .field("scope", with_oidc_scopes(scopes))
+                        .field("client_info", "1");
+                    let response = self.post_authenticated(form, &[], None).await?;
+                    self.store(JWT_BEARER_GRANT, scopes, &response, &extra)
+                        .await
+                },
+            )
             .await
     }
 }
 
-/// `scopes` plus `openid profile offline_access`, as MSAL sends for user tokens (so the
-/// response carries an id token, `client_info` and a refresh token).
-pub(crate) fn with_oidc_scopes(scopes: &Scopes) -> String {
-    format!(
-        "{} openid profile offline_access",
-        scopes.to_space_separated()
-    )
+/// Builds an [`OnBehalfOfCredential`]. Building does no I/O.
+#[derive(Debug)]
+pub struct OnBehalfOfCredentialBuilder {
+    client: ConfidentialClientBuilder,
+    user_assertion: Secret,
+}
+
+impl OnBehalfOfCredentialBuilder {
+    /// Keeps tokens in `cache` (default: a cache in memory).
+    pub fn cache(mut self, cache: SharedTokenCache) -> Self {
+        self.client = self.client.cache(cache);
+        self
+    }
+
+    /// Sends requests through `http`.
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.client = self.client.http(http);
+        self
+    }
+
+    /// Uses `clock` for expiry decisions.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.client = self.client.clock(clock);
+        self
+    }
+
+    /// The credential.
+    pub fn build(self) -> Result<OnBehalfOfCredential> {
+        Ok(OnBehalfOfCredential {
+            client: self.client.build()?,
+            user_assertion: self.user_assertion,
+        })
+    }
+}
+
+/// A middle tier's tokens on behalf of the user of one incoming token, as a
+/// [`TokenCredential`]: the middle tier authenticates as itself (secret or
+/// certificate) and exchanges `user_assertion` (the token its caller sent) by the
+/// on-behalf-of grant. Tokens are cached per incoming token.
+pub struct OnBehalfOfCredential {
+    client: ConfidentialClient,
+    user_assertion: Secret,
+}
+
+impl fmt::Debug for OnBehalfOfCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnBehalfOfCredential")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnBehalfOfCredential {
+    /// A builder for the middle tier `client_id` at `authority`, authenticating with
+    /// `credential`, on behalf of the user whose token is `user_assertion`.
+    pub fn builder(
+        client_id: ClientId,
+        authority: Authority,
+        credential: ClientCredential,
+        user_assertion: Secret,
+    ) -> OnBehalfOfCredentialBuilder {
+        OnBehalfOfCredentialBuilder {
+            client: ConfidentialClient::builder(client_id, authority, credential),
+            user_assertion,
+        }
+    }
+
+    /// The middle tier's client.
+    pub fn client(&self) -> &ConfidentialClient {
+        &self.client
+    }
+}
+
+impl TokenCredential for OnBehalfOfCredential {
+    fn get_token<'a>(
+        &'a self,
+        scopes: &'a Scopes,
+        options: &'a TokenRequestOptions,
+    ) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(
+            self.client
+                .acquire_token_on_behalf_of(&self.user_assertion, scopes, options),
+        )
+    }
 }

@@ -8,7 +8,7 @@ use tokenhop_core::{Error, Result, Secret};
 
 /// A PKCE pair: the verifier stays here, the challenge goes to the authorize endpoint.
 #[derive(Clone, Debug)]
-pub struct Pkce {
+pub(crate) struct Pkce {
     /// Sent with the code redemption.
     pub verifier: Secret,
     /// `BASE64URL(SHA256(verifier))`, sent with `code_challenge_method=S256`.
@@ -17,7 +17,7 @@ pub struct Pkce {
 
 impl Pkce {
     /// A fresh pair from 32 random bytes.
-    pub fn generate() -> Result<Self> {
+    pub(crate) fn generate() -> Result<Self> {
         let verifier = random_token(32)?;
         let challenge = challenge_for(verifier.expose_secret());
         Ok(Self {
@@ -28,12 +28,12 @@ impl Pkce {
 }
 
 /// The S256 challenge for a verifier.
-pub fn challenge_for(verifier: &str) -> String {
+fn challenge_for(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// `bytes` random bytes from the OS, base64url-encoded: for verifiers, `state` and `nonce`.
-pub fn random_token(bytes: usize) -> Result<Secret> {
+pub(crate) fn random_token(bytes: usize) -> Result<Secret> {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).map_err(|e| {
         Error::configuration(format!("the operating system gave no random bytes: {e}"))

@@ -8,16 +8,16 @@ use std::sync::Arc;
 use tokenhop_cache::entry::F;
 use tokenhop_cache::{Account, SharedTokenCache};
 use tokenhop_core::{
-    AccessToken, ClientId, Clock, Error, KeyedLocks, Result, Scopes, Secret, SystemClock,
+    AccessToken, Cached, ClientId, Clock, Error, Result, Scopes, Secret, SystemClock, TokenFlights,
     TokenRequestOptions,
 };
 
-use crate::app_cache::{CacheSlot, access_token_for, ensure_loaded};
 use crate::authority::Authority;
-use crate::device_code::{self, DeviceCodeInfo, Wait};
+use crate::cache_slot::{CacheSlot, access_token_for, ensure_loaded, run_blocking};
+use crate::device_code::{self, DeviceCodeInfo, PollWait};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
-use crate::on_behalf_of::with_oidc_scopes;
+use crate::oidc_scopes::with_oidc_scopes;
 use crate::response::TokenResponse;
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -29,7 +29,7 @@ pub struct PublicClientBuilder {
     cache: Option<SharedTokenCache>,
     http: Option<HttpClient>,
     clock: Arc<dyn Clock>,
-    wait: Wait,
+    wait: PollWait,
 }
 
 impl fmt::Debug for PublicClientBuilder {
@@ -61,7 +61,7 @@ impl PublicClientBuilder {
     }
 
     /// How device code polls wait (default: sleeping); a test can record the intervals.
-    pub fn device_code_wait(mut self, wait: Wait) -> Self {
+    pub fn device_code_wait(mut self, wait: PollWait) -> Self {
         self.wait = wait;
         self
     }
@@ -74,21 +74,22 @@ impl PublicClientBuilder {
             endpoint: TokenEndpoint::new(self.authority, http),
             cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
             clock: self.clock,
-            flights: KeyedLocks::new(),
+            flights: TokenFlights::new(),
             wait: self.wait,
         })
     }
 }
 
 /// A public client (no credential of its own) that signs users in and keeps their
-/// accounts and tokens in the MSAL-compatible cache. A cache hit makes no request.
+/// accounts and tokens in the MSAL-compatible cache. A cache hit makes no request;
+/// concurrent silent calls for one token make one refresh and share its outcome.
 pub struct PublicClient {
     client_id: ClientId,
     endpoint: TokenEndpoint,
     cache: SharedTokenCache,
     clock: Arc<dyn Clock>,
-    flights: KeyedLocks<String>,
-    wait: Wait,
+    flights: TokenFlights<String>,
+    wait: PollWait,
 }
 
 impl fmt::Debug for PublicClient {
@@ -151,8 +152,7 @@ impl PublicClient {
             device_code::start(&self.endpoint, &self.client_id, &wire_scopes).await?;
         on_code(&authorization.info);
         let response =
-            device_code::poll_with(&self.endpoint, &self.client_id, &authorization, &self.wait)
-                .await?;
+            device_code::poll(&self.endpoint, &self.client_id, &authorization, &self.wait).await?;
         self.store(DEVICE_CODE_GRANT, scopes, &response).await
     }
 
@@ -205,18 +205,18 @@ impl PublicClient {
         account: &Account,
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
-        if !options.force_refresh
-            && let Some(token) = self.cached(scopes, account).await?
-        {
-            return Ok(token);
-        }
-        let flight = format!("{}|{}", account.home_account_id, scopes);
-        let _guard = self.flights.lock(&flight).await;
-        if !options.force_refresh
-            && let Some(token) = self.cached(scopes, account).await?
-        {
-            return Ok(token);
-        }
+        self.flights
+            .acquire(
+                format!("silent|{}|{}", account.home_account_id, scopes),
+                options.force_refresh,
+                || self.cached(scopes, account),
+                || self.refresh(scopes, account),
+            )
+            .await
+    }
+
+    /// Redeems the account's refresh tokens in MSAL's order until one works.
+    async fn refresh(&self, scopes: &Scopes, account: &Account) -> Result<AccessToken> {
         for (key, refresh_token, own) in self.refresh_tokens(account).await? {
             match self.redeem(scopes, &refresh_token).await {
                 Ok(response) => {
@@ -304,7 +304,7 @@ impl PublicClient {
         }
     }
 
-    async fn cached(&self, scopes: &Scopes, account: &Account) -> Result<Option<AccessToken>> {
+    async fn cached(&self, scopes: &Scopes, account: &Account) -> Result<Cached> {
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         self.slot_for(&self.realm_for(account))
             .lookup(
@@ -371,15 +371,4 @@ fn home_account_id(response: &TokenResponse) -> Option<String> {
         info["uid"].as_str()?,
         info["utid"].as_str()?
     ))
-}
-
-/// Runs cache work that may write a file or call a host's callback off the executor.
-async fn run_blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Cancelled {
-            reason: format!("a cache task failed: {e}"),
-        })?
 }

@@ -9,15 +9,13 @@ use crate::http::HttpResponse;
 
 /// A successful token response. `Debug` shows no token.
 #[derive(Clone)]
-pub struct TokenResponse {
+pub(crate) struct TokenResponse {
     /// The access token.
     pub access_token: Secret,
     /// Usually `Bearer`.
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
-    /// Seconds until it expires for resilience (`ext_expires_in`), if given.
-    pub ext_expires_in: Option<u64>,
     /// Seconds after which to refresh proactively, if given.
     pub refresh_in: Option<u64>,
     /// The granted scopes, space-separated, if given.
@@ -26,8 +24,6 @@ pub struct TokenResponse {
     pub refresh_token: Option<Secret>,
     /// An id token, for user flows.
     pub id_token: Option<Secret>,
-    /// `client_info`: base64url JSON with `uid` and `utid`.
-    pub client_info: Option<String>,
     /// The FOCI family id (`"1"`), if the app is in a family.
     pub foci: Option<String>,
     /// The whole JSON body, for the cache's write path. Holds secrets.
@@ -58,7 +54,7 @@ impl fmt::Debug for TokenResponse {
 ///
 /// An `error` field wins over everything else — even a body that also holds an
 /// `access_token` is an error.
-pub fn parse_token_response(
+pub(crate) fn parse_token_response(
     response: &HttpResponse,
     endpoint: &str,
     hop: Option<u8>,
@@ -87,7 +83,6 @@ pub fn parse_token_response(
         access_token,
         token_type: string_field(&object, "token_type").unwrap_or_else(|| "Bearer".to_owned()),
         expires_in,
-        ext_expires_in: number_field(&object, "ext_expires_in"),
         refresh_in: number_field(&object, "refresh_in"),
         scope: string_field(&object, "scope"),
         refresh_token: string_field(&object, "refresh_token")
@@ -96,7 +91,6 @@ pub fn parse_token_response(
         id_token: string_field(&object, "id_token")
             .filter(|s| !s.is_empty())
             .map(Secret::new),
-        client_info: string_field(&object, "client_info"),
         foci: string_field(&object, "foci"),
         raw: object,
     })

@@ -26,7 +26,7 @@ pub enum SignIn {
 }
 
 /// Shows the device code message to the user.
-pub type ShowCode = Arc<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
+pub(crate) type ShowCode = Arc<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
 
 /// A user's tokens: silently for the cached account (the one named, or the first), else
 /// a sign-in. Constructing it does no I/O.
@@ -47,27 +47,50 @@ impl fmt::Debug for SignInCredential {
     }
 }
 
-impl SignInCredential {
-    /// Signs in through `client` by `sign_in`; device code messages go to stderr.
-    pub fn new(client: PublicClient, sign_in: SignIn) -> Self {
-        Self {
-            client,
-            sign_in,
-            show_code: Arc::new(|info: &DeviceCodeInfo| eprintln!("{}", info.message)),
-            username: None,
-        }
-    }
+/// Builds a [`SignInCredential`]. Building does no I/O.
+pub struct SignInCredentialBuilder {
+    credential: SignInCredential,
+}
 
+impl fmt::Debug for SignInCredentialBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignInCredentialBuilder")
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+impl SignInCredentialBuilder {
     /// Shows device code messages through `show` instead of stderr.
     pub fn show_code(mut self, show: impl Fn(&DeviceCodeInfo) + Send + Sync + 'static) -> Self {
-        self.show_code = Arc::new(show);
+        self.credential.show_code = Arc::new(show);
         self
     }
 
     /// Uses the cached account with this username rather than the first.
     pub fn account(mut self, username: impl Into<String>) -> Self {
-        self.username = Some(username.into());
+        self.credential.username = Some(username.into());
         self
+    }
+
+    /// The credential.
+    pub fn build(self) -> SignInCredential {
+        self.credential
+    }
+}
+
+impl SignInCredential {
+    /// A builder that signs in through `client` (which carries the HTTP client, the
+    /// cache and the clock) by `sign_in`; device code messages go to stderr.
+    pub fn builder(client: PublicClient, sign_in: SignIn) -> SignInCredentialBuilder {
+        SignInCredentialBuilder {
+            credential: Self {
+                client,
+                sign_in,
+                show_code: Arc::new(|info: &DeviceCodeInfo| eprintln!("{}", info.message)),
+                username: None,
+            },
+        }
     }
 
     /// The public client.

@@ -3,17 +3,18 @@
 //! is read again for every token request.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{
-    AccessToken, BoxFuture, ClientId, Error, Result, Scopes, Secret, TenantId, TokenCredential,
-    TokenRequestOptions,
+    AccessToken, BoxFuture, ClientId, Clock, Error, Result, Scopes, Secret, SystemClock, TenantId,
+    TokenCredential, TokenRequestOptions,
 };
 
 use crate::authority::Authority;
 use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
 use crate::confidential::ConfidentialClient;
-use crate::http::{HttpClient, HttpConfig};
+use crate::http::HttpClient;
 
 /// The federated token file as an [`AssertionSource`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +115,55 @@ impl WorkloadIdentityEnv {
     }
 }
 
+/// Builds a [`WorkloadIdentityCredential`]. Building does no I/O.
+#[derive(Debug)]
+pub struct WorkloadIdentityCredentialBuilder {
+    env: WorkloadIdentityEnv,
+    http: Option<HttpClient>,
+    cache: Option<SharedTokenCache>,
+    clock: Arc<dyn Clock>,
+}
+
+impl WorkloadIdentityCredentialBuilder {
+    /// Sends requests through `http`.
+    pub fn http(mut self, http: HttpClient) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Keeps tokens in `cache` (default: a cache in memory).
+    pub fn cache(mut self, cache: SharedTokenCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Uses `clock` for expiry decisions.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The credential.
+    pub fn build(self) -> Result<WorkloadIdentityCredential> {
+        let authority = Authority::parse(&self.env.authority())?;
+        let mut client = ConfidentialClient::builder(
+            self.env.client_id,
+            authority,
+            ClientCredential::assertion_source(self.env.token_file),
+        )
+        .clock(self.clock);
+        if let Some(http) = self.http {
+            client = client.http(http);
+        }
+        if let Some(cache) = self.cache {
+            client = client.cache(cache);
+        }
+        Ok(WorkloadIdentityCredential {
+            client: client.build()?,
+        })
+    }
+}
+
 /// App tokens for a workload identity: client credentials whose assertion is the
 /// platform's federated token, read from its file for every request (it rotates).
 /// Tokens are cached like any confidential client's; constructing does no I/O.
@@ -123,32 +173,14 @@ pub struct WorkloadIdentityCredential {
 }
 
 impl WorkloadIdentityCredential {
-    /// From the process environment (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
-    /// `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_AUTHORITY_HOST`), with an in-memory cache.
-    pub fn from_env() -> Result<Self> {
-        Self::new(
-            WorkloadIdentityEnv::from_env()?,
-            HttpClient::new(HttpConfig::default())?,
-            SharedTokenCache::in_memory(),
-        )
-    }
-
-    /// From settings already read, sending through `http` and caching in `cache`.
-    pub fn new(
-        env: WorkloadIdentityEnv,
-        http: HttpClient,
-        cache: SharedTokenCache,
-    ) -> Result<Self> {
-        let authority = Authority::parse(&env.authority())?;
-        let client = ConfidentialClient::builder(
-            env.client_id,
-            authority,
-            ClientCredential::assertion_source(env.token_file),
-        )
-        .http(http)
-        .cache(cache)
-        .build()?;
-        Ok(Self { client })
+    /// A builder from settings already read (see [`WorkloadIdentityEnv::from_env`]).
+    pub fn builder(env: WorkloadIdentityEnv) -> WorkloadIdentityCredentialBuilder {
+        WorkloadIdentityCredentialBuilder {
+            env,
+            http: None,
+            cache: None,
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// The token cache.

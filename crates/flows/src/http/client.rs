@@ -24,6 +24,7 @@ pub struct HttpConfig {
     /// What is retried, how often, how long apart.
     pub retry: RetryPolicy,
     extra_ca_pem: Option<Vec<u8>>,
+    reqwest_client: Option<reqwest::Client>,
 }
 
 impl Default for HttpConfig {
@@ -34,6 +35,7 @@ impl Default for HttpConfig {
             max_response_bytes: 1024 * 1024,
             retry: RetryPolicy::default(),
             extra_ca_pem: None,
+            reqwest_client: None,
         }
     }
 }
@@ -63,11 +65,23 @@ impl HttpConfig {
         self.max_response_bytes = bytes;
         self
     }
+
+    /// Sends through the caller's own `reqwest::Client` — the one escape hatch to
+    /// reqwest: its TLS roots, connect timeout, proxies, redirect policy and connection
+    /// settings are the client's, so [`HttpConfig::with_extra_ca_pem`] and a
+    /// non-default `connect_timeout` are refused with it (set them on the client, and
+    /// build it with `redirect::Policy::none()` as tokenhop does, so that no form is
+    /// replayed to another host). The request timeout, the response size cap and the
+    /// retry policy still apply.
+    pub fn with_reqwest_client(mut self, client: reqwest::Client) -> Self {
+        self.reqwest_client = Some(client);
+        self
+    }
 }
 
 /// An HTTP response, read whole (up to the size cap).
 #[derive(Clone)]
-pub struct HttpResponse {
+pub(crate) struct HttpResponse {
     /// The status code.
     pub status: u16,
     /// The headers.
@@ -87,7 +101,7 @@ impl std::fmt::Debug for HttpResponse {
 
 impl HttpResponse {
     /// A header's value, when present and text.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -112,9 +126,29 @@ impl HttpClient {
     pub fn new(config: HttpConfig) -> Result<Self> {
         // Err means another provider is already installed, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = match &config.reqwest_client {
+            Some(client) => {
+                if config.extra_ca_pem.is_some()
+                    || config.connect_timeout != HttpConfig::default().connect_timeout
+                {
+                    return Err(Error::configuration(
+                        "with your own reqwest::Client, set its CA certificates and connect timeout on that client, not in HttpConfig",
+                    ));
+                }
+                client.clone()
+            }
+            None => Self::build_reqwest(&config)?,
+        };
+        Ok(Self {
+            client,
+            config: Arc::new(config),
+            sent: Arc::default(),
+        })
+    }
+
+    fn build_reqwest(config: &HttpConfig) -> Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("tokenhop/", env!("CARGO_PKG_VERSION")));
@@ -124,18 +158,13 @@ impl HttpClient {
             })?;
             builder = builder.tls_certs_merge(certificates);
         }
-        let client = builder
+        builder
             .build()
-            .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self {
-            client,
-            config: Arc::new(config),
-            sent: Arc::default(),
-        })
+            .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
     }
 
     /// How many requests (attempts, retries included) this client and its clones sent
-    /// through [`HttpClient::post_form`] and [`HttpClient::get`]: a caller can tell a
+    /// (token requests, discovery, managed identity): a caller can tell a
     /// cache hit (none) from a network fetch.
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(std::sync::atomic::Ordering::Relaxed)
@@ -143,15 +172,15 @@ impl HttpClient {
 
     /// `http` if the caller gave one, else a client with default settings: what every
     /// builder does with its optional HTTP client.
-    pub fn given_or_default(http: Option<HttpClient>) -> Result<Self> {
+    pub(crate) fn given_or_default(http: Option<HttpClient>) -> Result<Self> {
         match http {
             Some(http) => Ok(http),
             None => Self::new(HttpConfig::default()),
         }
     }
 
-    /// The pooled `reqwest` client, for requests that are not token requests.
-    pub fn reqwest(&self) -> &reqwest::Client {
+    /// The pooled `reqwest` client, for the bearer client's resource calls.
+    pub(crate) fn reqwest(&self) -> &reqwest::Client {
         &self.client
     }
 
@@ -161,7 +190,7 @@ impl HttpClient {
     }
 
     /// POSTs a form, retrying as the policy says.
-    pub async fn post_form(
+    pub(crate) async fn post_form(
         &self,
         url: &Url,
         form: &Form,
@@ -177,7 +206,7 @@ impl HttpClient {
     }
 
     /// GETs a URL, retrying as the policy says.
-    pub async fn get(&self, url: &Url, headers: &[(&str, &str)]) -> Result<HttpResponse> {
+    pub(crate) async fn get(&self, url: &Url, headers: &[(&str, &str)]) -> Result<HttpResponse> {
         let span = tracing::debug_span!("tokenhop.http", method = "GET", url = %loggable(url));
         async {
             tracing::debug!(headers = ?header_names(headers), "sending");
@@ -201,7 +230,8 @@ impl HttpClient {
             let mut request = match method {
                 Method::Get => self.client.get(url.clone()),
                 Method::Post => self.client.post(url.clone()),
-            };
+            }
+            .timeout(self.config.request_timeout);
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }
@@ -299,7 +329,7 @@ impl HttpClient {
         let source = error.without_url();
         Error::Transport {
             message: format!("{what} after {attempts} attempt(s): {source}"),
-            source: Some(Box::new(source)),
+            source: Some(Arc::new(source)),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use tokenhop_core::{REDACTED, Secret};
 
 /// Form fields whose values are secrets whatever way they were added.
-pub const SECRET_FIELDS: &[&str] = &[
+const SECRET_FIELDS: &[&str] = &[
     "client_secret",
     "client_assertion",
     "assertion",
@@ -20,7 +20,7 @@ pub const SECRET_FIELDS: &[&str] = &[
 /// A form body. Add secret values with [`Form::secret`]; `Debug` prints them (and any
 /// field named in [`SECRET_FIELDS`]) as `[redacted]`.
 #[derive(Clone, Default)]
-pub struct Form {
+pub(crate) struct Form {
     fields: Vec<(String, Value)>,
 }
 
@@ -41,34 +41,26 @@ impl Value {
 
 impl Form {
     /// An empty form.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds a plain field.
-    pub fn field(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn field(mut self, name: &str, value: impl Into<String>) -> Self {
         self.fields
             .push((name.to_owned(), Value::Plain(value.into())));
         self
     }
 
-    /// Adds a plain field when `value` is `Some`.
-    pub fn optional(self, name: &str, value: Option<impl Into<String>>) -> Self {
-        match value {
-            Some(value) => self.field(name, value),
-            None => self,
-        }
-    }
-
     /// Adds a secret field.
-    pub fn secret(mut self, name: &str, value: &Secret) -> Self {
+    pub(crate) fn secret(mut self, name: &str, value: &Secret) -> Self {
         self.fields
             .push((name.to_owned(), Value::Secret(value.clone())));
         self
     }
 
     /// The value of a field (exposing secrets): for tests and the grant type in logs.
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
             .find(|(n, _)| n == name)
@@ -76,7 +68,7 @@ impl Form {
     }
 
     /// The encoded body, with secrets in the clear: only for the wire.
-    pub fn encode(&self) -> Secret {
+    pub(crate) fn encode(&self) -> Secret {
         let mut serializer = url::form_urlencoded::Serializer::new(String::new());
         for (name, value) in &self.fields {
             serializer.append_pair(name, value.expose());

@@ -2,31 +2,29 @@
 //! retry for a revoked token, `TokenExpired` when it stays revoked, other answers
 //! untouched; sync, async and closure providers.
 
-mod common;
-
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Error, Scopes, TokenCredentialExt};
 use tokenhop_emulator::{Emulator, EmulatorHandle, Revocation, names};
-use tokenhop_flows::agent_id::{AgentIdBuilder, AgentUserCredential};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::bearer::BearerClient;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
+use tokenhop_flows::AgentUserCredential;
+use tokenhop_flows::Authority;
+use tokenhop_flows::BearerClient;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
 }
 
 fn agent_user(emulator: &EmulatorHandle) -> AgentUserCredential {
-    AgentIdBuilder::new(common::agent_settings(
+    AgentUserCredential::builder(crate::common::agent_settings(
         emulator,
         names::AGENT_IDENTITY,
         true,
     ))
     .authority_host(emulator.url())
-    .blueprint_credential(common::blueprint_credential(emulator))
+    .blueprint_credential(crate::common::blueprint_credential(emulator))
     .cache(SharedTokenCache::in_memory())
-    .build_user()
+    .build()
     .unwrap()
 }
 

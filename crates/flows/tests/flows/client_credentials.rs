@@ -6,10 +6,10 @@ use std::sync::Arc;
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Error, Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::claims::unverified_claims;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
+use tokenhop_flows::Authority;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
+use tokenhop_flows::unverified_claims;
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
@@ -251,7 +251,7 @@ fn certificate_client(
     ConfidentialClient::builder(
         ClientId::new(app.client_id.clone()).unwrap(),
         Authority::parse(&emulator.authority()).unwrap(),
-        tokenhop_flows::certificate::CertificateAssertions::new(certificate)
+        tokenhop_flows::CertificateAssertions::new(certificate)
             .algorithm(algorithm)
             .into_credential(),
     )
@@ -341,7 +341,7 @@ async fn a_signer_a_sync_callback_and_an_async_callback_each_authenticate() {
     let with_signer = ClientCertificate::with_signer(chain, store.clone()).unwrap();
     let sync_certificate = Arc::clone(&in_memory);
     let credentials = [
-        tokenhop_flows::certificate::CertificateAssertions::new(with_signer).into_credential(),
+        tokenhop_flows::CertificateAssertions::new(with_signer).into_credential(),
         ClientCredential::assertion_fn(move |context| {
             let assertion = ClientAssertionBuilder::new(
                 &context.client_id,
@@ -349,7 +349,9 @@ async fn a_signer_a_sync_callback_and_an_async_callback_each_authenticate() {
                 &sync_certificate,
             )
             .build()
-            .map_err(tokenhop_flows::certificate::cert_error)?;
+            .map_err(|e| tokenhop_core::Error::Signing {
+                reason: e.to_string(),
+            })?;
             Ok(assertion.expose_secret().to_owned())
         }),
         ClientCredential::assertion_async(move |context| {
@@ -361,7 +363,9 @@ async fn a_signer_a_sync_callback_and_an_async_callback_each_authenticate() {
                     &certificate,
                 )
                 .build()
-                .map_err(tokenhop_flows::certificate::cert_error)?;
+                .map_err(|e| tokenhop_core::Error::Signing {
+                    reason: e.to_string(),
+                })?;
                 Ok(assertion.expose_secret().to_owned())
             }
         }),

@@ -4,7 +4,6 @@
 //!
 //! Chromium missing is a skip on a developer machine and a failure in CI (`CI=true`),
 //! where `.ci/run` installs it.
-#![cfg(feature = "interactive")]
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -12,12 +11,10 @@ use std::sync::{Arc, Mutex};
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::Scopes;
 use tokenhop_emulator::{Emulator, EmulatorConfig, names};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::claims::unverified_claims;
-use tokenhop_flows::interactive::InteractiveOptions;
-use tokenhop_flows::public_client::PublicClient;
-
-mod common;
+use tokenhop_flows::Authority;
+use tokenhop_flows::InteractiveOptions;
+use tokenhop_flows::PublicClient;
+use tokenhop_flows::unverified_claims;
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser"].into_iter().find(|name| {
@@ -74,7 +71,7 @@ async fn headless_chromium_completes_the_interactive_sign_in() {
         Ok(())
     };
     let client = PublicClient::builder(
-        common::client_id(&emulator, names::PUBLIC_CLIENT),
+        crate::common::client_id(&emulator, names::PUBLIC_CLIENT),
         Authority::parse(&emulator.authority()).unwrap(),
     )
     .cache(SharedTokenCache::in_memory())

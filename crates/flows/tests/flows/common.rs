@@ -2,15 +2,12 @@
 //! sign-in, Agent ID settings and the blueprint's credential from the emulator's
 //! directory.
 
-// Each test binary uses a different subset.
-#![allow(dead_code)]
-
 use tokenhop_core::{ClientId, Scopes};
 use tokenhop_emulator::{EmulatorHandle, names};
-use tokenhop_flows::agent_id::AgentIdSettings;
-use tokenhop_flows::certificate::CertificateAssertions;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::public_client::{PublicClient, UserToken};
+use tokenhop_flows::AgentIdSettings;
+use tokenhop_flows::CertificateAssertions;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::{PublicClient, UserToken};
 
 /// The client id of the emulator's app named `app`.
 pub fn client_id(emulator: &EmulatorHandle, app: &str) -> ClientId {

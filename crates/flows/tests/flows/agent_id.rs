@@ -6,11 +6,9 @@ use std::sync::Arc;
 use tokenhop_cache::{Section, SharedTokenCache, entry::F};
 use tokenhop_core::{Error, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::agent_id::{
-    AgentIdBuilder, AgentIdSettings, AgentIdentityCredential, AgentResource,
-};
-use tokenhop_flows::certificate::CertificateAssertions;
-use tokenhop_flows::claims::unverified_claims;
+use tokenhop_flows::CertificateAssertions;
+use tokenhop_flows::unverified_claims;
+use tokenhop_flows::{AgentIdSettings, AgentIdentityCredential, AgentResource};
 
 fn blueprint_id(emulator: &EmulatorHandle) -> String {
     emulator
@@ -46,12 +44,12 @@ fn credential(
     let generated = emulator.app_certificate(names::AGENT_BLUEPRINT).unwrap();
     let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
     let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
-    AgentIdBuilder::new(settings(emulator, agent))
+    AgentIdentityCredential::builder(settings(emulator, agent))
         .authority_host(emulator.url())
         .blueprint_credential(CertificateAssertions::new(certificate).into_credential())
         .resource(AgentResource::Graph)
         .cache(cache)
-        .build_identity()
+        .build()
         .unwrap()
 }
 
@@ -155,8 +153,8 @@ async fn an_agent_of_another_blueprint_fails_at_hop_2_with_the_aadsts_code() {
 
 #[test]
 fn missing_configuration_names_every_missing_field() {
-    let err = AgentIdBuilder::new(AgentIdSettings::default())
-        .build_identity()
+    let err = AgentIdentityCredential::builder(AgentIdSettings::default())
+        .build()
         .unwrap_err();
     match err {
         Error::AgentIdNotAvailable { missing } => {

@@ -10,12 +10,10 @@ use std::sync::{Arc, Mutex};
 use tokenhop_cache::{Section, SharedTokenCache, entry::F};
 use tokenhop_core::{Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, names};
-use tokenhop_flows::agent_id::AgentIdBuilder;
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
-
-mod common;
+use tokenhop_flows::AgentUserCredential;
+use tokenhop_flows::Authority;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -41,13 +39,13 @@ async fn trace_output_and_errors_hold_no_secret() {
         .init();
 
     let emulator = Emulator::builder().start().await.unwrap();
-    let settings = common::agent_settings(&emulator, names::AGENT_IDENTITY, true);
+    let settings = crate::common::agent_settings(&emulator, names::AGENT_IDENTITY, true);
     let cache = SharedTokenCache::in_memory();
-    let chain = AgentIdBuilder::new(settings)
+    let chain = AgentUserCredential::builder(settings)
         .authority_host(emulator.url())
-        .blueprint_credential(common::blueprint_credential(&emulator))
+        .blueprint_credential(crate::common::blueprint_credential(&emulator))
         .cache(cache.clone())
-        .build_user()
+        .build()
         .unwrap();
     let user_token = chain.token(&TokenRequestOptions::default()).await.unwrap();
     let cached_secrets: Vec<String> = cache
@@ -74,7 +72,7 @@ async fn trace_output_and_errors_hold_no_secret() {
 
     let wrong_secret = "wrong-secret-3c9a7f";
     let refused = ConfidentialClient::builder(
-        common::client_id(&emulator, names::CONFIDENTIAL_SECRET),
+        crate::common::client_id(&emulator, names::CONFIDENTIAL_SECRET),
         Authority::parse(&emulator.authority()).unwrap(),
         ClientCredential::secret(wrong_secret),
     )

@@ -1,11 +1,9 @@
 //! Closures as providers, binding credentials to scopes, and the sync/async adapters.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{ScriptedCredential, scopes};
+use crate::common::{ScriptedCredential, scopes};
 use tokenhop_core::{
     AccessToken, BlockingTokenProvider, CachingCredential, TokenCredentialExt, TokenProvider,
     async_to_blocking, blocking_to_async, from_epoch_seconds,

@@ -7,18 +7,16 @@ use std::time::Duration;
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Error, ManualClock, Scopes, TokenProvider};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::public_client::PublicClient;
-use tokenhop_flows::token_factory::CachedTokenFactory;
-
-mod common;
+use tokenhop_flows::Authority;
+use tokenhop_flows::CachedTokenFactory;
+use tokenhop_flows::PublicClient;
 
 fn scopes() -> Scopes {
     Scopes::new(["User.Read"]).unwrap()
 }
 
 fn client_id(emulator: &EmulatorHandle) -> ClientId {
-    common::client_id(emulator, names::PUBLIC_CLIENT)
+    crate::common::client_id(emulator, names::PUBLIC_CLIENT)
 }
 
 /// A cache blob in which alice signed in (at `authority`).
@@ -29,7 +27,7 @@ async fn signed_in_blob(emulator: &EmulatorHandle, authority: &str) -> String {
         .device_code_wait(Arc::new(|_| Box::pin(async {})))
         .build()
         .unwrap();
-    common::sign_in(emulator, &client, &scopes(), names::ALICE).await;
+    crate::common::sign_in(emulator, &client, &scopes(), names::ALICE).await;
     cache.write(|c| c.serialize()).unwrap()
 }
 

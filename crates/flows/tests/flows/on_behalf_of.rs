@@ -4,49 +4,30 @@
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Error, Scopes, Secret, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::claims::unverified_claims;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
-use tokenhop_flows::http::{Form, HttpClient, HttpConfig};
-use url::Url;
+use tokenhop_flows::Authority;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
+use tokenhop_flows::PublicClient;
+use tokenhop_flows::unverified_claims;
 
 /// A user token for the middle tier's API, by the device flow approved as `user`.
 async fn incoming_token(emulator: &EmulatorHandle, user: &str) -> Secret {
-    let http = HttpClient::new(HttpConfig::default()).unwrap();
-    let client = emulator
-        .config()
-        .app(names::PUBLIC_CLIENT)
-        .unwrap()
-        .client_id
-        .clone();
     let middle = &emulator
         .config()
         .app(names::CONFIDENTIAL_SECRET)
         .unwrap()
         .client_id;
-    let post = async |path: &str, form: Form| {
-        let url = Url::parse(&format!("{}/oauth2/v2.0/{path}", emulator.authority())).unwrap();
-        let response = http.post_form(&url, &form, &[]).await.unwrap();
-        serde_json::from_slice::<serde_json::Value>(&response.body).unwrap()
-    };
-    let flow = post(
-        "devicecode",
-        Form::new()
-            .field("client_id", client.as_str())
-            .field("scope", format!("api://{middle}/access_as_user")),
+    let public = PublicClient::builder(
+        crate::common::client_id(emulator, names::PUBLIC_CLIENT),
+        Authority::parse(&emulator.authority()).unwrap(),
     )
-    .await;
-    assert!(emulator.approve_device_code(flow["user_code"].as_str(), user, 0));
-    let token = post(
-        "token",
-        Form::new()
-            .field("grant_type", "urn:ietf:params:oauth:grant-type:device_code")
-            .field("client_id", client.as_str())
-            .field("device_code", flow["device_code"].as_str().unwrap()),
-    )
-    .await;
-    Secret::new(token["access_token"].as_str().unwrap())
+    .build()
+    .unwrap();
+    let scopes = Scopes::new([format!("api://{middle}/access_as_user")]).unwrap();
+    crate::common::sign_in(emulator, &public, &scopes, user)
+        .await
+        .token
+        .secret
 }
 
 fn middle_tier(emulator: &EmulatorHandle, secret: &str) -> ConfidentialClient {

@@ -5,10 +5,8 @@ use std::collections::HashMap;
 
 use tokenhop_core::{Scopes, TokenCredential, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::claims::unverified_claims;
-use tokenhop_flows::managed_identity::{
-    ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
-};
+use tokenhop_flows::unverified_claims;
+use tokenhop_flows::{ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource};
 
 fn storage() -> Scopes {
     Scopes::new(["https://storage.azure.com/.default"]).unwrap()
@@ -53,7 +51,9 @@ async fn token_oid(credential: &ManagedIdentityCredential) -> String {
 async fn imds_system_assigned_then_a_cache_hit() {
     let emulator = Emulator::builder().start().await.unwrap();
     let credential =
-        ManagedIdentityCredential::new(imds(&emulator), ManagedIdentityId::SystemAssigned).unwrap();
+        ManagedIdentityCredential::builder(imds(&emulator), ManagedIdentityId::SystemAssigned)
+            .build()
+            .unwrap();
     assert_eq!(
         token_oid(&credential).await,
         identity(&emulator, names::SYSTEM_ASSIGNED_IDENTITY).object_id
@@ -75,7 +75,9 @@ async fn imds_user_assigned_by_client_id_object_id_and_resource_id() {
         ManagedIdentityId::ObjectId(user.object_id.clone()),
         ManagedIdentityId::ResourceId(user.resource_id.clone()),
     ] {
-        let credential = ManagedIdentityCredential::new(imds(&emulator), id.clone()).unwrap();
+        let credential = ManagedIdentityCredential::builder(imds(&emulator), id.clone())
+            .build()
+            .unwrap();
         assert_eq!(token_oid(&credential).await, user.object_id, "{id:?}");
     }
 }
@@ -92,7 +94,9 @@ async fn app_service_with_the_identity_header() {
         ),
     ]);
     let credential =
-        ManagedIdentityCredential::new(app_service, ManagedIdentityId::SystemAssigned).unwrap();
+        ManagedIdentityCredential::builder(app_service, ManagedIdentityId::SystemAssigned)
+            .build()
+            .unwrap();
     assert_eq!(
         token_oid(&credential).await,
         identity(&emulator, names::SYSTEM_ASSIGNED_IDENTITY).object_id
@@ -109,10 +113,11 @@ async fn app_service_with_the_identity_header() {
 #[tokio::test]
 async fn an_unknown_identity_and_a_wrong_header_are_clear_errors() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let unknown = ManagedIdentityCredential::new(
+    let unknown = ManagedIdentityCredential::builder(
         imds(&emulator),
         ManagedIdentityId::ClientId("no-such-identity".into()),
     )
+    .build()
     .unwrap();
     let err = unknown
         .get_token(&storage(), &TokenRequestOptions::default())
@@ -125,7 +130,9 @@ async fn an_unknown_identity_and_a_wrong_header_are_clear_errors() {
         ("IDENTITY_HEADER", "wrong-header-value".into()),
     ]);
     let credential =
-        ManagedIdentityCredential::new(wrong_header, ManagedIdentityId::SystemAssigned).unwrap();
+        ManagedIdentityCredential::builder(wrong_header, ManagedIdentityId::SystemAssigned)
+            .build()
+            .unwrap();
     let err = credential
         .get_token(&storage(), &TokenRequestOptions::default())
         .await

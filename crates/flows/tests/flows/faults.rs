@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokenhop_core::{ClientId, Error, Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, Fault, FaultKind, names};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::client_auth::ClientCredential;
-use tokenhop_flows::confidential::ConfidentialClient;
-use tokenhop_flows::http::{HttpClient, HttpConfig, RetryPolicy};
+use tokenhop_flows::Authority;
+use tokenhop_flows::ClientCredential;
+use tokenhop_flows::ConfidentialClient;
+use tokenhop_flows::{HttpClient, HttpConfig, RetryPolicy};
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()

@@ -1,12 +1,10 @@
 //! CachingCredential: single-flight, refresh-ahead, fallback and invalidation, on a
 //! manual clock so no test sleeps for expiry.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{ScriptedCredential, scopes};
+use crate::common::{ScriptedCredential, scopes};
 use tokenhop_core::{
     AccessToken, CachingCredential, Clock, Error, ManualClock, TokenCredential,
     TokenRequestOptions, from_epoch_seconds,

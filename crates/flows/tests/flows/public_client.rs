@@ -10,13 +10,11 @@ use tokenhop_core::{Error, ManualClock, Scopes, TokenRequestOptions};
 #[cfg(feature = "interactive")]
 use tokenhop_emulator::EmulatorConfig;
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::authority::Authority;
-use tokenhop_flows::claims::unverified_claims;
+use tokenhop_flows::Authority;
 #[cfg(feature = "interactive")]
-use tokenhop_flows::interactive::InteractiveOptions;
-use tokenhop_flows::public_client::PublicClient;
-
-mod common;
+use tokenhop_flows::InteractiveOptions;
+use tokenhop_flows::PublicClient;
+use tokenhop_flows::unverified_claims;
 
 fn forced() -> TokenRequestOptions {
     let mut options = TokenRequestOptions::default();
@@ -39,7 +37,7 @@ fn client(emulator: &EmulatorHandle, app: &str, authority: &str, cache: SharedTo
     let waits = Arc::new(Mutex::new(Vec::new()));
     let recorded = Arc::clone(&waits);
     let client = PublicClient::builder(
-        common::client_id(emulator, app),
+        crate::common::client_id(emulator, app),
         Authority::parse(authority).unwrap(),
     )
     .cache(cache)
@@ -59,7 +57,7 @@ fn client(emulator: &EmulatorHandle, app: &str, authority: &str, cache: SharedTo
 
 /// Signs alice in by device code, approving as soon as the code is shown.
 async fn sign_in_alice(emulator: &EmulatorHandle, client: &PublicClient) {
-    common::sign_in(emulator, client, &user_read(), names::ALICE).await;
+    crate::common::sign_in(emulator, client, &user_read(), names::ALICE).await;
 }
 
 #[tokio::test]
@@ -273,7 +271,11 @@ fn test_browser(stray_first: bool) -> impl Fn(&str) -> tokenhop_core::Result<()>
     move |url: &str| {
         let url = url.to_owned();
         tokio::spawn(async move {
-            let http = tokenhop_flows::http::HttpClient::new(Default::default()).unwrap();
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
             if stray_first {
                 let redirect = url::Url::parse(&url).unwrap();
                 let redirect_uri = redirect
@@ -283,7 +285,6 @@ fn test_browser(stray_first: bool) -> impl Fn(&str) -> tokenhop_core::Result<()>
                     .1
                     .into_owned();
                 let stray = http
-                    .reqwest()
                     .get(format!("{redirect_uri}?code=forged&state=not-the-state"))
                     .send()
                     .await
@@ -297,7 +298,7 @@ fn test_browser(stray_first: bool) -> impl Fn(&str) -> tokenhop_core::Result<()>
             // Follows redirects by hand, as a browser would.
             let mut next = url;
             for _ in 0..5 {
-                let response = http.reqwest().get(&next).send().await.unwrap();
+                let response = http.get(&next).send().await.unwrap();
                 match response.headers().get("location") {
                     Some(location) => next = location.to_str().unwrap().to_owned(),
                     None => break,
@@ -364,7 +365,7 @@ async fn interactive_falls_back_to_device_code_when_the_port_is_taken_or_no_brow
     );
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let approve = |info: &tokenhop_flows::device_code::DeviceCodeInfo| {
+    let approve = |info: &tokenhop_flows::DeviceCodeInfo| {
         assert!(emulator.approve_device_code(Some(&info.user_code), names::ALICE, 0));
     };
     let options = InteractiveOptions::default()
@@ -410,7 +411,7 @@ async fn b2c_sign_in_keeps_the_policy_in_the_account_and_refreshes_silently() {
         &b2c,
         SharedTokenCache::in_memory(),
     );
-    let token = common::sign_in(&emulator, &setup.client, &user_read(), names::BOB).await;
+    let token = crate::common::sign_in(&emulator, &setup.client, &user_read(), names::BOB).await;
     assert!(
         token
             .home_account_id
@@ -438,7 +439,7 @@ async fn dropping_the_device_code_future_stops_polling() {
     let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = Arc::clone(&polls);
     let client = PublicClient::builder(
-        common::client_id(&emulator, names::PUBLIC_CLIENT),
+        crate::common::client_id(&emulator, names::PUBLIC_CLIENT),
         Authority::parse(&emulator.authority()).unwrap(),
     )
     .device_code_wait(Arc::new(move |_| {

@@ -1,12 +1,14 @@
-//! App (and single-user) tokens in the shared token cache: the lookup and the store
-//! that every confidential flow does, with the blocking parts off the executor.
+//! Where a credential's tokens live in the shared token cache: the lookup and the store
+//! that every flow does, with the blocking parts off the executor.
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 use tokenhop_cache::entry::{Entry, F};
 use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent};
-use tokenhop_core::{AccessToken, Error, Result, Scopes, epoch_seconds, from_epoch_seconds};
+use tokenhop_core::{
+    AccessToken, Cached, Error, Result, Scopes, epoch_seconds, from_epoch_seconds,
+};
 
 /// Where a credential's tokens live in the cache: MSAL's environment, realm and client.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,8 +19,8 @@ pub(crate) struct CacheSlot {
 }
 
 impl CacheSlot {
-    /// The usable cached token for `scopes` (and extended key), if any: an app token,
-    /// or with `home_account_id` a user's.
+    /// What the cache holds for `scopes` (and extended key): an app token, or with
+    /// `home_account_id` a user's — fresh, due for refresh (past `refresh_on`), or none.
     pub async fn lookup(
         &self,
         cache: &SharedTokenCache,
@@ -26,7 +28,7 @@ impl CacheSlot {
         scopes: &[&str],
         ext: Option<&str>,
         now: SystemTime,
-    ) -> Result<Option<AccessToken>> {
+    ) -> Result<Cached> {
         ensure_loaded(cache).await?;
         cache.read(|c| {
             let query = AccessTokenQuery {
@@ -38,8 +40,9 @@ impl CacheSlot {
                 ext_cache_key: ext,
             };
             match c.find_access_token(&query, epoch_seconds(now)) {
-                AccessTokenLookup::Hit(entry) => Some(access_token_from(entry)),
-                AccessTokenLookup::Aging(_) | AccessTokenLookup::Miss => None,
+                AccessTokenLookup::Hit(entry) => Cached::Fresh(access_token_from(entry)),
+                AccessTokenLookup::Aging(entry) => Cached::RefreshDue(access_token_from(entry)),
+                AccessTokenLookup::Miss => Cached::Missing,
             }
         })
     }
@@ -55,7 +58,7 @@ impl CacheSlot {
         now: SystemTime,
     ) -> Result<()> {
         let (slot, cache) = (self.clone(), cache.clone());
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let granted: Vec<&str> = granted.iter().map(String::as_str).collect();
             let extra: Vec<(&str, &str)> = extra
                 .iter()
@@ -75,9 +78,6 @@ impl CacheSlot {
             })
         })
         .await
-        .map_err(|e| Error::Cancelled {
-            reason: format!("saving the token cache failed: {e}"),
-        })?
     }
 }
 
@@ -87,10 +87,18 @@ pub(crate) async fn ensure_loaded(cache: &SharedTokenCache) -> Result<()> {
         return Ok(());
     }
     let cache = cache.clone();
-    tokio::task::spawn_blocking(move || cache.read(|_| ()))
+    run_blocking(move || cache.read(|_| ())).await
+}
+
+/// Runs cache work that may read or write a file, or call a host's callback, on the
+/// blocking pool.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::Cancelled {
-            reason: format!("loading the token cache failed: {e}"),
+            reason: format!("a token cache task failed: {e}"),
         })?
 }
 

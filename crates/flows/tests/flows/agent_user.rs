@@ -1,20 +1,16 @@
 //! The Entra Agent ID three-hop chain (`user_fic`) against the emulator: the agent
 //! user's delegated token, caching per hop, the account MSAL would record, errors by hop.
 
-mod common;
-
 use std::sync::Arc;
 
 use tokenhop_cache::{Section, SharedTokenCache, entry::F};
 use tokenhop_core::{Error, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::agent_id::{
-    AgentIdBuilder, AgentIdSettings, AgentResource, AgentUserCredential,
-};
-use tokenhop_flows::claims::unverified_claims;
+use tokenhop_flows::unverified_claims;
+use tokenhop_flows::{AgentIdSettings, AgentResource, AgentUserCredential};
 
 fn settings(emulator: &EmulatorHandle, by_upn: bool) -> AgentIdSettings {
-    let mut settings = common::agent_settings(emulator, names::AGENT_IDENTITY, !by_upn);
+    let mut settings = crate::common::agent_settings(emulator, names::AGENT_IDENTITY, !by_upn);
     if by_upn {
         let user = emulator.config().user(names::AGENT_USER).unwrap();
         settings.agent_user_upn = Some(user.upn.clone());
@@ -27,12 +23,12 @@ fn credential(
     settings: AgentIdSettings,
     cache: SharedTokenCache,
 ) -> AgentUserCredential {
-    AgentIdBuilder::new(settings)
+    AgentUserCredential::builder(settings)
         .authority_host(emulator.url())
-        .blueprint_credential(common::blueprint_credential(emulator))
+        .blueprint_credential(crate::common::blueprint_credential(emulator))
         .resource(AgentResource::Graph)
         .cache(cache)
-        .build_user()
+        .build()
         .unwrap()
 }
 
@@ -169,7 +165,7 @@ async fn a_user_who_is_not_the_agents_user_fails_at_hop_3_and_missing_settings_a
 
     let mut missing = AgentIdSettings::default();
     missing.tenant_id = Some(emulator.tenant_id().to_owned());
-    let err = AgentIdBuilder::new(missing).build_user().unwrap_err();
+    let err = AgentUserCredential::builder(missing).build().unwrap_err();
     match err {
         Error::AgentIdNotAvailable { missing } => assert_eq!(
             missing,

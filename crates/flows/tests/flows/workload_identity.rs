@@ -4,9 +4,9 @@
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{Error, Scopes, TokenCredential, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, names};
-use tokenhop_flows::claims::unverified_claims;
-use tokenhop_flows::http::{HttpClient, HttpConfig};
-use tokenhop_flows::workload_identity::{WorkloadIdentityCredential, WorkloadIdentityEnv};
+use tokenhop_flows::unverified_claims;
+use tokenhop_flows::{HttpClient, HttpConfig};
+use tokenhop_flows::{WorkloadIdentityCredential, WorkloadIdentityEnv};
 
 #[tokio::test]
 async fn the_token_file_is_read_for_each_request_and_its_subject_must_be_trusted() {
@@ -37,12 +37,11 @@ async fn the_token_file_is_read_for_each_request_and_its_subject_must_be_trusted
         _ => None,
     })
     .unwrap();
-    let credential = WorkloadIdentityCredential::new(
-        env,
-        HttpClient::new(HttpConfig::default()).unwrap(),
-        SharedTokenCache::in_memory(),
-    )
-    .unwrap();
+    let credential = WorkloadIdentityCredential::builder(env)
+        .http(HttpClient::new(HttpConfig::default()).unwrap())
+        .cache(SharedTokenCache::in_memory())
+        .build()
+        .unwrap();
     let storage = Scopes::new(["https://storage.azure.com/.default"]).unwrap();
     let token = credential
         .get_token(&storage, &TokenRequestOptions::default())

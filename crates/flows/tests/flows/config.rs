@@ -1,14 +1,13 @@
 //! The configuration loader: a file for each flow in JSON, YAML and TOML builds a
 //! working credential against the emulator; bad files give errors that name the file
 //! and the field, and never a secret.
-#![cfg(feature = "config")]
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use tokenhop_core::{Error, TokenProvider};
 use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
-use tokenhop_flows::config::{AuthConfig, SecretValue};
+use tokenhop_flows::{AuthConfig, SecretSource};
 
 fn write(dir: &Path, name: &str, config: &Value) -> Vec<PathBuf> {
     let formats = [
@@ -248,25 +247,25 @@ fn bad_files_name_the_file_and_the_field_and_never_the_secret() {
 #[test]
 fn secrets_come_from_variables_files_or_the_value_and_debug_hides_values() {
     // Cargo and nextest set CARGO_PKG_NAME for the test process.
-    let from_env: SecretValue = serde_json::from_value(json!("${CARGO_PKG_NAME}")).unwrap();
+    let from_env: SecretSource = serde_json::from_value(json!("${CARGO_PKG_NAME}")).unwrap();
     assert_eq!(
         from_env.resolve("f").unwrap().expose_secret(),
         "tokenhop-flows"
     );
-    let from_env: SecretValue = serde_json::from_value(json!({"env": "CARGO_PKG_NAME"})).unwrap();
+    let from_env: SecretSource = serde_json::from_value(json!({"env": "CARGO_PKG_NAME"})).unwrap();
     assert_eq!(
         from_env.resolve("f").unwrap().expose_secret(),
         "tokenhop-flows"
     );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("s"), "from-a-file\n").unwrap();
-    let from_file: SecretValue =
+    let from_file: SecretSource =
         serde_json::from_value(json!({"file": dir.path().join("s")})).unwrap();
     assert_eq!(
         from_file.resolve("f").unwrap().expose_secret(),
         "from-a-file"
     );
-    let literal: SecretValue = serde_json::from_value(json!("inline-value")).unwrap();
+    let literal: SecretSource = serde_json::from_value(json!("inline-value")).unwrap();
     assert_eq!(
         literal.resolve("f").unwrap().expose_secret(),
         "inline-value"
@@ -276,7 +275,7 @@ fn secrets_come_from_variables_files_or_the_value_and_debug_hides_values() {
 
 #[tokio::test]
 async fn graph_auth_builds_without_io_and_caches_where_told() {
-    use tokenhop_flows::graph_auth::{CacheLocation, GraphAuth};
+    use tokenhop_flows::{CacheLocation, GraphAuth};
     let emulator = Emulator::builder().start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache_file = dir.path().join("nested").join("token_cache.json");
