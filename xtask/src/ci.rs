@@ -29,6 +29,7 @@ fn demo() -> Result<(), String> {
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let only = parse_only(args)?;
+    crate::tools::ensure()?;
     let started = Instant::now();
     let mut failed = Vec::new();
     let mut passed = 0;

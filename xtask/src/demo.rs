@@ -151,111 +151,131 @@ fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
     .collect()
 }
 
-fn steps(demo: &Demo) -> Vec<Row> {
-    let graph = "https://graph.microsoft.com/.default";
-    let secret_app = demo.app("confidential-secret");
-    let secret_id = secret_app["client_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let cert_id = demo.app("confidential-cert")["client_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let public_id = demo.app("public-client")["client_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let mut rows = vec![demo.step("client credentials, secret", || {
-        let token = finished(
-            demo.tokenhop(
-                &secret_id,
-                &["token", "--flow", "client-secret", "--scope", graph],
-            )
-            .env(
-                "TOKENHOP_CLIENT_SECRET",
-                secret_app["secret"].as_str().unwrap_or_default(),
-            )
-            .output(),
-        )?;
-        Ok(described(&token))
-    })];
-    rows.push(demo.step("client credentials, certificate", || {
-        let pem = pem_with_key(demo, "confidential-cert")?;
-        let token = finished(
-            demo.tokenhop(
-                &cert_id,
-                &[
-                    "token",
-                    "--flow",
-                    "client-certificate",
-                    "--scope",
-                    graph,
-                    "--certificate",
-                ],
-            )
-            .arg(pem)
-            .output(),
-        )?;
-        Ok(described(&token))
-    }));
-    rows.push(demo.step("device code (approved by the admin API)", || {
-        let child = demo
-            .tokenhop(
-                &public_id,
-                &["token", "--flow", "device-code", "--scope", "User.Read"],
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        // The user approves at the verification page: here, the admin API does.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while demo
-            .admin("device/approve", Some(json!({"user": "alice"})))
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                return Err("no device code to approve appeared".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+const GRAPH: &str = "https://graph.microsoft.com/.default";
+
+/// The demo's steps, in order: a name for the table and what it does.
+type Step = (&'static str, fn(&Demo) -> Result<String, String>);
+
+const STEPS: &[Step] = &[
+    ("client credentials, secret", client_secret),
+    ("client credentials, certificate", client_certificate),
+    ("device code (approved by the admin API)", device_code),
+    ("silent (cached account)", silent),
+    ("Agent ID three hops (agent user)", agent_user),
+    (
+        "bearer GET /v1.0/me after a revocation",
+        bearer_after_revocation,
+    ),
+];
+
+impl Demo {
+    fn client_id(&self, app: &str) -> String {
+        self.app(app)["client_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+fn client_secret(demo: &Demo) -> Result<String, String> {
+    let app = demo.app("confidential-secret");
+    let token = finished(
+        demo.tokenhop(
+            &demo.client_id("confidential-secret"),
+            &["token", "--flow", "client-secret", "--scope", GRAPH],
+        )
+        .env(
+            "TOKENHOP_CLIENT_SECRET",
+            app["secret"].as_str().unwrap_or_default(),
+        )
+        .output(),
+    )?;
+    Ok(described(&token))
+}
+
+fn client_certificate(demo: &Demo) -> Result<String, String> {
+    let pem = pem_with_key(demo, "confidential-cert")?;
+    let token = finished(
+        demo.tokenhop(
+            &demo.client_id("confidential-cert"),
+            &[
+                "token",
+                "--flow",
+                "client-certificate",
+                "--scope",
+                GRAPH,
+                "--certificate",
+            ],
+        )
+        .arg(pem)
+        .output(),
+    )?;
+    Ok(described(&token))
+}
+
+fn device_code(demo: &Demo) -> Result<String, String> {
+    let child = demo
+        .tokenhop(
+            &demo.client_id("public-client"),
+            &["token", "--flow", "device-code", "--scope", "User.Read"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    // The user approves at the verification page: here, the admin API does.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while demo
+        .admin("device/approve", Some(json!({"user": "alice"})))
+        .is_err()
+    {
+        if Instant::now() > deadline {
+            return Err("no device code to approve appeared".into());
         }
-        let token = finished(child.wait_with_output())?;
-        Ok(described(&token))
-    }));
-    rows.push(demo.step("silent (cached account)", || {
-        let token = finished(
-            demo.tokenhop(&public_id, &["token", "--scope", "User.Read"])
-                .output(),
-        )?;
-        match token["source"].as_str() {
-            Some("cache") => Ok(described(&token)),
-            other => Err(format!("expected a cache hit, got {other:?}")),
-        }
-    }));
-    let blueprint_pem = pem_with_key(demo, "agent-blueprint");
-    rows.push(demo.step("Agent ID three hops (agent user)", || {
-        let pem = blueprint_pem.clone()?;
-        let mut args = vec!["token".to_owned(), "--scope".into(), graph.into()];
-        args.extend(agent_args(demo, &pem));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let token = finished(demo.tokenhop("", &args).output())?;
-        Ok(described(&token))
-    }));
-    rows.push(demo.step("bearer GET /v1.0/me after a revocation", || {
-        let pem = blueprint_pem.clone()?;
-        demo.admin("revoke", Some(json!({"user": "agent-user"})))?;
-        let me = format!("{}/v1.0/me", demo.url);
-        let mut args = vec!["get".to_owned(), me, "--scope".into(), graph.into()];
-        args.extend(agent_args(demo, &pem));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let body = finished(demo.tokenhop("", &args).output())?;
-        Ok(format!(
-            "200 for {} after one refresh",
-            body["userPrincipalName"].as_str().unwrap_or("?")
-        ))
-    }));
-    rows
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let token = finished(child.wait_with_output())?;
+    Ok(described(&token))
+}
+
+fn silent(demo: &Demo) -> Result<String, String> {
+    let token = finished(
+        demo.tokenhop(
+            &demo.client_id("public-client"),
+            &["token", "--scope", "User.Read"],
+        )
+        .output(),
+    )?;
+    match token["source"].as_str() {
+        Some("cache") => Ok(described(&token)),
+        other => Err(format!("expected a cache hit, got {other:?}")),
+    }
+}
+
+/// `tokenhop` with the agent user's options after `first` (the command and its own
+/// arguments).
+fn agent_user_command(demo: &Demo, first: &[&str]) -> Result<Command, String> {
+    let pem = pem_with_key(demo, "agent-blueprint")?;
+    let mut args: Vec<String> = first.iter().map(|s| (*s).to_owned()).collect();
+    args.extend(["--scope".to_owned(), GRAPH.to_owned()]);
+    args.extend(agent_args(demo, &pem));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(demo.tokenhop("", &args))
+}
+
+fn agent_user(demo: &Demo) -> Result<String, String> {
+    let token = finished(agent_user_command(demo, &["token"])?.output())?;
+    Ok(described(&token))
+}
+
+fn bearer_after_revocation(demo: &Demo) -> Result<String, String> {
+    demo.admin("revoke", Some(json!({"user": "agent-user"})))?;
+    let me = format!("{}/v1.0/me", demo.url);
+    let body = finished(agent_user_command(demo, &["get", &me])?.output())?;
+    Ok(format!(
+        "200 for {} after one refresh",
+        body["userPrincipalName"].as_str().unwrap_or("?")
+    ))
 }
 
 pub fn run_demo(args: &[String]) -> Result<(), String> {
@@ -290,7 +310,10 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
     };
     println!("emulator at {} (authority {})\n", demo.url, demo.authority);
     let started = Instant::now();
-    let rows = steps(&demo);
+    let rows: Vec<Row> = STEPS
+        .iter()
+        .map(|&(flow, work)| demo.step(flow, || work(&demo)))
+        .collect();
     println!("| flow | result | time | token requests |\n|---|---|---:|---:|");
     for row in &rows {
         let result = match &row.outcome {

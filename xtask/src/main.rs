@@ -15,6 +15,7 @@ mod interop_emulator;
 mod interop_flows;
 mod invariants;
 mod python;
+mod tools;
 mod util;
 
 use std::process::ExitCode;

@@ -1,8 +1,18 @@
-//! Finding the Python venv with MSAL 1.39 that the interop steps run.
+//! The Python venv the interop steps run: MSAL Python and the other Python peers,
+//! pinned in `tests/interop/requirements.txt` (the one place their versions are named)
+//! and installed by `cargo xtask` itself, outside the clone.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-/// Where `.ci/run` creates the venv unless `TOKENHOP_VENV` says otherwise.
+use crate::util::{run, workspace_root};
+
+/// The pinned Python peers.
+pub fn requirements_file() -> PathBuf {
+    workspace_root().join("tests/interop/requirements.txt")
+}
+
+/// Where the venv lives unless `TOKENHOP_VENV` says otherwise.
 fn venv_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TOKENHOP_VENV") {
         return PathBuf::from(dir);
@@ -20,26 +30,49 @@ pub fn in_ci() -> bool {
         .unwrap_or(false)
 }
 
-/// The venv's python if it has MSAL installed. `Ok(None)` means "skip": only outside
-/// CI; under CI a missing venv is an error.
-pub fn msal_python() -> Result<Option<PathBuf>, String> {
-    let python = venv_dir().join("bin/python");
-    let has_msal = std::process::Command::new(&python)
-        .args(["-c", "import msal"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if has_msal {
-        return Ok(Some(python));
-    }
-    let message = format!(
-        "no Python with msal at {} (run `bash .ci/run` once, or set TOKENHOP_VENV)",
-        python.display()
-    );
+/// `Ok(None)` ("skip") outside CI with a line saying why; an error under CI.
+pub fn skip_or_fail<T>(message: String) -> Result<Option<T>, String> {
     if in_ci() {
         Err(message)
     } else {
         println!("skipping: {message}");
         Ok(None)
     }
+}
+
+/// The venv's python with the pinned requirements installed: created and brought up
+/// to date here when the pins changed (a stamp in the venv remembers what it holds).
+/// `Ok(None)` means "skip" (only outside CI: no Python, or no package registry).
+pub fn msal_python() -> Result<Option<PathBuf>, String> {
+    let venv = venv_dir();
+    match ensure_venv(&venv) {
+        Ok(python) => Ok(Some(python)),
+        Err(why) => skip_or_fail(format!(
+            "no Python venv with the interop peers at {}: {why}",
+            venv.display()
+        )),
+    }
+}
+
+fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
+    let python = venv.join("bin/python");
+    let pins = std::fs::read_to_string(requirements_file())
+        .map_err(|e| format!("cannot read tests/interop/requirements.txt: {e}"))?;
+    let stamp = venv.join(".tokenhop-requirements");
+    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&pins) {
+        return Ok(python);
+    }
+    if !python.exists() {
+        println!("creating the interop venv in {}", venv.display());
+        run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
+    }
+    println!(
+        "installing the pinned interop peers into {}",
+        venv.display()
+    );
+    run(Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(requirements_file()))?;
+    std::fs::write(&stamp, pins).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
+    Ok(python)
 }
