@@ -3,9 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::cache::{Section, TokenCache};
-use crate::entry::{Entry, F};
+use crate::cache::TokenCache;
+use crate::entry::{Entry, Field};
 use crate::keys;
+use crate::section::Section;
 
 /// Grants after which MSAL records how the account was established.
 const ACCOUNT_ESTABLISHING_GRANTS: &[&str] = &[
@@ -79,25 +80,25 @@ impl TokenCache {
             let ext_expires_in = number(response, "ext_expires_in").unwrap_or(expires_in);
             let ext = keys::ext_cache_key(event.extra_fields.iter().copied());
             let mut at = Entry::new();
-            at.set(F::CredentialType, "AccessToken");
-            at.set(F::Secret, access_token);
-            at.set_opt(F::HomeAccountId, home_account_id.clone());
-            at.set(F::Environment, environment.as_str());
-            at.set(F::ClientId, event.client_id);
-            at.set(F::Target, target.as_str());
-            at.set(F::Realm, event.realm);
-            at.set(F::TokenType, text("token_type").unwrap_or("Bearer"));
-            at.set(F::CachedAt, event.now.to_string());
-            at.set(F::ExpiresOn, (event.now + expires_in).to_string());
+            at.set(Field::CredentialType, "AccessToken");
+            at.set(Field::Secret, access_token);
+            at.set_opt(Field::HomeAccountId, home_account_id.clone());
+            at.set(Field::Environment, environment.as_str());
+            at.set(Field::ClientId, event.client_id);
+            at.set(Field::Target, target.as_str());
+            at.set(Field::Realm, event.realm);
+            at.set(Field::TokenType, text("token_type").unwrap_or("Bearer"));
+            at.set(Field::CachedAt, event.now.to_string());
+            at.set(Field::ExpiresOn, (event.now + expires_in).to_string());
             at.set(
-                F::ExtendedExpiresOn,
+                Field::ExtendedExpiresOn,
                 (event.now + ext_expires_in).to_string(),
             );
             if let Some(ext) = &ext {
-                at.set(F::ExtCacheKey, ext.as_str());
+                at.set(Field::ExtCacheKey, ext.as_str());
             }
             if let Some(refresh_in) = number(response, "refresh_in") {
-                at.set(F::RefreshOn, (event.now + refresh_in).to_string());
+                at.set(Field::RefreshOn, (event.now + refresh_in).to_string());
             }
             let key = keys::access_token_key(
                 home,
@@ -116,19 +117,19 @@ impl TokenCache {
             .filter(|_| response.contains_key("client_info"))
         {
             let mut account = Entry::new();
-            account.set(F::HomeAccountId, home);
-            account.set(F::Environment, environment.as_str());
-            account.set(F::Realm, event.realm);
+            account.set(Field::HomeAccountId, home);
+            account.set(Field::Environment, environment.as_str());
+            account.set(Field::Realm, event.realm);
             let local = claim(&claims, "oid")
                 .or_else(|| claim(&claims, "sub"))
                 .unwrap_or_default();
-            account.set(F::LocalAccountId, local);
+            account.set(Field::LocalAccountId, local);
             let username = claim(&claims, "preferred_username")
                 .or_else(|| claim(&claims, "upn"))
                 .unwrap_or_default();
-            account.set(F::Username, username);
+            account.set(Field::Username, username);
             account.set(
-                F::AuthorityType,
+                Field::AuthorityType,
                 if event.realm == "adfs" {
                     "ADFS"
                 } else {
@@ -136,7 +137,7 @@ impl TokenCache {
                 },
             );
             if ACCOUNT_ESTABLISHING_GRANTS.contains(&event.grant_type) {
-                account.set(F::AccountSource, event.grant_type);
+                account.set(Field::AccountSource, event.grant_type);
             }
             self.upsert(
                 Section::Account,
@@ -147,12 +148,12 @@ impl TokenCache {
 
         if let Some(id_token) = id_token {
             let mut idt = Entry::new();
-            idt.set(F::CredentialType, "IdToken");
-            idt.set(F::Secret, id_token);
-            idt.set_opt(F::HomeAccountId, home_account_id.clone());
-            idt.set(F::Environment, environment.as_str());
-            idt.set(F::Realm, event.realm);
-            idt.set(F::ClientId, event.client_id);
+            idt.set(Field::CredentialType, "IdToken");
+            idt.set(Field::Secret, id_token);
+            idt.set_opt(Field::HomeAccountId, home_account_id.clone());
+            idt.set(Field::Environment, environment.as_str());
+            idt.set(Field::Realm, event.realm);
+            idt.set(Field::ClientId, event.client_id);
             self.upsert(
                 Section::IdToken,
                 keys::id_token_key(home, &environment, event.client_id, event.realm),
@@ -162,15 +163,15 @@ impl TokenCache {
 
         if let Some(refresh_token) = text("refresh_token") {
             let mut rt = Entry::new();
-            rt.set(F::CredentialType, "RefreshToken");
-            rt.set(F::Secret, refresh_token);
-            rt.set_opt(F::HomeAccountId, home_account_id.clone());
-            rt.set(F::Environment, environment.as_str());
-            rt.set(F::ClientId, event.client_id);
-            rt.set(F::Target, target.as_str());
-            rt.set(F::LastModificationTime, event.now.to_string());
+            rt.set(Field::CredentialType, "RefreshToken");
+            rt.set(Field::Secret, refresh_token);
+            rt.set_opt(Field::HomeAccountId, home_account_id.clone());
+            rt.set(Field::Environment, environment.as_str());
+            rt.set(Field::ClientId, event.client_id);
+            rt.set(Field::Target, target.as_str());
+            rt.set(Field::LastModificationTime, event.now.to_string());
             if let Some(family) = text("foci") {
-                rt.set(F::FamilyId, family);
+                rt.set(Field::FamilyId, family);
             }
             self.upsert(
                 Section::RefreshToken,
@@ -180,10 +181,10 @@ impl TokenCache {
         }
 
         let mut metadata = Entry::new();
-        metadata.set(F::ClientId, event.client_id);
-        metadata.set(F::Environment, environment.as_str());
+        metadata.set(Field::ClientId, event.client_id);
+        metadata.set(Field::Environment, environment.as_str());
         if let Some(family) = text("foci") {
-            metadata.set(F::FamilyId, family);
+            metadata.set(Field::FamilyId, family);
         }
         self.upsert(
             Section::AppMetadata,
@@ -211,8 +212,8 @@ impl TokenCache {
         let Some(mut entry) = self.get(Section::RefreshToken, key).cloned() else {
             return false;
         };
-        entry.set(F::Secret, secret);
-        entry.set(F::LastModificationTime, now.to_string());
+        entry.set(Field::Secret, secret);
+        entry.set(Field::LastModificationTime, now.to_string());
         self.insert(Section::RefreshToken, key.to_owned(), entry);
         true
     }

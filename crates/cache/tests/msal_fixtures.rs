@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
-use tokenhop_cache::entry::F;
+use tokenhop_cache::entry::Field;
 use tokenhop_cache::{
     AccessTokenLookup, AccessTokenQuery, CacheOptions, ScopeMatching, Section, TokenCache,
     TokenEvent, keys,
@@ -42,7 +42,7 @@ fn environment_and_realm(authority: &str) -> (String, String) {
 /// due for refresh.
 fn answer(lookup: AccessTokenLookup<'_>) -> String {
     match lookup {
-        AccessTokenLookup::Hit(entry) => format!("cache:{}", entry.get(F::Secret).unwrap()),
+        AccessTokenLookup::Hit(entry) => format!("cache:{}", entry.get(Field::Secret).unwrap()),
         AccessTokenLookup::Aging(_) | AccessTokenLookup::Miss => "network".to_owned(),
     }
 }
@@ -223,8 +223,11 @@ fn b64(value: Value) -> String {
 fn stored_id_token(fixture: &TokenCache, oid: &str) -> String {
     fixture
         .entries(Section::IdToken)
-        .find(|(_, e)| e.get(F::HomeAccountId).is_some_and(|h| h.starts_with(oid)))
-        .map(|(_, e)| e.get(F::Secret).unwrap().to_owned())
+        .find(|(_, e)| {
+            e.get(Field::HomeAccountId)
+                .is_some_and(|h| h.starts_with(oid))
+        })
+        .map(|(_, e)| e.get(Field::Secret).unwrap().to_owned())
         .unwrap()
 }
 

@@ -41,7 +41,7 @@ fn app_secret(cache: &TokenCache, client_id: &str) -> Option<String> {
     };
     match cache.find_access_token(&query, NOW) {
         AccessTokenLookup::Hit(entry) => entry
-            .get(tokenhop_cache::entry::F::Secret)
+            .get(tokenhop_cache::entry::Field::Secret)
             .map(str::to_owned),
         _ => None,
     }
