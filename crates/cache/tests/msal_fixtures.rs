@@ -59,7 +59,6 @@ fn every_fixture_gives_msals_accounts_and_silent_answers() {
         };
         let cache = load(name);
         for app in apps {
-            let client_id = app["client_id"].as_str().unwrap();
             let (environment, realm) = environment_and_realm(app["authority"].as_str().unwrap());
             let accounts: Vec<Value> = cache
                 .accounts(&environment)
@@ -70,61 +69,15 @@ fn every_fixture_gives_msals_accounts_and_silent_answers() {
                 })
                 .collect();
             assert_eq!(Value::Array(accounts), app["accounts"], "{name}: accounts");
-
-            for query in app["silent"].as_array().unwrap() {
-                let scopes: Vec<&str> = query["scopes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap())
-                    .collect();
-                let lookup = cache.find_access_token(
-                    &AccessTokenQuery {
-                        home_account_id: query["account"].as_str(),
-                        environment: &environment,
-                        client_id,
-                        realm: &realm,
-                        scopes: &scopes,
-                        ext_cache_key: None,
-                    },
-                    NOW_FOR_QUERIES,
-                );
-                assert_eq!(
-                    answer(lookup),
-                    query["result"].as_str().unwrap(),
-                    "{name} {client_id} {scopes:?}"
-                );
-                checked += 1;
-            }
-            for query in app
-                .get("client_credentials")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let scope = query["scope"].as_str().unwrap();
-                let ext = query["fmi_path"]
-                    .as_str()
-                    .and_then(|p| keys::ext_cache_key([("fmi_path", p)]));
-                let lookup = cache.find_access_token(
-                    &AccessTokenQuery {
-                        home_account_id: None,
-                        environment: &environment,
-                        client_id,
-                        realm: &realm,
-                        scopes: &[scope],
-                        ext_cache_key: ext.as_deref(),
-                    },
-                    NOW_FOR_QUERIES,
-                );
-                assert_eq!(
-                    answer(lookup),
-                    query["result"].as_str().unwrap(),
-                    "{name} {scope} {:?}",
-                    query["fmi_path"]
-                );
-                checked += 1;
-            }
+            let fixture = Fixture {
+                name,
+                cache: &cache,
+                client_id: app["client_id"].as_str().unwrap(),
+                environment: &environment,
+                realm: &realm,
+            };
+            checked += fixture.check_silent_answers(app);
+            checked += fixture.check_client_credentials_answers(app);
         }
     }
     assert_eq!(
@@ -132,6 +85,85 @@ fn every_fixture_gives_msals_accounts_and_silent_answers() {
         12 + 2 + 1 + 7 + 2 + 1,
         "every query in expectations.json was checked"
     );
+}
+
+/// One app of one fixture, whose answers `expectations.json` lists.
+struct Fixture<'a> {
+    name: &'a str,
+    cache: &'a TokenCache,
+    client_id: &'a str,
+    environment: &'a str,
+    realm: &'a str,
+}
+
+impl Fixture<'_> {
+    /// The user tokens' silent answers; returns how many were checked.
+    fn check_silent_answers(&self, app: &Value) -> usize {
+        let (name, client_id) = (self.name, self.client_id);
+        let mut checked = 0;
+        for query in app["silent"].as_array().unwrap() {
+            let scopes: Vec<&str> = query["scopes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            let lookup = self.cache.find_access_token(
+                &AccessTokenQuery {
+                    home_account_id: query["account"].as_str(),
+                    environment: self.environment,
+                    client_id,
+                    realm: self.realm,
+                    scopes: &scopes,
+                    ext_cache_key: None,
+                },
+                NOW_FOR_QUERIES,
+            );
+            assert_eq!(
+                answer(lookup),
+                query["result"].as_str().unwrap(),
+                "{name} {client_id} {scopes:?}"
+            );
+            checked += 1;
+        }
+        checked
+    }
+
+    /// The app tokens' answers (with `fmi_path` when given); returns how many.
+    fn check_client_credentials_answers(&self, app: &Value) -> usize {
+        let name = self.name;
+        let mut checked = 0;
+        for query in app
+            .get("client_credentials")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let scope = query["scope"].as_str().unwrap();
+            let ext = query["fmi_path"]
+                .as_str()
+                .and_then(|p| keys::ext_cache_key([("fmi_path", p)]));
+            let lookup = self.cache.find_access_token(
+                &AccessTokenQuery {
+                    home_account_id: None,
+                    environment: self.environment,
+                    client_id: self.client_id,
+                    realm: self.realm,
+                    scopes: &[scope],
+                    ext_cache_key: ext.as_deref(),
+                },
+                NOW_FOR_QUERIES,
+            );
+            assert_eq!(
+                answer(lookup),
+                query["result"].as_str().unwrap(),
+                "{name} {scope} {:?}",
+                query["fmi_path"]
+            );
+            checked += 1;
+        }
+        checked
+    }
 }
 
 #[test]
