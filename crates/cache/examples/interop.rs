@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use tokenhop_cache::entry::F;
+use tokenhop_cache::entry::Field;
 use tokenhop_cache::{
     AccessTokenLookup, AccessTokenQuery, CacheOptions, TokenCache, TokenEvent, keys,
 };
@@ -172,7 +172,7 @@ fn check(file: &str, answers: &str) -> Result<(), String> {
         );
         let ours = match lookup {
             AccessTokenLookup::Hit(entry) => {
-                format!("cache:{}", entry.get(F::Secret).unwrap_or_default())
+                format!("cache:{}", entry.get(Field::Secret).unwrap_or_default())
             }
             _ => "network".to_owned(),
         };

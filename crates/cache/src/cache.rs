@@ -3,64 +3,12 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::entry::{Entry, F};
+use crate::entry::Entry;
+use crate::entry_key::EntryKey;
 use crate::index::{Indexes, Position};
-
-/// The five sections MSAL's schema defines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Section {
-    /// `AccessToken`.
-    AccessToken,
-    /// `RefreshToken`.
-    RefreshToken,
-    /// `IdToken`.
-    IdToken,
-    /// `Account`.
-    Account,
-    /// `AppMetadata`.
-    AppMetadata,
-}
-
-impl Section {
-    /// All sections, in MSAL's order.
-    pub const ALL: [Section; 5] = [
-        Self::AccessToken,
-        Self::RefreshToken,
-        Self::IdToken,
-        Self::Account,
-        Self::AppMetadata,
-    ];
-
-    /// The JSON name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::AccessToken => "AccessToken",
-            Self::RefreshToken => "RefreshToken",
-            Self::IdToken => "IdToken",
-            Self::Account => "Account",
-            Self::AppMetadata => "AppMetadata",
-        }
-    }
-
-    pub(crate) fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-/// How requested scopes are compared with cached ones.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ScopeMatching {
-    /// Exactly, as MSAL does (`User.Read` ≠ `user.read`).
-    #[default]
-    CaseSensitive,
-    /// Ignoring ASCII case, as Entra itself treats scopes: a documented improvement
-    /// over MSAL that finds tokens MSAL would fetch again.
-    CaseInsensitive,
-}
+use crate::section::{ScopeMatching, Section, SectionMap, Sections};
 
 /// Lookup rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,16 +42,6 @@ impl CacheOptions {
         self
     }
 }
-
-pub(crate) use crate::key::Key;
-
-/// A fast, non-cryptographic hasher: cache keys are not attacker-chosen in a way that
-/// matters here (the worst case is a slower lookup in one's own cache).
-pub(crate) type FastState = foldhash::fast::RandomState;
-
-pub(crate) type SectionMap = IndexMap<Key, Entry, FastState>;
-
-pub(crate) type Sections = [SectionMap; 5];
 
 /// MSAL's token cache, with unknown fields and sections kept for the round trip.
 #[derive(Clone, Debug, Default)]
@@ -171,7 +109,7 @@ impl TokenCache {
 
     /// Writes an entry under `key`, replacing what was there.
     pub fn insert(&mut self, section: Section, key: String, mut entry: Entry) {
-        entry.set_key_escape_free(!crate::json_writer::needs_escaping(key.as_bytes()));
+        entry.set_key_escape_free(!crate::json_escape::needs_escaping(key.as_bytes()));
         let map = &mut self.sections[section as usize];
         if let Some(indexes) = self.indexes.get_mut() {
             match map.get_full(key.as_str()) {
@@ -183,7 +121,7 @@ impl TokenCache {
             }
         }
         self.dirty.insert((section, key.clone()));
-        put(map, Key::from(key), entry);
+        put(map, EntryKey::from(key), entry);
         self.changed = true;
     }
 
@@ -252,7 +190,7 @@ impl TokenCache {
 
 /// Inserts or replaces an entry, key included: a loaded key shares its allocation with
 /// the entry loaded with it, which must not outlive a replacement.
-pub(crate) fn put(map: &mut SectionMap, key: Key, entry: Entry) {
+fn put(map: &mut SectionMap, key: EntryKey, entry: Entry) {
     use indexmap::map::{Entry as Slot, MutableEntryKey};
     match map.entry(key.clone()) {
         Slot::Occupied(mut stored) => {
@@ -263,8 +201,4 @@ pub(crate) fn put(map: &mut SectionMap, key: Key, entry: Entry) {
             vacant.insert(entry);
         }
     }
-}
-
-pub(crate) fn field(entry: &Entry, f: F) -> String {
-    entry.get(f).unwrap_or_default().to_owned()
 }

@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::key::Key;
+use crate::entry_key::EntryKey;
 
 macro_rules! fields {
     ($($variant:ident => $name:literal),* $(,)?) => {
         /// The fields MSAL's schema names, across all sections.
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
         #[allow(missing_docs)]
-        pub enum F { $($variant),* }
+        pub enum Field { $($variant),* }
 
         pub(crate) const FIELD_COUNT: usize = [$($name),*].len();
         pub(crate) const NAMES: [&str; FIELD_COUNT] = [$($name),*];
@@ -26,15 +26,15 @@ macro_rules! fields {
         pub(crate) const MEMBER_PREFIXES: [&str; FIELD_COUNT] =
             [$(concat!(",\n            \"", $name, "\": ")),*];
 
-        impl F {
-            pub(crate) fn from_name(name: &str) -> Option<F> {
+        impl Field {
+            pub(crate) fn from_name(name: &str) -> Option<Field> {
                 match name {
-                    $($name => Some(F::$variant),)*
+                    $($name => Some(Field::$variant),)*
                     _ => None,
                 }
             }
 
-            pub(crate) const ALL: [F; FIELD_COUNT] = [$(F::$variant),*];
+            pub(crate) const ALL: [Field; FIELD_COUNT] = [$(Field::$variant),*];
         }
     };
 }
@@ -175,7 +175,7 @@ impl Entry {
     }
 
     /// A field as text: `None` when absent, `null`, or not a string.
-    pub fn get(&self, field: F) -> Option<&str> {
+    pub fn get(&self, field: Field) -> Option<&str> {
         // Lookups read several fields of every candidate: strings first.
         let slot = self.slots[field as usize];
         if slot.len <= Slot::MAX_LEN {
@@ -188,7 +188,7 @@ impl Entry {
     }
 
     /// A field as an integer: strings of digits (MSAL's timestamps) or JSON numbers.
-    pub fn get_u64(&self, field: F) -> Option<u64> {
+    pub fn get_u64(&self, field: Field) -> Option<u64> {
         match self.raw(field)? {
             FieldValue::Str(s) => s.trim().parse().ok(),
             FieldValue::Other(v) => v.as_u64(),
@@ -197,9 +197,9 @@ impl Entry {
     }
 
     /// Sets a string field.
-    pub fn set(&mut self, field: F, value: impl AsRef<str>) {
+    pub fn set(&mut self, field: Field, value: impl AsRef<str>) {
         let value = value.as_ref();
-        let clean = !crate::json_writer::needs_escaping(value.as_bytes());
+        let clean = !crate::json_escape::needs_escaping(value.as_bytes());
         self.set_parsed(field, value, clean);
         if self.text_len() > 2 * self.live_len() + 256 {
             self.compact();
@@ -207,12 +207,12 @@ impl Entry {
     }
 
     /// Sets a field to `null` (MSAL writes `"home_account_id": null` for app tokens).
-    pub fn set_null(&mut self, field: F) {
+    pub fn set_null(&mut self, field: Field) {
         self.slots[field as usize] = Slot::NULL;
     }
 
     /// Sets a field to a string or to `null`.
-    pub fn set_opt(&mut self, field: F, value: Option<impl AsRef<str>>) {
+    pub fn set_opt(&mut self, field: Field, value: Option<impl AsRef<str>>) {
         match value {
             Some(v) => self.set(field, v),
             None => self.set_null(field),
@@ -220,7 +220,7 @@ impl Entry {
     }
 
     /// The raw value of a field, `None` when absent.
-    pub fn raw(&self, field: F) -> Option<FieldValue<'_>> {
+    pub fn raw(&self, field: Field) -> Option<FieldValue<'_>> {
         let slot = self.slots[field as usize];
         match slot.len {
             len if len <= Slot::MAX_LEN => self.str_at(slot).map(FieldValue::Str),
@@ -243,7 +243,7 @@ impl Entry {
     pub(crate) fn fields(&self) -> impl Iterator<Item = (usize, FieldValue<'_>)> {
         self.slots
             .iter()
-            .zip(F::ALL)
+            .zip(Field::ALL)
             .filter(|(slot, _)| **slot != Slot::ABSENT)
             .filter_map(|(_, f)| self.raw(f).map(|value| (f as usize, value)))
     }
@@ -280,7 +280,7 @@ impl Entry {
 
     /// Overlays `other`'s present fields onto `self` (MSAL's `dict(old, **new)`).
     pub fn merge_from(&mut self, other: &Entry) {
-        for field in F::ALL {
+        for field in Field::ALL {
             match other.raw(field) {
                 None => {}
                 Some(FieldValue::Null) => self.set_null(field),
@@ -299,7 +299,7 @@ impl Entry {
     }
 
     /// Sets a string field whose need for escaping is known (`clean`: none).
-    pub(crate) fn set_parsed(&mut self, field: F, value: &str, clean: bool) {
+    pub(crate) fn set_parsed(&mut self, field: Field, value: &str, clean: bool) {
         let text_len = self.text_len();
         let end = text_len + value.len();
         match (u16::try_from(text_len), u16::try_from(value.len())) {
@@ -315,7 +315,7 @@ impl Entry {
 
     /// Sets a field to any JSON value (`null` and strings as [`Entry::set_null`] and
     /// [`Entry::set`] would).
-    pub(crate) fn set_value(&mut self, field: F, value: Value) {
+    pub(crate) fn set_value(&mut self, field: Field, value: Value) {
         // Only a field given thousands of times over (in one JSON object) gets here.
         if self
             .rare
@@ -349,7 +349,7 @@ impl Entry {
     /// The entry built since [`Entry::start_with_key`], and its key (the first
     /// `key_len` bytes of the text), sharing one allocation of the exact size. The rare
     /// parts are moved out.
-    pub(crate) fn finish_with_key(&mut self, key_len: usize) -> (Key, Entry) {
+    pub(crate) fn finish_with_key(&mut self, key_len: usize) -> (EntryKey, Entry) {
         let text: Arc<str> = Arc::from(self.text.as_str());
         let entry = Entry {
             text: Text::Shared(Arc::clone(&text)),
@@ -358,7 +358,7 @@ impl Entry {
             escape_free: self.escape_free,
             key_escape_free: self.key_escape_free,
         };
-        (Key::prefix_of(text, key_len), entry)
+        (EntryKey::prefix_of(text, key_len), entry)
     }
 
     /// Empties the entry, keeping its buffer when it has one of its own.
@@ -388,7 +388,7 @@ impl Entry {
             ..Entry::default()
         };
         compacted.text.own().reserve_exact(self.live_len());
-        for field in F::ALL {
+        for field in Field::ALL {
             let slot = self.slots[field as usize];
             if slot.len == Slot::OTHER_LEN {
                 let value = rare
@@ -411,7 +411,7 @@ impl Entry {
 
 impl PartialEq for Entry {
     fn eq(&self, other: &Self) -> bool {
-        F::ALL.into_iter().all(|f| self.raw(f) == other.raw(f)) && self.extra() == other.extra()
+        Field::ALL.into_iter().all(|f| self.raw(f) == other.raw(f)) && self.extra() == other.extra()
     }
 }
 
@@ -419,8 +419,8 @@ impl fmt::Debug for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
         for (index, value) in self.fields() {
-            let shown: &dyn fmt::Debug = match (F::ALL[index], &value) {
-                (F::Secret, _) => &"[redacted]",
+            let shown: &dyn fmt::Debug = match (Field::ALL[index], &value) {
+                (Field::Secret, _) => &"[redacted]",
                 (_, FieldValue::Null) => &"null",
                 (_, FieldValue::Str(s)) => s,
                 (_, FieldValue::Other(v)) => v,
@@ -440,11 +440,11 @@ mod tests {
     fn round_trips_nulls_absences_and_unknown_fields() {
         let text = r#"{"secret":"s","home_account_id":null,"expires_on":"123","x_new":{"a":[1,2]},"cached_at":5}"#;
         let entry: Entry = serde_json::from_str(text).unwrap();
-        assert_eq!(entry.get(F::Secret), Some("s"));
-        assert_eq!(entry.raw(F::HomeAccountId), Some(FieldValue::Null));
-        assert_eq!(entry.raw(F::Realm), None);
-        assert_eq!(entry.get_u64(F::ExpiresOn), Some(123));
-        assert_eq!(entry.get_u64(F::CachedAt), Some(5));
+        assert_eq!(entry.get(Field::Secret), Some("s"));
+        assert_eq!(entry.raw(Field::HomeAccountId), Some(FieldValue::Null));
+        assert_eq!(entry.raw(Field::Realm), None);
+        assert_eq!(entry.get_u64(Field::ExpiresOn), Some(123));
+        assert_eq!(entry.get_u64(Field::CachedAt), Some(5));
         let back: Value = serde_json::to_value(&entry).unwrap();
         assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
     }
@@ -452,8 +452,8 @@ mod tests {
     #[test]
     fn debug_redacts_the_secret() {
         let mut entry = Entry::new();
-        entry.set(F::Secret, "at-very-secret");
-        entry.set(F::ClientId, "c");
+        entry.set(Field::Secret, "at-very-secret");
+        entry.set(Field::ClientId, "c");
         let text = format!("{entry:?}");
         assert!(
             !text.contains("at-very-secret") && text.contains("client_id"),
@@ -462,44 +462,26 @@ mod tests {
     }
 
     #[test]
-    fn values_past_the_slots_reach_are_kept() {
-        let big = "x".repeat(70_000);
-        let mut entry = Entry::new();
-        entry.set(F::Target, "a b");
-        entry.set(F::Secret, &big);
-        entry.set(F::Realm, "r");
-        assert_eq!(entry.get(F::Secret), Some(big.as_str()));
-        assert_eq!(entry.get(F::Realm), Some("r"));
-        let text = serde_json::to_string(&entry).unwrap();
-        let back: Entry = serde_json::from_str(&text).unwrap();
-        assert_eq!(back, entry);
-        let mut cache = crate::TokenCache::new();
-        cache.insert(crate::Section::AccessToken, "k".into(), entry.clone());
-        let again = crate::TokenCache::deserialize(&cache.to_json(), Default::default()).unwrap();
-        assert_eq!(again.get(crate::Section::AccessToken, "k"), Some(&entry));
-    }
-
-    #[test]
     fn overwrites_and_merges_do_not_grow_the_text_without_bound() {
         let mut entry = Entry::new();
-        entry.set(F::Secret, "first");
-        entry.set_value(F::CachedAt, Value::from(5));
+        entry.set(Field::Secret, "first");
+        entry.set_value(Field::CachedAt, Value::from(5));
         for round in 0..1000 {
             let mut update = Entry::new();
-            update.set(F::Secret, format!("secret-{round}"));
-            update.set(F::ClientId, "c");
+            update.set(Field::Secret, format!("secret-{round}"));
+            update.set(Field::ClientId, "c");
             entry.merge_from(&update);
-            entry.set(F::Target, format!("scope-{round}"));
+            entry.set(Field::Target, format!("scope-{round}"));
         }
-        assert_eq!(entry.get(F::Secret), Some("secret-999"));
-        assert_eq!(entry.get(F::Target), Some("scope-999"));
-        assert_eq!(entry.get_u64(F::CachedAt), Some(5));
+        assert_eq!(entry.get(Field::Secret), Some("secret-999"));
+        assert_eq!(entry.get(Field::Target), Some("scope-999"));
+        assert_eq!(entry.get_u64(Field::CachedAt), Some(5));
         assert!(entry.text_len() < 300, "{}", entry.text_len());
         let mut same = Entry::new();
-        same.set(F::Target, "scope-999");
-        same.set(F::ClientId, "c");
-        same.set(F::Secret, "secret-999");
-        same.set_value(F::CachedAt, Value::from(5));
+        same.set(Field::Target, "scope-999");
+        same.set(Field::ClientId, "c");
+        same.set(Field::Secret, "secret-999");
+        same.set_value(Field::CachedAt, Value::from(5));
         assert_eq!(entry, same, "equality compares values, not buffers");
     }
 }

@@ -8,7 +8,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::entry::{Entry, F, FieldValue, NAMES};
+use crate::entry::{Entry, Field, FieldValue, NAMES};
 
 impl Serialize for Entry {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -45,7 +45,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry, A::Error> {
         let mut entry = Entry::default();
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match F::from_name(&name) {
+            match Field::from_name(&name) {
                 Some(field) => match map.next_value::<Value>()? {
                     Value::String(s) => entry.set(field, s),
                     Value::Null => entry.set_null(field),

@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 
-use crate::cache::{FastState, ScopeMatching, Section, Sections};
-use crate::entry::{Entry, F};
+use crate::entry::{Entry, Field};
+use crate::section::{FastState, ScopeMatching, Section, Sections};
 
 /// Index buckets are 64-bit hashes of the fields they group by; a bucket may (very
 /// rarely) hold an entry of another group, so every read verifies the entry's fields.
@@ -135,14 +135,18 @@ impl Indexes {
         match section {
             Section::AccessToken => {
                 let group = at_group_bucket(entry);
-                for scope in entry.get(F::Target).unwrap_or_default().split_whitespace() {
+                for scope in entry
+                    .get(Field::Target)
+                    .unwrap_or_default()
+                    .split_whitespace()
+                {
                     let scope = scope_bucket(scope, self.matching);
                     apply(&mut self.at_by_group_scope, (group, scope), change);
                 }
             }
             Section::RefreshToken => apply(&mut self.rt_by_account, rt_bucket(entry), change),
             Section::Account => {
-                let bucket = environment_bucket(entry.get(F::Environment).unwrap_or_default());
+                let bucket = environment_bucket(entry.get(Field::Environment).unwrap_or_default());
                 apply(&mut self.accounts_by_environment, bucket, change);
             }
             Section::IdToken | Section::AppMetadata => {}
@@ -233,19 +237,19 @@ fn account_bucket(home: &str, environment: &str) -> Bucket {
 
 fn rt_bucket(entry: &Entry) -> Bucket {
     account_bucket(
-        entry.get(F::HomeAccountId).unwrap_or_default(),
-        entry.get(F::Environment).unwrap_or_default(),
+        entry.get(Field::HomeAccountId).unwrap_or_default(),
+        entry.get(Field::Environment).unwrap_or_default(),
     )
 }
 
 /// The access-token group of an entry: (home, environment, client, realm, ext key).
 fn at_group_bucket(entry: &Entry) -> Bucket {
     group_bucket(
-        entry.get(F::HomeAccountId).unwrap_or_default(),
-        entry.get(F::Environment).unwrap_or_default(),
-        entry.get(F::ClientId).unwrap_or_default(),
-        entry.get(F::Realm).unwrap_or_default(),
-        entry.get(F::ExtCacheKey).unwrap_or_default(),
+        entry.get(Field::HomeAccountId).unwrap_or_default(),
+        entry.get(Field::Environment).unwrap_or_default(),
+        entry.get(Field::ClientId).unwrap_or_default(),
+        entry.get(Field::Realm).unwrap_or_default(),
+        entry.get(Field::ExtCacheKey).unwrap_or_default(),
     )
 }
 
@@ -257,89 +261,4 @@ pub(crate) fn group_bucket(
     ext: &str,
 ) -> Bucket {
     bucket_of(&[home, &lowercase(environment), client, realm, ext])
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use crate::entry::{Entry, F};
-    use crate::{AccessTokenLookup, AccessTokenQuery, CacheOptions, Section, TokenCache};
-
-    const HOMES: [&str; 3] = ["h1", "h2", "h3"];
-    const SCOPES: [&str; 4] = ["a", "b", "c", "d"];
-
-    fn token(home: &str, scopes: &[&str], secret: &str) -> Entry {
-        let mut entry = Entry::new();
-        entry.set(F::Secret, secret);
-        entry.set(F::HomeAccountId, home);
-        entry.set(F::Environment, "login.example");
-        entry.set(F::ClientId, "c");
-        entry.set(F::Realm, "r");
-        entry.set(F::Target, scopes.join(" "));
-        entry.set(F::ExpiresOn, "9999999999");
-        entry
-    }
-
-    /// Every lookup's answer: hit or miss (which of several matching tokens is found
-    /// first depends on the order they were indexed in, as in MSAL on its dict order).
-    fn answers(cache: &TokenCache) -> Vec<bool> {
-        let mut found = Vec::new();
-        for home in HOMES {
-            for scope in SCOPES {
-                let query = AccessTokenQuery {
-                    home_account_id: Some(home),
-                    environment: "login.example",
-                    client_id: "c",
-                    realm: "r",
-                    scopes: &[scope],
-                    ext_cache_key: None,
-                };
-                found.push(match cache.find_access_token(&query, 0) {
-                    AccessTokenLookup::Hit(entry) => {
-                        let target = entry.get(F::Target).unwrap_or_default();
-                        assert_eq!(entry.get(F::HomeAccountId), Some(home));
-                        assert!(
-                            target.split(' ').any(|s| s == scope),
-                            "{target} lacks {scope}"
-                        );
-                        true
-                    }
-                    _ => false,
-                });
-            }
-            let rt = cache.find_refresh_token(home, "login.example", "c");
-            assert!(rt.is_none_or(|(_, e)| e.get(F::HomeAccountId) == Some(home)));
-            found.push(rt.is_some());
-        }
-        found
-    }
-
-    proptest! {
-        /// Indexes kept up to date through inserts, replacements and removals (which move
-        /// the last entry into the gap) answer as indexes built afresh do.
-        #[test]
-        fn maintained_indexes_answer_as_rebuilt_ones(
-            ops in prop::collection::vec((any::<bool>(), 0usize..8, 0usize..3, prop::sample::subsequence(SCOPES.to_vec(), 1..4)), 1..40)
-        ) {
-            let mut cache = TokenCache::new();
-            cache.insert(Section::AccessToken, "seed".into(), token("h1", &["a"], "seed"));
-            let _ = answers(&cache);
-            for (round, (insert, key, home, scopes)) in ops.into_iter().enumerate() {
-                let key = format!("k{key}");
-                if insert {
-                    let home = HOMES[home];
-                    cache.insert(Section::AccessToken, key.clone(), token(home, &scopes, &format!("s{round}")));
-                    let mut rt = token(home, &[], &key);
-                    rt.set(F::Target, "");
-                    cache.insert(Section::RefreshToken, key, rt);
-                } else {
-                    cache.remove(Section::AccessToken, &key);
-                    cache.remove(Section::RefreshToken, &key);
-                }
-            }
-            let rebuilt = TokenCache::deserialize(&cache.to_json(), CacheOptions::default()).unwrap();
-            prop_assert_eq!(answers(&cache), answers(&rebuilt));
-        }
-    }
 }

@@ -9,9 +9,10 @@ use std::borrow::Cow;
 use serde::de::Error as _;
 use serde_json::Value;
 
-use crate::cache::{Key, Section, SectionMap, Sections};
-use crate::entry::{Entry, F, FIELD_COUNT, NAMES};
-use crate::json_writer::first_special;
+use crate::entry::{Entry, FIELD_COUNT, Field, NAMES};
+use crate::entry_key::EntryKey;
+use crate::json_escape::{first_special, needs_escaping};
+use crate::section::{Section, SectionMap, Sections};
 
 type Result<T> = std::result::Result<T, serde_json::Error>;
 
@@ -42,7 +43,7 @@ struct Reader<'a> {
     /// Every entry is built here, then moved out in an allocation of the right size.
     scratch: Entry,
     /// For each field (and [`START`]), the field that followed it in the last entry.
-    next_field: [Option<F>; FIELD_COUNT + 1],
+    next_field: [Option<Field>; FIELD_COUNT + 1],
 }
 
 /// The start of an entry, in [`Reader::next_field`].
@@ -80,7 +81,7 @@ impl<'a> Reader<'a> {
 
     /// An entry, stored with its key when the key is short (as keys are): values
     /// are then within the 16-bit reach of the entry's slots.
-    fn entry(&mut self, key: &str) -> Result<(Key, Entry)> {
+    fn entry(&mut self, key: &str) -> Result<(EntryKey, Entry)> {
         let key_len = if key.len() <= MAX_SHARED_KEY {
             self.scratch.start_with_key(key);
             key.len()
@@ -95,7 +96,7 @@ impl<'a> Reader<'a> {
         let key = if key_len == key.len() {
             shared_key
         } else {
-            Key::from(key.to_owned())
+            EntryKey::from(key.to_owned())
         };
         Ok((key, entry))
     }
@@ -116,7 +117,7 @@ impl<'a> Reader<'a> {
                 None => {
                     let (name, _) = self.string()?;
                     self.colon()?;
-                    match F::from_name(&name) {
+                    match Field::from_name(&name) {
                         Some(field) => {
                             self.field_value(field)?;
                             self.next_field[previous] = Some(field);
@@ -136,7 +137,7 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn field_value(&mut self, field: F) -> Result<()> {
+    fn field_value(&mut self, field: Field) -> Result<()> {
         match self.peek() {
             Some(b'"') => {
                 let (value, clean) = self.string()?;
@@ -158,7 +159,7 @@ impl<'a> Reader<'a> {
     /// of a section have their fields in the same order, so guessing the name from the
     /// one before saves scanning it.
     #[inline]
-    fn at_name(&mut self, field: F) -> bool {
+    fn at_name(&mut self, field: Field) -> bool {
         let name = NAMES[field as usize].as_bytes();
         let start = self.pos + 1;
         let end = start + name.len();
@@ -258,7 +259,7 @@ impl<'a> Reader<'a> {
             match self.bytes.get(self.pos) {
                 Some(b'"') => {
                     self.pos += 1;
-                    let clean = !crate::json_writer::needs_escaping(decoded.as_bytes());
+                    let clean = !needs_escaping(decoded.as_bytes());
                     return Ok((Cow::Owned(decoded), clean));
                 }
                 Some(b'\\') => {

@@ -49,28 +49,31 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod cache;
+mod document;
 pub mod entry;
+mod entry_key;
 mod entry_serde;
 mod file;
 mod index;
+mod json_escape;
 mod json_reader;
 mod json_writer;
-mod key;
 #[cfg(feature = "keyring")]
 mod keyring;
 pub mod keys;
 mod persist;
 mod read;
-mod serde_impl;
+mod section;
 mod shared;
 pub mod synthetic;
 mod write;
 
-pub use cache::{CacheOptions, ScopeMatching, Section, TokenCache};
+pub use cache::{CacheOptions, TokenCache};
 pub use file::{FilePersistence, default_path};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringPersistence;
 pub use persist::{CallbackPersistence, MemoryPersistence, Persistence};
 pub use read::{AccessTokenLookup, AccessTokenQuery, Account};
+pub use section::{ScopeMatching, Section};
 pub use shared::SharedTokenCache;
 pub use write::{Added, TokenEvent};

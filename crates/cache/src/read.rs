@@ -1,10 +1,11 @@
 //! Lookups: access tokens (exact key, then the superset-of-scopes index), refresh
 //! tokens (own and FOCI family), accounts.
 
-use crate::cache::{Section, TokenCache, field};
-use crate::entry::{Entry, F};
+use crate::cache::TokenCache;
+use crate::entry::{Entry, Field};
 use crate::index::group_bucket;
 use crate::keys;
+use crate::section::Section;
 
 /// What to look an access token up by: MSAL's query fields.
 #[derive(Clone, Copy, Debug)]
@@ -57,28 +58,32 @@ pub struct Account {
 impl Account {
     fn from_entry(entry: &Entry) -> Self {
         Self {
-            home_account_id: field(entry, F::HomeAccountId),
-            environment: field(entry, F::Environment),
-            realm: field(entry, F::Realm),
-            local_account_id: field(entry, F::LocalAccountId),
-            username: field(entry, F::Username),
-            authority_type: field(entry, F::AuthorityType),
-            account_source: entry.get(F::AccountSource).map(str::to_owned),
+            home_account_id: field(entry, Field::HomeAccountId),
+            environment: field(entry, Field::Environment),
+            realm: field(entry, Field::Realm),
+            local_account_id: field(entry, Field::LocalAccountId),
+            username: field(entry, Field::Username),
+            authority_type: field(entry, Field::AuthorityType),
+            account_source: entry.get(Field::AccountSource).map(str::to_owned),
         }
     }
 }
 
+fn field(entry: &Entry, field: Field) -> String {
+    entry.get(field).unwrap_or_default().to_owned()
+}
+
 fn classify(entry: &Entry, now: u64) -> AccessTokenLookup<'_> {
-    match entry.get_u64(F::RefreshOn) {
+    match entry.get_u64(Field::RefreshOn) {
         Some(refresh_on) if refresh_on < now => AccessTokenLookup::Aging(entry),
         _ => AccessTokenLookup::Hit(entry),
     }
 }
 
 fn is_of_account(entry: &Entry, home_account_id: &str, environment: &str) -> bool {
-    entry.get(F::HomeAccountId).unwrap_or_default() == home_account_id
+    entry.get(Field::HomeAccountId).unwrap_or_default() == home_account_id
         && entry
-            .get(F::Environment)
+            .get(Field::Environment)
             .unwrap_or_default()
             .eq_ignore_ascii_case(environment)
 }
@@ -102,14 +107,14 @@ impl TokenCache {
         }
         let distinct: std::collections::HashSet<&str> = wanted.iter().map(|w| w.as_ref()).collect();
         let matches = |entry: &Entry| {
-            entry.get(F::HomeAccountId).unwrap_or_default() == home
+            entry.get(Field::HomeAccountId).unwrap_or_default() == home
                 && entry
-                    .get(F::Environment)
+                    .get(Field::Environment)
                     .unwrap_or_default()
                     .eq_ignore_ascii_case(&environment)
-                && entry.get(F::ClientId).unwrap_or_default() == query.client_id
-                && entry.get(F::Realm).unwrap_or_default() == query.realm
-                && entry.get(F::ExtCacheKey).unwrap_or_default() == ext
+                && entry.get(Field::ClientId).unwrap_or_default() == query.client_id
+                && entry.get(Field::Realm).unwrap_or_default() == query.realm
+                && entry.get(Field::ExtCacheKey).unwrap_or_default() == ext
         };
         let group = group_bucket(home, &environment, query.client_id, query.realm, ext);
         let rarest = wanted
@@ -127,14 +132,14 @@ impl TokenCache {
             if !matches(entry) || !self.covers(entry, &wanted) {
                 continue;
             }
-            let Some(expires_on) = entry.get_u64(F::ExpiresOn) else {
+            let Some(expires_on) = entry.get_u64(Field::ExpiresOn) else {
                 continue;
             };
             if expires_on < now.saturating_add(self.options().expiry_margin_secs) {
                 continue;
             }
             let exact = entry
-                .get(F::Target)
+                .get(Field::Target)
                 .unwrap_or_default()
                 .split_whitespace()
                 .count()
@@ -151,7 +156,7 @@ impl TokenCache {
     }
 
     fn covers(&self, entry: &Entry, wanted: &[std::borrow::Cow<'_, str>]) -> bool {
-        let target = entry.get(F::Target).unwrap_or_default();
+        let target = entry.get(Field::Target).unwrap_or_default();
         wanted
             .iter()
             .all(|w| target.split_whitespace().any(|t| self.scope_form(t) == *w))
@@ -165,7 +170,7 @@ impl TokenCache {
         client_id: &str,
     ) -> Option<(&str, &Entry)> {
         self.find_account_refresh_token(home_account_id, environment, |e| {
-            e.get(F::ClientId) == Some(client_id)
+            e.get(Field::ClientId) == Some(client_id)
         })
     }
 
@@ -177,7 +182,7 @@ impl TokenCache {
         family_id: &str,
     ) -> Option<(&str, &Entry)> {
         self.find_account_refresh_token(home_account_id, environment, |e| {
-            e.get(F::FamilyId) == Some(family_id)
+            e.get(Field::FamilyId) == Some(family_id)
         })
     }
 
@@ -200,7 +205,7 @@ impl TokenCache {
             Section::AppMetadata,
             &keys::app_metadata_key(&environment.to_ascii_lowercase(), client_id),
         )
-        .and_then(|e| e.get(F::FamilyId))
+        .and_then(|e| e.get(Field::FamilyId))
         .filter(|f| !f.is_empty())
     }
 
@@ -214,10 +219,10 @@ impl TokenCache {
             .filter_map(|p| self.at_position(Section::Account, *p))
             .map(|(_, entry)| entry)
             .filter(|e| {
-                e.get(F::Environment)
+                e.get(Field::Environment)
                     .is_some_and(|env| env.eq_ignore_ascii_case(environment))
             })
-            .filter(|e| matches!(e.get(F::AuthorityType), Some("MSSTS" | "ADFS")))
+            .filter(|e| matches!(e.get(Field::AuthorityType), Some("MSSTS" | "ADFS")))
             .map(Account::from_entry)
             .filter(|a| seen.insert(a.home_account_id.clone()))
             .collect()
@@ -233,9 +238,9 @@ impl TokenCache {
                 continue;
             }
             for (key, entry) in self.entries(section) {
-                if entry.get(F::HomeAccountId) == Some(home_account_id)
+                if entry.get(Field::HomeAccountId) == Some(home_account_id)
                     && entry
-                        .get(F::Environment)
+                        .get(Field::Environment)
                         .is_some_and(|e| e.eq_ignore_ascii_case(&environment))
                 {
                     doomed.push((section, key.to_owned()));
@@ -246,5 +251,90 @@ impl TokenCache {
             self.remove(*section, key);
         }
         doomed.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::entry::{Entry, Field};
+    use crate::{AccessTokenLookup, AccessTokenQuery, CacheOptions, Section, TokenCache};
+
+    const HOMES: [&str; 3] = ["h1", "h2", "h3"];
+    const SCOPES: [&str; 4] = ["a", "b", "c", "d"];
+
+    fn token(home: &str, scopes: &[&str], secret: &str) -> Entry {
+        let mut entry = Entry::new();
+        entry.set(Field::Secret, secret);
+        entry.set(Field::HomeAccountId, home);
+        entry.set(Field::Environment, "login.example");
+        entry.set(Field::ClientId, "c");
+        entry.set(Field::Realm, "r");
+        entry.set(Field::Target, scopes.join(" "));
+        entry.set(Field::ExpiresOn, "9999999999");
+        entry
+    }
+
+    /// Every lookup's answer: hit or miss (which of several matching tokens is found
+    /// first depends on the order they were indexed in, as in MSAL on its dict order).
+    fn answers(cache: &TokenCache) -> Vec<bool> {
+        let mut found = Vec::new();
+        for home in HOMES {
+            for scope in SCOPES {
+                let query = AccessTokenQuery {
+                    home_account_id: Some(home),
+                    environment: "login.example",
+                    client_id: "c",
+                    realm: "r",
+                    scopes: &[scope],
+                    ext_cache_key: None,
+                };
+                found.push(match cache.find_access_token(&query, 0) {
+                    AccessTokenLookup::Hit(entry) => {
+                        let target = entry.get(Field::Target).unwrap_or_default();
+                        assert_eq!(entry.get(Field::HomeAccountId), Some(home));
+                        assert!(
+                            target.split(' ').any(|s| s == scope),
+                            "{target} lacks {scope}"
+                        );
+                        true
+                    }
+                    _ => false,
+                });
+            }
+            let rt = cache.find_refresh_token(home, "login.example", "c");
+            assert!(rt.is_none_or(|(_, e)| e.get(Field::HomeAccountId) == Some(home)));
+            found.push(rt.is_some());
+        }
+        found
+    }
+
+    proptest! {
+        /// Indexes kept up to date through inserts, replacements and removals (which move
+        /// the last entry into the gap) answer as indexes built afresh do.
+        #[test]
+        fn maintained_indexes_answer_as_rebuilt_ones(
+            ops in prop::collection::vec((any::<bool>(), 0usize..8, 0usize..3, prop::sample::subsequence(SCOPES.to_vec(), 1..4)), 1..40)
+        ) {
+            let mut cache = TokenCache::new();
+            cache.insert(Section::AccessToken, "seed".into(), token("h1", &["a"], "seed"));
+            let _ = answers(&cache);
+            for (round, (insert, key, home, scopes)) in ops.into_iter().enumerate() {
+                let key = format!("k{key}");
+                if insert {
+                    let home = HOMES[home];
+                    cache.insert(Section::AccessToken, key.clone(), token(home, &scopes, &format!("s{round}")));
+                    let mut rt = token(home, &[], &key);
+                    rt.set(Field::Target, "");
+                    cache.insert(Section::RefreshToken, key, rt);
+                } else {
+                    cache.remove(Section::AccessToken, &key);
+                    cache.remove(Section::RefreshToken, &key);
+                }
+            }
+            let rebuilt = TokenCache::deserialize(&cache.to_json(), CacheOptions::default()).unwrap();
+            prop_assert_eq!(answers(&cache), answers(&rebuilt));
+        }
     }
 }

@@ -3,9 +3,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::cache::{Section, TokenCache};
-use crate::entry::{Entry, F};
+use crate::cache::TokenCache;
+use crate::entry::{Entry, Field};
 use crate::keys;
+use crate::section::Section;
 
 /// Grants after which MSAL records how the account was established.
 const ACCOUNT_ESTABLISHING_GRANTS: &[&str] = &[
@@ -48,149 +49,216 @@ pub struct Added {
     pub access_token_key: Option<String>,
 }
 
-impl TokenCache {
-    /// Adds a token response's tokens, account and app metadata.
-    pub fn add(&mut self, event: &TokenEvent<'_>) -> Added {
-        let response = event.response;
-        let text = |name: &str| {
-            response
-                .get(name)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let environment = event.environment.to_ascii_lowercase();
-        let id_token = text("id_token");
-        let claims = id_token.map(keys::id_token_claims).unwrap_or_default();
-        let home_account_id = home_account_id(response, &claims);
+/// What every entry of one response shares, worked out once.
+struct Context<'e> {
+    event: &'e TokenEvent<'e>,
+    /// The authority host, lowercased as MSAL stores it.
+    environment: String,
+    /// The account's `uid.utid`, for user tokens.
+    home_account_id: Option<String>,
+    /// The scopes, sorted and deduplicated, space-separated.
+    target: String,
+    /// The id token's claims (empty without one).
+    claims: Map<String, Value>,
+}
+
+impl<'e> Context<'e> {
+    fn new(event: &'e TokenEvent<'e>) -> Self {
+        let claims = event
+            .text("id_token")
+            .map(keys::id_token_claims)
+            .unwrap_or_default();
         let mut scopes: Vec<&str> = event.scopes.to_vec();
         scopes.sort_unstable();
         scopes.dedup();
-        let target = scopes.join(" ");
-        let home = home_account_id.as_deref().unwrap_or_default();
-        let mut added = Added {
-            home_account_id: home_account_id.clone(),
-            access_token_key: None,
-        };
+        Self {
+            event,
+            environment: event.environment.to_ascii_lowercase(),
+            home_account_id: home_account_id(event.response, &claims),
+            target: scopes.join(" "),
+            claims,
+        }
+    }
 
-        if let Some(access_token) = text("access_token") {
-            let expires_in = number(response, "expires_in")
-                .or_else(|| number(response, "expires_on").map(|on| on.saturating_sub(event.now)))
-                .unwrap_or(600);
-            let ext_expires_in = number(response, "ext_expires_in").unwrap_or(expires_in);
-            let ext = keys::ext_cache_key(event.extra_fields.iter().copied());
-            let mut at = Entry::new();
-            at.set(F::CredentialType, "AccessToken");
-            at.set(F::Secret, access_token);
-            at.set_opt(F::HomeAccountId, home_account_id.clone());
-            at.set(F::Environment, environment.as_str());
-            at.set(F::ClientId, event.client_id);
-            at.set(F::Target, target.as_str());
-            at.set(F::Realm, event.realm);
-            at.set(F::TokenType, text("token_type").unwrap_or("Bearer"));
-            at.set(F::CachedAt, event.now.to_string());
-            at.set(F::ExpiresOn, (event.now + expires_in).to_string());
-            at.set(
-                F::ExtendedExpiresOn,
-                (event.now + ext_expires_in).to_string(),
-            );
-            if let Some(ext) = &ext {
-                at.set(F::ExtCacheKey, ext.as_str());
-            }
-            if let Some(refresh_in) = number(response, "refresh_in") {
-                at.set(F::RefreshOn, (event.now + refresh_in).to_string());
-            }
-            let key = keys::access_token_key(
-                home,
-                &environment,
+    /// The home account id as keys hold it: empty for app tokens.
+    fn home(&self) -> &str {
+        self.home_account_id.as_deref().unwrap_or_default()
+    }
+}
+
+impl TokenEvent<'_> {
+    /// A non-empty string member of the response.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.response
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+impl TokenCache {
+    /// Adds a token response's tokens, account and app metadata.
+    pub fn add(&mut self, event: &TokenEvent<'_>) -> Added {
+        let context = Context::new(event);
+        let access_token_key = event
+            .text("access_token")
+            .map(|secret| self.add_access_token(&context, secret));
+        if let Some(home) = context
+            .home_account_id
+            .as_deref()
+            .filter(|_| event.response.contains_key("client_info"))
+        {
+            self.add_account(&context, home);
+        }
+        if let Some(id_token) = event.text("id_token") {
+            self.add_id_token(&context, id_token);
+        }
+        if let Some(refresh_token) = event.text("refresh_token") {
+            self.add_refresh_token(&context, refresh_token);
+        }
+        self.add_app_metadata(&context);
+        Added {
+            home_account_id: context.home_account_id,
+            access_token_key,
+        }
+    }
+
+    /// The access token; returns its key.
+    fn add_access_token(&mut self, context: &Context<'_>, secret: &str) -> String {
+        let (event, response) = (context.event, context.event.response);
+        let expires_in = number(response, "expires_in")
+            .or_else(|| number(response, "expires_on").map(|on| on.saturating_sub(event.now)))
+            .unwrap_or(600);
+        let ext_expires_in = number(response, "ext_expires_in").unwrap_or(expires_in);
+        let ext = keys::ext_cache_key(event.extra_fields.iter().copied());
+        let mut at = Entry::new();
+        at.set(Field::CredentialType, "AccessToken");
+        at.set(Field::Secret, secret);
+        at.set_opt(Field::HomeAccountId, context.home_account_id.as_deref());
+        at.set(Field::Environment, context.environment.as_str());
+        at.set(Field::ClientId, event.client_id);
+        at.set(Field::Target, context.target.as_str());
+        at.set(Field::Realm, event.realm);
+        at.set(
+            Field::TokenType,
+            event.text("token_type").unwrap_or("Bearer"),
+        );
+        at.set(Field::CachedAt, event.now.to_string());
+        at.set(Field::ExpiresOn, (event.now + expires_in).to_string());
+        at.set(
+            Field::ExtendedExpiresOn,
+            (event.now + ext_expires_in).to_string(),
+        );
+        if let Some(ext) = &ext {
+            at.set(Field::ExtCacheKey, ext.as_str());
+        }
+        if let Some(refresh_in) = number(response, "refresh_in") {
+            at.set(Field::RefreshOn, (event.now + refresh_in).to_string());
+        }
+        let key = keys::access_token_key(
+            context.home(),
+            &context.environment,
+            event.client_id,
+            event.realm,
+            &context.target,
+            ext.as_deref(),
+        );
+        self.upsert(Section::AccessToken, key.clone(), at);
+        key
+    }
+
+    /// The account `home` signed in as.
+    fn add_account(&mut self, context: &Context<'_>, home: &str) {
+        let (event, claims) = (context.event, &context.claims);
+        let mut account = Entry::new();
+        account.set(Field::HomeAccountId, home);
+        account.set(Field::Environment, context.environment.as_str());
+        account.set(Field::Realm, event.realm);
+        let local = claim(claims, "oid")
+            .or_else(|| claim(claims, "sub"))
+            .unwrap_or_default();
+        account.set(Field::LocalAccountId, local);
+        let username = claim(claims, "preferred_username")
+            .or_else(|| claim(claims, "upn"))
+            .unwrap_or_default();
+        account.set(Field::Username, username);
+        account.set(
+            Field::AuthorityType,
+            if event.realm == "adfs" {
+                "ADFS"
+            } else {
+                "MSSTS"
+            },
+        );
+        if ACCOUNT_ESTABLISHING_GRANTS.contains(&event.grant_type) {
+            account.set(Field::AccountSource, event.grant_type);
+        }
+        self.upsert(
+            Section::Account,
+            keys::account_key(home, &context.environment, event.realm),
+            account,
+        );
+    }
+
+    fn add_id_token(&mut self, context: &Context<'_>, id_token: &str) {
+        let event = context.event;
+        let mut idt = Entry::new();
+        idt.set(Field::CredentialType, "IdToken");
+        idt.set(Field::Secret, id_token);
+        idt.set_opt(Field::HomeAccountId, context.home_account_id.as_deref());
+        idt.set(Field::Environment, context.environment.as_str());
+        idt.set(Field::Realm, event.realm);
+        idt.set(Field::ClientId, event.client_id);
+        self.upsert(
+            Section::IdToken,
+            keys::id_token_key(
+                context.home(),
+                &context.environment,
                 event.client_id,
                 event.realm,
-                &target,
-                ext.as_deref(),
-            );
-            self.upsert(Section::AccessToken, key.clone(), at);
-            added.access_token_key = Some(key);
-        }
+            ),
+            idt,
+        );
+    }
 
-        if let Some(home) = home_account_id
-            .as_deref()
-            .filter(|_| response.contains_key("client_info"))
-        {
-            let mut account = Entry::new();
-            account.set(F::HomeAccountId, home);
-            account.set(F::Environment, environment.as_str());
-            account.set(F::Realm, event.realm);
-            let local = claim(&claims, "oid")
-                .or_else(|| claim(&claims, "sub"))
-                .unwrap_or_default();
-            account.set(F::LocalAccountId, local);
-            let username = claim(&claims, "preferred_username")
-                .or_else(|| claim(&claims, "upn"))
-                .unwrap_or_default();
-            account.set(F::Username, username);
-            account.set(
-                F::AuthorityType,
-                if event.realm == "adfs" {
-                    "ADFS"
-                } else {
-                    "MSSTS"
-                },
-            );
-            if ACCOUNT_ESTABLISHING_GRANTS.contains(&event.grant_type) {
-                account.set(F::AccountSource, event.grant_type);
-            }
-            self.upsert(
-                Section::Account,
-                keys::account_key(home, &environment, event.realm),
-                account,
-            );
+    fn add_refresh_token(&mut self, context: &Context<'_>, refresh_token: &str) {
+        let event = context.event;
+        let mut rt = Entry::new();
+        rt.set(Field::CredentialType, "RefreshToken");
+        rt.set(Field::Secret, refresh_token);
+        rt.set_opt(Field::HomeAccountId, context.home_account_id.as_deref());
+        rt.set(Field::Environment, context.environment.as_str());
+        rt.set(Field::ClientId, event.client_id);
+        rt.set(Field::Target, context.target.as_str());
+        rt.set(Field::LastModificationTime, event.now.to_string());
+        if let Some(family) = event.text("foci") {
+            rt.set(Field::FamilyId, family);
         }
+        self.upsert(
+            Section::RefreshToken,
+            keys::refresh_token_key(
+                context.home(),
+                &context.environment,
+                event.client_id,
+                &context.target,
+            ),
+            rt,
+        );
+    }
 
-        if let Some(id_token) = id_token {
-            let mut idt = Entry::new();
-            idt.set(F::CredentialType, "IdToken");
-            idt.set(F::Secret, id_token);
-            idt.set_opt(F::HomeAccountId, home_account_id.clone());
-            idt.set(F::Environment, environment.as_str());
-            idt.set(F::Realm, event.realm);
-            idt.set(F::ClientId, event.client_id);
-            self.upsert(
-                Section::IdToken,
-                keys::id_token_key(home, &environment, event.client_id, event.realm),
-                idt,
-            );
-        }
-
-        if let Some(refresh_token) = text("refresh_token") {
-            let mut rt = Entry::new();
-            rt.set(F::CredentialType, "RefreshToken");
-            rt.set(F::Secret, refresh_token);
-            rt.set_opt(F::HomeAccountId, home_account_id.clone());
-            rt.set(F::Environment, environment.as_str());
-            rt.set(F::ClientId, event.client_id);
-            rt.set(F::Target, target.as_str());
-            rt.set(F::LastModificationTime, event.now.to_string());
-            if let Some(family) = text("foci") {
-                rt.set(F::FamilyId, family);
-            }
-            self.upsert(
-                Section::RefreshToken,
-                keys::refresh_token_key(home, &environment, event.client_id, &target),
-                rt,
-            );
-        }
-
+    fn add_app_metadata(&mut self, context: &Context<'_>) {
+        let event = context.event;
         let mut metadata = Entry::new();
-        metadata.set(F::ClientId, event.client_id);
-        metadata.set(F::Environment, environment.as_str());
-        if let Some(family) = text("foci") {
-            metadata.set(F::FamilyId, family);
+        metadata.set(Field::ClientId, event.client_id);
+        metadata.set(Field::Environment, context.environment.as_str());
+        if let Some(family) = event.text("foci") {
+            metadata.set(Field::FamilyId, family);
         }
         self.upsert(
             Section::AppMetadata,
-            keys::app_metadata_key(&environment, event.client_id),
+            keys::app_metadata_key(&context.environment, event.client_id),
             metadata,
         );
-        added
     }
 
     /// MSAL's `modify`: overlay the new fields on what the key held.
@@ -211,8 +279,8 @@ impl TokenCache {
         let Some(mut entry) = self.get(Section::RefreshToken, key).cloned() else {
             return false;
         };
-        entry.set(F::Secret, secret);
-        entry.set(F::LastModificationTime, now.to_string());
+        entry.set(Field::Secret, secret);
+        entry.set(Field::LastModificationTime, now.to_string());
         self.insert(Section::RefreshToken, key.to_owned(), entry);
         true
     }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use tokenhop_cache::entry::F;
+use tokenhop_cache::entry::Field;
 use tokenhop_cache::{Account, Section, SharedTokenCache};
 
 use crate::cli::{GlobalArgs, LogoutArgs};
@@ -14,7 +14,7 @@ fn all_accounts(cache: &SharedTokenCache) -> Outcome<Vec<Account>> {
     Ok(cache.read(|c| {
         let environments: BTreeSet<String> = c
             .entries(Section::Account)
-            .filter_map(|(_, entry)| entry.get(F::Environment))
+            .filter_map(|(_, entry)| entry.get(Field::Environment))
             .map(str::to_ascii_lowercase)
             .collect();
         environments

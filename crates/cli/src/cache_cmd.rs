@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use tokenhop_cache::entry::{Entry, F};
+use tokenhop_cache::entry::{Entry, Field};
 use tokenhop_cache::{CacheOptions, Section, TokenCache};
 
 use crate::cli::{CacheCommand, GlobalArgs};
@@ -77,19 +77,19 @@ struct Described {
 }
 
 fn describe(section: Section, entry: &Entry) -> Described {
-    let text = |f: F| entry.get(f).unwrap_or_default().to_owned();
+    let text = |f: Field| entry.get(f).unwrap_or_default().to_owned();
     let account = match section {
-        Section::Account => text(F::Username),
-        _ => text(F::HomeAccountId),
+        Section::Account => text(Field::Username),
+        _ => text(Field::HomeAccountId),
     };
     Described {
         kind: section.name(),
-        client_id: text(F::ClientId),
-        environment: text(F::Environment),
-        realm: text(F::Realm),
-        target: text(F::Target),
+        client_id: text(Field::ClientId),
+        environment: text(Field::Environment),
+        realm: text(Field::Realm),
+        target: text(Field::Target),
         account,
-        expires_on: entry.get_u64(F::ExpiresOn),
+        expires_on: entry.get_u64(Field::ExpiresOn),
     }
 }
 

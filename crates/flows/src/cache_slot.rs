@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
-use tokenhop_cache::entry::{Entry, F};
+use tokenhop_cache::entry::{Entry, Field};
 use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent};
 use tokenhop_core::{
     AccessToken, Cached, Error, Result, Scopes, epoch_seconds, from_epoch_seconds,
@@ -122,13 +122,15 @@ pub(crate) fn access_token_for(
 
 fn access_token_from(entry: &Entry) -> AccessToken {
     let expires_on = entry
-        .get_u64(F::ExpiresOn)
+        .get_u64(Field::ExpiresOn)
         .map(from_epoch_seconds)
         .unwrap_or(SystemTime::UNIX_EPOCH);
-    let mut token = AccessToken::new(entry.get(F::Secret).unwrap_or_default(), expires_on)
-        .with_scopes(Scopes::parse(entry.get(F::Target).unwrap_or_default()).unwrap_or_default());
-    token.token_type = entry.get(F::TokenType).unwrap_or("Bearer").to_owned();
-    if let Some(refresh_on) = entry.get_u64(F::RefreshOn) {
+    let mut token = AccessToken::new(entry.get(Field::Secret).unwrap_or_default(), expires_on)
+        .with_scopes(
+            Scopes::parse(entry.get(Field::Target).unwrap_or_default()).unwrap_or_default(),
+        );
+    token.token_type = entry.get(Field::TokenType).unwrap_or("Bearer").to_owned();
+    if let Some(refresh_on) = entry.get_u64(Field::RefreshOn) {
         token = token.with_refresh_on(from_epoch_seconds(refresh_on));
     }
     token

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokenhop_cache::entry::F;
+use tokenhop_cache::entry::Field;
 use tokenhop_cache::{Account, SharedTokenCache};
 use tokenhop_core::{
     AccessToken, Cached, ClientId, Clock, Error, Result, Scopes, Secret, SystemClock, TokenFlights,
@@ -272,9 +272,9 @@ impl PublicClient {
             let mut found: Vec<(String, Secret, bool)> = Vec::new();
             for (key, entry) in candidates.into_iter().flatten() {
                 if !found.iter().any(|(k, _, _)| k == key)
-                    && let Some(secret) = entry.get(F::Secret)
+                    && let Some(secret) = entry.get(Field::Secret)
                 {
-                    let own = entry.get(F::ClientId) == Some(client_id);
+                    let own = entry.get(Field::ClientId) == Some(client_id);
                     found.push((key.to_owned(), Secret::new(secret), own));
                 }
             }

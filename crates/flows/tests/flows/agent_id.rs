@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokenhop_cache::{Section, SharedTokenCache, entry::F};
+use tokenhop_cache::{Section, SharedTokenCache, entry::Field};
 use tokenhop_core::{Error, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::CertificateAssertions;
@@ -102,7 +102,7 @@ async fn a_second_call_makes_no_request_and_only_an_expired_last_hop_runs_again(
         .write(|c| {
             let keys: Vec<String> = c
                 .entries(Section::AccessToken)
-                .filter(|(_, e)| e.get(F::ClientId) == Some(agent.as_str()))
+                .filter(|(_, e)| e.get(Field::ClientId) == Some(agent.as_str()))
                 .map(|(k, _)| k.to_owned())
                 .collect();
             assert_eq!(keys.len(), 1);

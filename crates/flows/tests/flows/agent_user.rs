@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use tokenhop_cache::{Section, SharedTokenCache, entry::F};
+use tokenhop_cache::{Section, SharedTokenCache, entry::Field};
 use tokenhop_core::{Error, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::unverified_claims;
@@ -80,7 +80,7 @@ async fn three_hops_give_the_agent_user_a_delegated_graph_token_and_cache_each_h
         .write(|c| {
             let user_tokens: Vec<String> = c
                 .entries(Section::AccessToken)
-                .filter(|(_, e)| e.get(F::HomeAccountId).is_some_and(|h| !h.is_empty()))
+                .filter(|(_, e)| e.get(Field::HomeAccountId).is_some_and(|h| !h.is_empty()))
                 .map(|(k, _)| k.to_owned())
                 .collect();
             assert_eq!(user_tokens.len(), 1);

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use tokenhop_cache::{Section, SharedTokenCache, entry::F};
+use tokenhop_cache::{Section, SharedTokenCache, entry::Field};
 use tokenhop_core::{Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, names};
 use tokenhop_flows::AgentUserCredential;
@@ -58,7 +58,7 @@ async fn trace_output_and_errors_hold_no_secret() {
             .into_iter()
             .flat_map(|section| {
                 c.entries(section)
-                    .filter_map(|(_, e)| e.get(F::Secret).map(str::to_owned))
+                    .filter_map(|(_, e)| e.get(Field::Secret).map(str::to_owned))
                     .collect::<Vec<_>>()
             })
             .collect()

@@ -1,4 +1,4 @@
-//! [`Key`]: the key of a section's entry. An entry read from a document shares one
+//! [`EntryKey`]: the key a section's entry is stored under. An entry read from a document shares one
 //! allocation with its key (the key's text, then the entry's values): loading 100,000
 //! entries then costs 100,000 allocations, and cloning an entry or its key none.
 
@@ -10,12 +10,12 @@ use std::sync::Arc;
 
 /// A key: the first `len` bytes of a shared text.
 #[derive(Clone)]
-pub(crate) struct Key {
+pub(crate) struct EntryKey {
     text: Arc<str>,
     len: usize,
 }
 
-impl Key {
+impl EntryKey {
     /// The first `len` bytes of `text` (all of it when `len` is not a character
     /// boundary of it).
     pub(crate) fn prefix_of(text: Arc<str>, len: usize) -> Self {
@@ -32,7 +32,7 @@ impl Key {
     }
 }
 
-impl From<String> for Key {
+impl From<String> for EntryKey {
     fn from(text: String) -> Self {
         let len = text.len();
         Self {
@@ -42,7 +42,7 @@ impl From<String> for Key {
     }
 }
 
-impl Deref for Key {
+impl Deref for EntryKey {
     type Target = str;
 
     fn deref(&self) -> &str {
@@ -50,34 +50,34 @@ impl Deref for Key {
     }
 }
 
-impl Borrow<str> for Key {
+impl Borrow<str> for EntryKey {
     fn borrow(&self) -> &str {
         self.as_str()
     }
 }
 
-impl AsRef<str> for Key {
+impl AsRef<str> for EntryKey {
     fn as_ref(&self) -> &str {
         self.as_str()
     }
 }
 
 // As `str` hashes and compares, so that maps of keys are looked up by `&str`.
-impl Hash for Key {
+impl Hash for EntryKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.as_str().hash(state);
     }
 }
 
-impl PartialEq for Key {
+impl PartialEq for EntryKey {
     fn eq(&self, other: &Self) -> bool {
         self.as_str() == other.as_str()
     }
 }
 
-impl Eq for Key {}
+impl Eq for EntryKey {}
 
-impl fmt::Debug for Key {
+impl fmt::Debug for EntryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
     }

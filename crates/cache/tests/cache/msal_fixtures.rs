@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
-use tokenhop_cache::entry::F;
+use tokenhop_cache::entry::Field;
 use tokenhop_cache::{
     AccessTokenLookup, AccessTokenQuery, CacheOptions, ScopeMatching, Section, TokenCache,
     TokenEvent, keys,
@@ -42,7 +42,7 @@ fn environment_and_realm(authority: &str) -> (String, String) {
 /// due for refresh.
 fn answer(lookup: AccessTokenLookup<'_>) -> String {
     match lookup {
-        AccessTokenLookup::Hit(entry) => format!("cache:{}", entry.get(F::Secret).unwrap()),
+        AccessTokenLookup::Hit(entry) => format!("cache:{}", entry.get(Field::Secret).unwrap()),
         AccessTokenLookup::Aging(_) | AccessTokenLookup::Miss => "network".to_owned(),
     }
 }
@@ -59,7 +59,6 @@ fn every_fixture_gives_msals_accounts_and_silent_answers() {
         };
         let cache = load(name);
         for app in apps {
-            let client_id = app["client_id"].as_str().unwrap();
             let (environment, realm) = environment_and_realm(app["authority"].as_str().unwrap());
             let accounts: Vec<Value> = cache
                 .accounts(&environment)
@@ -70,61 +69,15 @@ fn every_fixture_gives_msals_accounts_and_silent_answers() {
                 })
                 .collect();
             assert_eq!(Value::Array(accounts), app["accounts"], "{name}: accounts");
-
-            for query in app["silent"].as_array().unwrap() {
-                let scopes: Vec<&str> = query["scopes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| s.as_str().unwrap())
-                    .collect();
-                let lookup = cache.find_access_token(
-                    &AccessTokenQuery {
-                        home_account_id: query["account"].as_str(),
-                        environment: &environment,
-                        client_id,
-                        realm: &realm,
-                        scopes: &scopes,
-                        ext_cache_key: None,
-                    },
-                    NOW_FOR_QUERIES,
-                );
-                assert_eq!(
-                    answer(lookup),
-                    query["result"].as_str().unwrap(),
-                    "{name} {client_id} {scopes:?}"
-                );
-                checked += 1;
-            }
-            for query in app
-                .get("client_credentials")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let scope = query["scope"].as_str().unwrap();
-                let ext = query["fmi_path"]
-                    .as_str()
-                    .and_then(|p| keys::ext_cache_key([("fmi_path", p)]));
-                let lookup = cache.find_access_token(
-                    &AccessTokenQuery {
-                        home_account_id: None,
-                        environment: &environment,
-                        client_id,
-                        realm: &realm,
-                        scopes: &[scope],
-                        ext_cache_key: ext.as_deref(),
-                    },
-                    NOW_FOR_QUERIES,
-                );
-                assert_eq!(
-                    answer(lookup),
-                    query["result"].as_str().unwrap(),
-                    "{name} {scope} {:?}",
-                    query["fmi_path"]
-                );
-                checked += 1;
-            }
+            let fixture = Fixture {
+                name,
+                cache: &cache,
+                client_id: app["client_id"].as_str().unwrap(),
+                environment: &environment,
+                realm: &realm,
+            };
+            checked += fixture.check_silent_answers(app);
+            checked += fixture.check_client_credentials_answers(app);
         }
     }
     assert_eq!(
@@ -132,6 +85,85 @@ fn every_fixture_gives_msals_accounts_and_silent_answers() {
         12 + 2 + 1 + 7 + 2 + 1,
         "every query in expectations.json was checked"
     );
+}
+
+/// One app of one fixture, whose answers `expectations.json` lists.
+struct Fixture<'a> {
+    name: &'a str,
+    cache: &'a TokenCache,
+    client_id: &'a str,
+    environment: &'a str,
+    realm: &'a str,
+}
+
+impl Fixture<'_> {
+    /// The user tokens' silent answers; returns how many were checked.
+    fn check_silent_answers(&self, app: &Value) -> usize {
+        let (name, client_id) = (self.name, self.client_id);
+        let mut checked = 0;
+        for query in app["silent"].as_array().unwrap() {
+            let scopes: Vec<&str> = query["scopes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            let lookup = self.cache.find_access_token(
+                &AccessTokenQuery {
+                    home_account_id: query["account"].as_str(),
+                    environment: self.environment,
+                    client_id,
+                    realm: self.realm,
+                    scopes: &scopes,
+                    ext_cache_key: None,
+                },
+                NOW_FOR_QUERIES,
+            );
+            assert_eq!(
+                answer(lookup),
+                query["result"].as_str().unwrap(),
+                "{name} {client_id} {scopes:?}"
+            );
+            checked += 1;
+        }
+        checked
+    }
+
+    /// The app tokens' answers (with `fmi_path` when given); returns how many.
+    fn check_client_credentials_answers(&self, app: &Value) -> usize {
+        let name = self.name;
+        let mut checked = 0;
+        for query in app
+            .get("client_credentials")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let scope = query["scope"].as_str().unwrap();
+            let ext = query["fmi_path"]
+                .as_str()
+                .and_then(|p| keys::ext_cache_key([("fmi_path", p)]));
+            let lookup = self.cache.find_access_token(
+                &AccessTokenQuery {
+                    home_account_id: None,
+                    environment: self.environment,
+                    client_id: self.client_id,
+                    realm: self.realm,
+                    scopes: &[scope],
+                    ext_cache_key: ext.as_deref(),
+                },
+                NOW_FOR_QUERIES,
+            );
+            assert_eq!(
+                answer(lookup),
+                query["result"].as_str().unwrap(),
+                "{name} {scope} {:?}",
+                query["fmi_path"]
+            );
+            checked += 1;
+        }
+        checked
+    }
 }
 
 #[test]
@@ -223,8 +255,11 @@ fn b64(value: Value) -> String {
 fn stored_id_token(fixture: &TokenCache, oid: &str) -> String {
     fixture
         .entries(Section::IdToken)
-        .find(|(_, e)| e.get(F::HomeAccountId).is_some_and(|h| h.starts_with(oid)))
-        .map(|(_, e)| e.get(F::Secret).unwrap().to_owned())
+        .find(|(_, e)| {
+            e.get(Field::HomeAccountId)
+                .is_some_and(|h| h.starts_with(oid))
+        })
+        .map(|(_, e)| e.get(Field::Secret).unwrap().to_owned())
         .unwrap()
 }
 

@@ -6,46 +6,12 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokenhop_cache::{
-    AccessTokenLookup, AccessTokenQuery, CacheOptions, CallbackPersistence, FilePersistence,
-    Section, SharedTokenCache, TokenCache, TokenEvent,
+    CacheOptions, CallbackPersistence, FilePersistence, Section, SharedTokenCache, TokenCache,
 };
 
-const ENV: &str = "login.microsoftonline.com";
-const TENANT: &str = "t1";
-const NOW: u64 = 1_800_000_000;
-
-fn app_token(cache: &mut TokenCache, client_id: &str, secret: &str) {
-    let response = json!({"access_token": secret, "expires_in": 3600, "token_type": "Bearer"});
-    cache.add(&TokenEvent {
-        client_id,
-        environment: ENV,
-        realm: TENANT,
-        scopes: &["https://graph.microsoft.com/.default"],
-        grant_type: "client_credentials",
-        response: response.as_object().unwrap(),
-        extra_fields: &[],
-        now: NOW,
-    });
-}
-
-fn app_secret(cache: &TokenCache, client_id: &str) -> Option<String> {
-    let query = AccessTokenQuery {
-        home_account_id: None,
-        environment: ENV,
-        client_id,
-        realm: TENANT,
-        scopes: &["https://graph.microsoft.com/.default"],
-        ext_cache_key: None,
-    };
-    match cache.find_access_token(&query, NOW) {
-        AccessTokenLookup::Hit(entry) => entry
-            .get(tokenhop_cache::entry::F::Secret)
-            .map(str::to_owned),
-        _ => None,
-    }
-}
+use crate::common::{app_secret, app_token};
 
 #[test]
 fn a_write_reaches_the_file_and_another_instance_reads_it() {
@@ -264,7 +230,7 @@ fn four_processes_writing_fifty_tokens_each_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.json");
     let children: Vec<_> = (0..4)
-        .map(|w| spawn_self("child_writer", &format!("writer-{w}"), &path))
+        .map(|w| spawn_self("persistence::child_writer", &format!("writer-{w}"), &path))
         .collect();
     for mut child in children {
         assert!(child.wait().unwrap().success());
@@ -290,7 +256,7 @@ fn a_writer_killed_mid_write_leaves_a_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.json");
     for round in 0..8u64 {
-        let mut child = spawn_self("child_writer", "rewriter", &path);
+        let mut child = spawn_self("persistence::child_writer", "rewriter", &path);
         std::thread::sleep(Duration::from_millis(150 + round * 37));
         child.kill().unwrap();
         child.wait().unwrap();

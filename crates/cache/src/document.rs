@@ -1,7 +1,8 @@
 //! Reading and writing the JSON document: MSAL's layout (`indent=4`), unknown sections
 //! kept in place.
 
-use crate::cache::{CacheOptions, Section, TokenCache};
+use crate::cache::{CacheOptions, TokenCache};
+use crate::section::Section;
 use crate::{json_reader, json_writer};
 
 impl TokenCache {
@@ -85,7 +86,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use crate::Section;
-    use crate::entry::{Entry, F};
+    use crate::entry::{Entry, Field};
 
     #[test]
     fn serialize_into_writes_what_serialize_writes_and_keeps_the_buffer() {
@@ -97,7 +98,7 @@ mod tests {
         assert!(!cache.has_state_changed());
 
         let mut entry = Entry::new();
-        entry.set(F::Secret, "s");
+        entry.set(Field::Secret, "s");
         cache.insert(Section::AccessToken, "k".into(), entry);
         assert!(cache.has_state_changed());
         out.reserve(out.len());
@@ -110,5 +111,23 @@ mod tests {
         );
         assert_eq!(out, cache.to_json());
         assert!(!cache.has_state_changed());
+    }
+
+    #[test]
+    fn values_past_the_slots_reach_are_kept() {
+        let big = "x".repeat(70_000);
+        let mut entry = Entry::new();
+        entry.set(Field::Target, "a b");
+        entry.set(Field::Secret, &big);
+        entry.set(Field::Realm, "r");
+        assert_eq!(entry.get(Field::Secret), Some(big.as_str()));
+        assert_eq!(entry.get(Field::Realm), Some("r"));
+        let text = serde_json::to_string(&entry).unwrap();
+        let back: Entry = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, entry);
+        let mut cache = crate::TokenCache::new();
+        cache.insert(crate::Section::AccessToken, "k".into(), entry.clone());
+        let again = crate::TokenCache::deserialize(&cache.to_json(), Default::default()).unwrap();
+        assert_eq!(again.get(crate::Section::AccessToken, "k"), Some(&entry));
     }
 }

@@ -21,7 +21,7 @@ fn decodes_escapes_as_serde_json_does() {
     let expected = &expected["AccessToken"]["k\"eyé"];
     assert_eq!(serde_json::to_value(entry).unwrap(), *expected);
     assert_eq!(
-        entry.get(tokenhop_cache::entry::F::Secret),
+        entry.get(tokenhop_cache::entry::Field::Secret),
         expected["secret"].as_str()
     );
 }
