@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State as AxumState;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::sessions::Revocation;
-use crate::state::{Counters, State};
+use crate::state::{AppState, Counters};
 
 fn bad_request(message: String) -> Response {
     (
@@ -22,12 +22,12 @@ fn bad_request(message: String) -> Response {
 }
 
 /// `GET /admin/counters`.
-pub(crate) async fn counters(AxumState(state): AxumState<Arc<State>>) -> Json<Counters> {
+pub(crate) async fn counters(State(state): State<Arc<AppState>>) -> Json<Counters> {
     Json(state.counters())
 }
 
 /// `POST /admin/reset`: counters, faults and revocations are forgotten.
-pub(crate) async fn reset(AxumState(state): AxumState<Arc<State>>) -> StatusCode {
+pub(crate) async fn reset(State(state): State<Arc<AppState>>) -> StatusCode {
     state.reset_counters();
     state.faults.clear();
     state.revocations.clear();
@@ -41,7 +41,7 @@ struct ClockRequest {
 }
 
 /// `POST /admin/clock` `{"advance_secs": N}`.
-pub(crate) async fn clock(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+pub(crate) async fn clock(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     match serde_json::from_slice::<ClockRequest>(&body) {
         Ok(request) => {
             state.advance_clock(request.advance_secs);
@@ -52,7 +52,7 @@ pub(crate) async fn clock(AxumState(state): AxumState<Arc<State>>, body: Bytes) 
 }
 
 /// `POST /admin/revoke` `{"user"?, "client"?, "token"?, "block"?}` → `{"revoked": N}`.
-pub(crate) async fn revoke(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+pub(crate) async fn revoke(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let revocation = match serde_json::from_slice::<Revocation>(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -61,37 +61,37 @@ pub(crate) async fn revoke(AxumState(state): AxumState<Arc<State>>, body: Bytes)
             ));
         }
     };
-    match state.revoke(&revocation) {
+    match revoke_tokens(&state, &revocation) {
         Ok(count) => Json(json!({ "revoked": count })).into_response(),
         Err(message) => bad_request(message),
     }
 }
 
-impl State {
-    /// Revokes what `revocation` names; the number of tokens revoked.
-    pub(crate) fn revoke(&self, revocation: &Revocation) -> Result<usize, String> {
-        if revocation.user.is_none() && revocation.client.is_none() && revocation.token.is_none() {
-            return Err("name a \"user\", a \"client\" or a \"token\"".into());
-        }
-        let user_object_id = match &revocation.user {
-            Some(name) => Some(
-                self.config
-                    .user(name)
-                    .map(|u| u.object_id.clone())
-                    .ok_or_else(|| format!("no user named '{name}'"))?,
-            ),
-            None => None,
-        };
-        let token_uti = revocation
-            .token
-            .as_deref()
-            .and_then(|t| self.key.verify_ignoring_audience(t))
-            .and_then(|claims| claims["uti"].as_str().map(str::to_owned));
-        Ok(self.revocations.revoke(
-            &self.refresh_tokens,
-            revocation,
-            user_object_id.as_deref(),
-            token_uti.as_deref(),
-        ))
+/// Revokes what `revocation` names; the number of tokens revoked, or what is wrong with
+/// the request.
+pub(crate) fn revoke_tokens(state: &AppState, revocation: &Revocation) -> Result<usize, String> {
+    if revocation.user.is_none() && revocation.client.is_none() && revocation.token.is_none() {
+        return Err("name a \"user\", a \"client\" or a \"token\"".into());
     }
+    let user_object_id = match &revocation.user {
+        Some(name) => Some(
+            state
+                .config
+                .user(name)
+                .map(|u| u.object_id.clone())
+                .ok_or_else(|| format!("no user named '{name}'"))?,
+        ),
+        None => None,
+    };
+    let token_uti = revocation
+        .token
+        .as_deref()
+        .and_then(|t| state.signing_key.verify_signature_only(t))
+        .and_then(|claims| claims["uti"].as_str().map(str::to_owned));
+    Ok(state.revocations.revoke(
+        &state.refresh_tokens,
+        revocation,
+        user_object_id.as_deref(),
+        token_uti.as_deref(),
+    ))
 }

@@ -1,16 +1,19 @@
-//! Entra Agent ID hops 2 and 3: an agent identity authenticates with T1, the token its
-//! blueprint got for it (`fmi_path`), and gets an app token (hop 2) or, presenting its
-//! own T2 as `user_federated_identity_credential`, a token for its agent user (hop 3).
+//! Entra Agent ID: a blueprint gets T1, a token exchange token for one of its agent
+//! identities named by `fmi_path` (hop 1); the agent identity authenticates with T1 and
+//! gets an app token (hop 2) or, presenting its own T2 as
+//! `user_federated_identity_credential`, a token for its agent user (hop 3).
 
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::client_auth::{Credential, TOKEN_EXCHANGE, credential};
+use crate::app_tokens::{app_resource, app_token};
+use crate::client_auth::{Credential, credential};
 use crate::config::{AgentIdentityConfig, UserConfig};
 use crate::entra_error::EntraError;
+use crate::federation::TOKEN_EXCHANGE;
+use crate::form::{Form, required};
 use crate::realm::Realm;
-use crate::state::State;
-use crate::token::{Form, app_resource, app_token, required};
+use crate::state::AppState;
 use crate::user_tokens::{self, DelegatedScopes, UserGrant};
 
 /// `xms_act_fct`/`xms_sub_fct` value of an agent identity.
@@ -18,9 +21,31 @@ const AGENT_IDENTITY_FACET: &str = "11";
 /// `xms_sub_fct` value of an agent user.
 const AGENT_USER_FACET: &str = "13";
 
+/// Hop 1: the claims that make a blueprint's token exchange token T1 for the agent
+/// identity its `fmi_path` names.
+pub(crate) fn blueprint_exchange_claims(
+    state: &AppState,
+    form: &Form,
+    blueprint_client_id: &str,
+) -> Result<Map<String, Value>, EntraError> {
+    let fmi_path = form.get("fmi_path").filter(|p| !p.is_empty()).ok_or_else(|| {
+        EntraError::invalid_request(82008, "A blueprint must name the agent identity (fmi_path) when it asks for a token exchange token.")
+    })?;
+    let mut claims = Map::new();
+    claims.insert(
+        "sub".into(),
+        json!(format!(
+            "/eid1/c/pub/t/{}/a/{blueprint_client_id}/{fmi_path}",
+            state.config.tenant_id
+        )),
+    );
+    claims.insert("xms_act_fct".into(), json!(AGENT_IDENTITY_FACET));
+    Ok(claims)
+}
+
 /// Checks T1, the agent's client assertion; returns the blueprint's client id.
 fn authenticate_agent(
-    state: &State,
+    state: &AppState,
     form: &Form,
     agent: &AgentIdentityConfig,
 ) -> Result<String, EntraError> {
@@ -71,7 +96,7 @@ fn agent_claims(blueprint: &str, subject_facet: &str) -> Map<String, Value> {
 /// Hop 2: client credentials for an agent identity → an app token (T2, or the
 /// resource token of the two-hop chain).
 pub(crate) fn agent_app_token(
-    state: &State,
+    state: &AppState,
     form: &Form,
     agent: &AgentIdentityConfig,
 ) -> Result<Value, EntraError> {
@@ -91,7 +116,7 @@ fn invalid_grant(code: u64, message: impl Into<String>) -> EntraError {
 
 /// Hop 3: the `user_fic` grant → a delegated token for the agent's agent user.
 pub(crate) fn agent_user_token(
-    state: &State,
+    state: &AppState,
     realm: &Realm,
     form: &Form,
 ) -> Result<Value, EntraError> {
@@ -138,14 +163,14 @@ pub(crate) fn agent_user_token(
             user,
             scopes: &scopes,
             nonce: None,
-            client_info: form.get("client_info").map(String::as_str) == Some("1"),
+            client_info: user_tokens::asks_for_client_info(form),
             extra: agent_claims(&blueprint, AGENT_USER_FACET),
         },
     )
 }
 
 /// The user `user_id` (object id) or `username` (UPN) names; exactly one of them.
-fn agent_user<'s>(state: &'s State, form: &Form) -> Result<&'s UserConfig, EntraError> {
+fn agent_user<'s>(state: &'s AppState, form: &Form) -> Result<&'s UserConfig, EntraError> {
     let user_id = form.get("user_id").filter(|v| !v.is_empty());
     let username = form.get("username").filter(|v| !v.is_empty());
     let user = match (user_id, username) {

@@ -9,8 +9,8 @@ use rsa::traits::PublicKeyParts;
 use serde_json::Value;
 use sha2::Digest;
 
-use crate::EmulatorError;
 use crate::entra_error::EntraError;
+use crate::error::EmulatorError;
 
 /// The longest assertion lifetime Entra accepts.
 const MAX_ASSERTION_LIFETIME_SECS: u64 = 600;

@@ -1,48 +1,27 @@
 //! The authorization endpoint: a small sign-in form (or an automatic sign-in for
 //! headless tests), authorization codes bound to PKCE S256, and their redemption.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State as AxumState};
+use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::Digest;
 
+use crate::auth_codes::CodeGrant;
 use crate::config::UserConfig;
 use crate::entra_error::EntraError;
-use crate::realm::{AuthorityRealm, Realm};
-use crate::state::State;
-use crate::token::{Form, required};
+use crate::extract::AuthorityRealm;
+use crate::form::{self, Form, required};
+use crate::realm::Realm;
+use crate::state::AppState;
 use crate::user_tokens::{self, DelegatedScopes};
 
 /// How long a code can be redeemed, in seconds.
 const CODE_LIFETIME_SECS: u64 = 600;
-
-#[derive(Clone, Debug)]
-struct CodeGrant {
-    client_id: String,
-    redirect_uri: String,
-    scope: String,
-    nonce: Option<String>,
-    code_challenge: Option<String>,
-    realm: Realm,
-    user: String,
-    expires_at: u64,
-}
-
-/// Authorization codes, each redeemable once.
-#[derive(Default)]
-pub(crate) struct AuthCodes(Mutex<HashMap<String, CodeGrant>>);
-
-impl AuthCodes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CodeGrant>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
 
 /// A checked authorization request.
 struct AuthorizeRequest {
@@ -139,11 +118,12 @@ fn is_loopback_redirect(uri: &str) -> bool {
     })
 }
 
-fn check(state: &State, realm: Realm, params: Form) -> Result<AuthorizeRequest, Box<Response>> {
+fn check(state: &AppState, realm: Realm, params: Form) -> Result<AuthorizeRequest, Box<Response>> {
     let client_id = required(&params, "client_id").map_err(|e| Box::new(error_page(&e)))?;
     if state.config.app_by_client_id(client_id).is_none() {
         return Err(Box::new(error_page(&EntraError::unknown_client(
-            state, client_id,
+            &state.config,
+            client_id,
         ))));
     }
     let redirect_uri = required(&params, "redirect_uri").map_err(|e| Box::new(error_page(&e)))?;
@@ -185,7 +165,7 @@ fn check(state: &State, realm: Realm, params: Form) -> Result<AuthorizeRequest, 
 
 /// `GET {authority}/oauth2/v2.0/authorize`.
 pub(crate) async fn authorize(
-    AxumState(state): AxumState<Arc<State>>,
+    State(state): State<Arc<AppState>>,
     realm: Result<AuthorityRealm, EntraError>,
     uri: Uri,
     RawQuery(query): RawQuery,
@@ -195,9 +175,7 @@ pub(crate) async fn authorize(
         Err(error) => return error_page(&error),
     };
     let query = query.unwrap_or_default();
-    let params: Form = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let params = form::parse(query.as_bytes());
     let request = match check(&state, realm, params) {
         Ok(request) => request,
         Err(response) => return *response,
@@ -233,7 +211,7 @@ fn sign_in_form(
 
 /// `POST {authority}/oauth2/v2.0/authorize`: the sign-in form's submission.
 pub(crate) async fn sign_in(
-    AxumState(state): AxumState<Arc<State>>,
+    State(state): State<Arc<AppState>>,
     realm: Result<AuthorityRealm, EntraError>,
     uri: Uri,
     body: Bytes,
@@ -242,11 +220,9 @@ pub(crate) async fn sign_in(
         Ok(AuthorityRealm(realm)) => realm,
         Err(error) => return error_page(&error),
     };
-    let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
+    let form = form::parse(&body);
     let query = form.get("request").cloned().unwrap_or_default();
-    let params: Form = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let params = form::parse(query.as_bytes());
     let request = match check(&state, realm, params) {
         Ok(request) => request,
         Err(response) => return *response,
@@ -269,7 +245,7 @@ pub(crate) async fn sign_in(
     }
 }
 
-fn issue_code(state: &State, request: &AuthorizeRequest, user: &UserConfig) -> Response {
+fn issue_code(state: &AppState, request: &AuthorizeRequest, user: &UserConfig) -> Response {
     let code = format!(
         "0.emu.{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -285,7 +261,7 @@ fn issue_code(state: &State, request: &AuthorizeRequest, user: &UserConfig) -> R
         user: user.name.clone(),
         expires_at: state.now() + CODE_LIFETIME_SECS,
     };
-    state.auth_codes.lock().insert(code.clone(), grant);
+    state.auth_codes.insert(code.clone(), grant);
     request.respond(vec![("code", code)])
 }
 
@@ -296,12 +272,12 @@ fn invalid_grant(code: u64, message: &str) -> EntraError {
 /// The authorization code grant at the token endpoint; the client is authenticated
 /// already (or is public).
 pub(crate) fn redeem(
-    state: &State,
+    state: &AppState,
     form: &Form,
     client_id: &str,
 ) -> Result<serde_json::Value, EntraError> {
     let code = required(form, "code")?;
-    let grant = state.auth_codes.lock().remove(code).ok_or_else(|| {
+    let grant = state.auth_codes.take(code).ok_or_else(|| {
         invalid_grant(
             54005,
             "OAuth2 Authorization code was already redeemed or is unknown.",

@@ -4,11 +4,9 @@
 use crate::app_certificate;
 use crate::config::AppConfig;
 use crate::entra_error::EntraError;
-use crate::state::State;
-use crate::token::{Form, JWT_BEARER, required};
-
-/// The audience federated tokens (and Agent ID's intermediate tokens) are issued for.
-pub(crate) const TOKEN_EXCHANGE: &str = "api://AzureADTokenExchange";
+use crate::federation::{self, TOKEN_EXCHANGE};
+use crate::form::{Form, JWT_BEARER, required};
+use crate::state::AppState;
 
 /// The credential a request carries.
 pub(crate) enum Credential<'f> {
@@ -44,7 +42,7 @@ pub(crate) fn credential(form: &Form) -> Result<Credential<'_>, EntraError> {
 }
 
 /// Whether an app must authenticate (it has a credential registered).
-pub(crate) fn is_confidential(state: &State, app: &AppConfig) -> bool {
+pub(crate) fn is_confidential(state: &AppState, app: &AppConfig) -> bool {
     app.secret.is_some()
         || app.certificate
         || state
@@ -57,7 +55,7 @@ pub(crate) fn is_confidential(state: &State, app: &AppConfig) -> bool {
 /// Finds the app named by `client_id` and checks its credential; returns the app.
 /// Public clients pass without one when `allow_public` is set.
 pub(crate) fn authenticate<'s>(
-    state: &'s State,
+    state: &'s AppState,
     form: &Form,
     token_endpoint: &str,
     allow_public: bool,
@@ -66,7 +64,7 @@ pub(crate) fn authenticate<'s>(
     let app = state
         .config
         .app_by_client_id(client_id)
-        .ok_or_else(|| EntraError::unknown_client(state, client_id))?;
+        .ok_or_else(|| EntraError::unknown_client(&state.config, client_id))?;
     match credential(form)? {
         Credential::None if allow_public && !is_confidential(state, app) => Ok(app),
         Credential::None => Err(EntraError::invalid_client(
@@ -80,7 +78,7 @@ pub(crate) fn authenticate<'s>(
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
             )),
         },
-        Credential::Assertion(assertion) if state.is_federated(assertion) => {
+        Credential::Assertion(assertion) if federation::is_federated(state, assertion) => {
             verify_federated(state, app, assertion)?;
             Ok(app)
         }
@@ -96,7 +94,7 @@ pub(crate) fn authenticate<'s>(
 
 /// A federated token: signed by the federation issuer, for `api://AzureADTokenExchange`,
 /// current, with a subject the app trusts.
-fn verify_federated(state: &State, app: &AppConfig, assertion: &str) -> Result<(), EntraError> {
+fn verify_federated(state: &AppState, app: &AppConfig, assertion: &str) -> Result<(), EntraError> {
     let claims = state
         .federation_key
         .verify(assertion, TOKEN_EXCHANGE, state.now())
@@ -119,7 +117,7 @@ fn verify_federated(state: &State, app: &AppConfig, assertion: &str) -> Result<(
             70021,
             format!(
                 "No matching federated identity record found for presented assertion. Assertion Issuer: '{}'. Assertion Subject: '{subject}'. Assertion Audience: '{TOKEN_EXCHANGE}'.",
-                state.federation_issuer()
+                federation::issuer(state)
             ),
         ))
     }

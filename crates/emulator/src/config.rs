@@ -239,9 +239,9 @@ impl std::fmt::Debug for AppConfig {
 impl EmulatorConfig {
     /// Reads a configuration file: YAML for `.yaml`/`.yml`, JSON otherwise. Unknown
     /// fields are refused, naming the field.
-    pub fn from_file(path: &std::path::Path) -> Result<Self, crate::EmulatorError> {
+    pub fn from_file(path: &std::path::Path) -> Result<Self, crate::error::EmulatorError> {
         let failed = |e: &dyn std::fmt::Display| {
-            crate::EmulatorError::Config(format!("{}: {e}", path.display()))
+            crate::error::EmulatorError::Config(format!("{}: {e}", path.display()))
         };
         let text = std::fs::read_to_string(path).map_err(|e| failed(&e))?;
         let yaml = path

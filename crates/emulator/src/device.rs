@@ -1,89 +1,28 @@
-//! The device code flow: the device authorization endpoint, polling rules
-//! (`authorization_pending`, `slow_down`, `expired_token`, `authorization_declined`)
-//! and approval through the admin API.
+//! The device code flow's endpoints: the device authorization endpoint, the device
+//! code grant at the token endpoint, approval through the admin API and the
+//! `/devicelogin` page ([`crate::device_codes`] keeps the codes and the polling rules).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State as AxumState;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::device_codes::IssuedDeviceCode;
 use crate::entra_error::EntraError;
-use crate::realm::{AuthorityRealm, Realm};
-use crate::state::State;
-use crate::token::{Form, required};
+use crate::extract::AuthorityRealm;
+use crate::form::{self, Form, required};
+use crate::realm::Realm;
+use crate::state::AppState;
 use crate::user_tokens::{self, DelegatedScopes};
-
-#[derive(Clone, Debug)]
-enum Status {
-    Pending,
-    /// Approved by a user; the first `pending_polls` polls still see it pending.
-    Approved {
-        user: String,
-        pending_polls: u32,
-    },
-    Denied,
-}
-
-#[derive(Clone, Debug)]
-struct DeviceGrant {
-    user_code: String,
-    client_id: String,
-    scope: String,
-    realm: Realm,
-    expires_at: u64,
-    interval_secs: u64,
-    last_poll: Option<Instant>,
-    status: Status,
-    issued: u64,
-}
-
-/// Device codes by `device_code`.
-#[derive(Default)]
-pub(crate) struct DeviceCodes {
-    codes: Mutex<HashMap<String, DeviceGrant>>,
-    /// Orders codes, so that "the latest pending one" is well defined.
-    sequence: AtomicU64,
-}
-
-impl DeviceCodes {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, DeviceGrant>> {
-        self.codes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Sets the status of the code with `user_code`, or of the latest pending one when
-    /// none is named. False when there is no such code.
-    fn decide(&self, user_code: Option<&str>, status: Status) -> bool {
-        let mut codes = self.lock();
-        let grant = match user_code {
-            Some(code) => codes
-                .values_mut()
-                .find(|g| g.user_code.eq_ignore_ascii_case(code)),
-            None => codes
-                .values_mut()
-                .filter(|g| matches!(g.status, Status::Pending))
-                .max_by_key(|g| g.issued),
-        };
-        match grant {
-            Some(grant) => {
-                grant.status = status;
-                true
-            }
-            None => false,
-        }
-    }
-}
 
 /// `POST {authority}/oauth2/v2.0/devicecode`.
 pub(crate) async fn start(
-    AxumState(state): AxumState<Arc<State>>,
+    State(state): State<Arc<AppState>>,
     AuthorityRealm(realm): AuthorityRealm,
     body: Bytes,
 ) -> Response {
@@ -93,11 +32,11 @@ pub(crate) async fn start(
     }
 }
 
-fn start_flow(state: &State, realm: Realm, body: &[u8]) -> Result<Value, EntraError> {
-    let form: Form = url::form_urlencoded::parse(body).into_owned().collect();
+fn start_flow(state: &AppState, realm: Realm, body: &[u8]) -> Result<Value, EntraError> {
+    let form = form::parse(body);
     let client_id = required(&form, "client_id")?;
     if state.config.app_by_client_id(client_id).is_none() {
-        return Err(EntraError::unknown_client(state, client_id));
+        return Err(EntraError::unknown_client(&state.config, client_id));
     }
     let scope = required(&form, "scope")?;
     DelegatedScopes::parse(state, scope)?;
@@ -109,19 +48,15 @@ fn start_flow(state: &State, realm: Realm, body: &[u8]) -> Result<Value, EntraEr
     let user_code = user_code();
     let settings = &state.config.device_code;
     let verification_uri = format!("{}/devicelogin", state.base_url);
-    let issued = state.device_codes.sequence.fetch_add(1, Ordering::Relaxed);
-    state.device_codes.lock().insert(
+    state.device_codes.insert(
         device_code.clone(),
-        DeviceGrant {
+        IssuedDeviceCode {
             user_code: user_code.clone(),
             client_id: client_id.to_owned(),
             scope: scope.to_owned(),
             realm,
             expires_at: state.now() + settings.lifetime_secs,
             interval_secs: settings.interval_secs,
-            last_poll: None,
-            status: Status::Pending,
-            issued,
         },
     );
     Ok(json!({
@@ -145,96 +80,22 @@ fn user_code() -> String {
         .collect()
 }
 
-fn poll_error(error: &'static str, code: u64, message: &str) -> EntraError {
-    EntraError::new(StatusCode::BAD_REQUEST, error, code, message)
-}
-
 /// The device code grant at the token endpoint.
-pub(crate) fn poll(state: &State, form: &Form) -> Result<Value, EntraError> {
+pub(crate) fn poll(state: &AppState, form: &Form) -> Result<Value, EntraError> {
     let client_id = required(form, "client_id")?;
     let device_code = required(form, "device_code")?;
-    let mut codes = state.device_codes.lock();
-    let Some(grant) = codes.get_mut(device_code) else {
-        return Err(poll_error(
-            "invalid_grant",
-            9002313,
-            "Invalid request. The device code is unknown or was already redeemed.",
-        ));
-    };
-    if grant.client_id != client_id {
-        return Err(poll_error(
-            "invalid_grant",
-            70000,
-            "The device code was issued to another client.",
-        ));
-    }
-    if state.now() >= grant.expires_at {
-        codes.remove(device_code);
-        return Err(poll_error(
-            "expired_token",
-            70019,
-            "Verification code expired.",
-        ));
-    }
-    let too_fast = grant
-        .last_poll
-        .is_some_and(|last| last.elapsed().as_millis() < u128::from(grant.interval_secs) * 500);
-    grant.last_poll = Some(Instant::now());
-    let user = match &mut grant.status {
-        Status::Denied => {
-            codes.remove(device_code);
-            return Err(poll_error(
-                "authorization_declined",
-                70000,
-                "The user declined the sign-in.",
-            ));
-        }
-        Status::Approved {
-            pending_polls: 0,
-            user,
-        } => user.clone(),
-        Status::Approved { pending_polls, .. } => {
-            *pending_polls -= 1;
-            return Err(pending_or_slow_down(grant, too_fast));
-        }
-        Status::Pending => return Err(pending_or_slow_down(grant, too_fast)),
-    };
-    let Some(grant) = codes.remove(device_code) else {
-        return Err(poll_error(
-            "invalid_grant",
-            9002313,
-            "The device code vanished.",
-        ));
-    };
-    drop(codes);
+    let approved = state
+        .device_codes
+        .poll(device_code, client_id, state.now())?;
     user_tokens::issue_remembered(
         state,
-        &grant.realm,
+        &approved.realm,
         client_id,
-        &user,
-        &grant.scope,
+        &approved.user,
+        &approved.scope,
         None,
         form,
     )
-}
-
-/// While pending: `slow_down` (and a longer interval) for a client that polls faster
-/// than half the interval, `authorization_pending` otherwise.
-fn pending_or_slow_down(grant: &mut DeviceGrant, too_fast: bool) -> EntraError {
-    if too_fast {
-        grant.interval_secs += 5;
-        poll_error(
-            "slow_down",
-            70000,
-            "The client is polling too fast; wait 5 seconds longer between polls.",
-        )
-    } else {
-        poll_error(
-            "authorization_pending",
-            70016,
-            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-        )
-    }
 }
 
 /// The body of `POST /admin/device/approve` and `/deny`.
@@ -253,16 +114,16 @@ struct Decision {
 }
 
 /// `POST /admin/device/approve`: `{"user_code"?, "user", "after_polls"?}`.
-pub(crate) async fn approve(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+pub(crate) async fn approve(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     decide(&state, &body, true)
 }
 
 /// `POST /admin/device/deny`: `{"user_code"?}`.
-pub(crate) async fn deny(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
+pub(crate) async fn deny(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     decide(&state, &body, false)
 }
 
-fn decide(state: &State, body: &[u8], approve: bool) -> Response {
+fn decide(state: &AppState, body: &[u8], approve: bool) -> Response {
     let bad = |message: String| {
         (
             StatusCode::BAD_REQUEST,
@@ -274,21 +135,18 @@ fn decide(state: &State, body: &[u8], approve: bool) -> Response {
         Ok(d) => d,
         Err(e) => return bad(format!("expected {{\"user_code\", \"user\"}}: {e}")),
     };
-    let status = if approve {
+    let user_code = decision.user_code.as_deref();
+    let decided = if approve {
         let Some(user) = decision.user.filter(|u| state.config.user(u).is_some()) else {
             return bad("approve needs \"user\": the name of a configured user".into());
         };
-        Status::Approved {
-            user,
-            pending_polls: decision.after_polls,
-        }
+        state
+            .device_codes
+            .approve(user_code, &user, decision.after_polls)
     } else {
-        Status::Denied
+        state.device_codes.deny(user_code)
     };
-    if state
-        .device_codes
-        .decide(decision.user_code.as_deref(), status)
-    {
+    if decided {
         StatusCode::NO_CONTENT.into_response()
     } else {
         (
@@ -299,28 +157,15 @@ fn decide(state: &State, body: &[u8], approve: bool) -> Response {
     }
 }
 
-impl State {
-    /// Approves a device code as `user` (see [`approve`]).
-    pub(crate) fn approve_device_code(
-        &self,
-        user_code: Option<&str>,
-        user: &str,
-        after_polls: u32,
-    ) -> bool {
-        self.config.user(user).is_some()
-            && self.device_codes.decide(
-                user_code,
-                Status::Approved {
-                    user: user.to_owned(),
-                    pending_polls: after_polls,
-                },
-            )
-    }
-
-    /// Denies a device code.
-    pub(crate) fn deny_device_code(&self, user_code: Option<&str>) -> bool {
-        self.device_codes.decide(user_code, Status::Denied)
-    }
+/// Approves a device code as the configured user named `user` (see [`approve`]); false
+/// when there is no such user or code.
+pub(crate) fn approve_as(
+    state: &AppState,
+    user_code: Option<&str>,
+    user: &str,
+    after_polls: u32,
+) -> bool {
+    state.config.user(user).is_some() && state.device_codes.approve(user_code, user, after_polls)
 }
 
 const DEVICE_LOGIN_FORM: &str = "<!doctype html><html><head><title>Enter code</title></head><body><h1>Sign in a device</h1>{problem}<form method=\"post\" action=\"/devicelogin\"><label>Code <input name=\"user_code\"></label><label>User <input name=\"login\"></label><label>Password <input name=\"password\" type=\"password\"></label><button type=\"submit\">Sign in</button></form></body></html>";
@@ -331,8 +176,8 @@ pub(crate) async fn login_page() -> axum::response::Html<String> {
 }
 
 /// `POST /devicelogin`: a user enters the code and signs in, which approves it.
-pub(crate) async fn login(AxumState(state): AxumState<Arc<State>>, body: Bytes) -> Response {
-    let form: Form = url::form_urlencoded::parse(&body).into_owned().collect();
+pub(crate) async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let form = form::parse(&body);
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let user = state
         .config
@@ -341,7 +186,7 @@ pub(crate) async fn login(AxumState(state): AxumState<Arc<State>>, body: Bytes) 
         .filter(|user| user.password == field("password"));
     let problem = match user {
         None => "AADSTS50126: Error validating credentials due to invalid username or password.",
-        Some(user) if state.approve_device_code(Some(field("user_code")), &user.name, 0) => {
+        Some(user) if approve_as(&state, Some(field("user_code")), &user.name, 0) => {
             return axum::response::Html(
                 "<!doctype html><html><body><p>You have signed in. You can close this window.</p></body></html>".to_owned(),
             )

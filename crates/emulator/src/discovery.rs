@@ -3,21 +3,21 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State as AxumState;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::realm::AuthorityRealm;
-use crate::state::State;
+use crate::extract::AuthorityRealm;
+use crate::state::AppState;
 
 /// `GET {authority}/v2.0/.well-known/openid-configuration`.
 pub(crate) async fn discovery(
-    AxumState(state): AxumState<Arc<State>>,
+    State(state): State<Arc<AppState>>,
     AuthorityRealm(realm): AuthorityRealm,
 ) -> Response {
-    let authority = realm.authority(&state);
+    let authority = realm.authority(&state.base_url);
     Json(json!({
-        "issuer": realm.issuer(&state),
+        "issuer": realm.issuer(&state.base_url),
         "token_endpoint": format!("{authority}/oauth2/v2.0/token"),
         "authorization_endpoint": format!("{authority}/oauth2/v2.0/authorize"),
         "device_authorization_endpoint": format!("{authority}/oauth2/v2.0/devicecode"),
@@ -35,6 +35,6 @@ pub(crate) async fn discovery(
 }
 
 /// `GET {authority}/discovery/v2.0/keys`.
-pub(crate) async fn jwks(AxumState(state): AxumState<Arc<State>>) -> Json<Value> {
-    Json(state.key.jwks())
+pub(crate) async fn jwks(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(state.signing_key.jwks())
 }

@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::config::EmulatorConfig;
+
 /// An error the token endpoint answers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntraError {
@@ -57,14 +59,14 @@ impl EntraError {
         )
     }
 
-    pub(crate) fn unknown_client(state: &crate::state::State, client_id: &str) -> Self {
+    pub(crate) fn unknown_client(config: &EmulatorConfig, client_id: &str) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
             700016,
             format!(
                 "Application with identifier '{client_id}' was not found in the directory '{}'.",
-                state.config.tenant_domain
+                config.tenant_domain
             ),
         )
     }
@@ -78,7 +80,7 @@ impl IntoResponse for EntraError {
     fn into_response(self) -> Response {
         let trace_id = uuid::Uuid::new_v4().to_string();
         let correlation_id = uuid::Uuid::new_v4().to_string();
-        let timestamp = httpdate_now();
+        let timestamp = unix_seconds_now();
         let body = json!({
             "error": self.error,
             "error_description": format!(
@@ -94,11 +96,12 @@ impl IntoResponse for EntraError {
     }
 }
 
-fn httpdate_now() -> String {
+/// The wall clock in seconds since the Unix epoch, for the error's `timestamp`. Entra
+/// writes "YYYY-MM-DD hh:mm:ssZ"; the exact form does not matter to clients.
+fn unix_seconds_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    // Entra writes "YYYY-MM-DD hh:mm:ssZ"; the exact form does not matter to clients.
     format!("{secs}")
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State as AxumState;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::state::State;
+use crate::state::AppState;
 
 /// The app id URI whose tokens `/v1.0/me` accepts.
 pub(crate) const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
@@ -32,7 +32,7 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
 
 /// `GET /v1.0/me`: the signed-in user for a delegated token; 400 for an app-only
 /// token; 401 `InvalidAuthenticationToken` for an expired, revoked or invalid one.
-pub(crate) async fn me(AxumState(state): AxumState<Arc<State>>, headers: HeaderMap) -> Response {
+pub(crate) async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -39,15 +39,23 @@
 mod admin;
 mod agent_id;
 mod app_certificate;
+mod app_tokens;
+mod auth_codes;
 mod authorize;
 mod client_auth;
+mod client_credentials;
 mod config;
 mod default_config;
 mod device;
+mod device_codes;
 mod discovery;
 mod entra_error;
+mod error;
+mod extract;
+mod fault_injection;
 mod faults;
 mod federation;
+mod form;
 mod graph;
 mod managed_identity;
 mod realm;
@@ -66,6 +74,7 @@ pub use config::{
     FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, UserConfig, names,
 };
 pub use entra_error::EntraError;
+pub use error::EmulatorError;
 pub use faults::{Fault, FaultKind};
 pub use server::{EmulatorBuilder, EmulatorHandle, MAX_BODY_BYTES};
 pub use sessions::Revocation;
@@ -80,22 +89,4 @@ impl Emulator {
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder::default()
     }
-}
-
-/// Why the emulator could not start or sign.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EmulatorError {
-    /// Binding or key generation failed.
-    #[error("the emulator could not start: {0}")]
-    Startup(String),
-    /// Signing a token failed.
-    #[error("the emulator could not sign a token: {0}")]
-    Signing(String),
-    /// A configuration file could not be read or parsed.
-    #[error("the emulator configuration is invalid: {0}")]
-    Config(String),
-    /// An admin request named something that does not exist.
-    #[error("the emulator refused an admin request: {0}")]
-    Admin(String),
 }

@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State as AxumState};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::config::ManagedIdentityConfig;
-use crate::state::State;
+use crate::state::AppState;
 
 /// An error in the managed identity endpoints' shape: `{"error", "error_description"}`.
 struct Refusal {
@@ -41,7 +41,7 @@ impl IntoResponse for Refusal {
 /// Which identity a request names: by client id, object id or resource id (each
 /// endpoint has its own name for the last), else the system-assigned one.
 fn identity<'c>(
-    state: &'c State,
+    state: &'c AppState,
     query: &HashMap<String, String>,
     resource_id_param: &str,
 ) -> Option<&'c ManagedIdentityConfig> {
@@ -60,7 +60,7 @@ fn identity<'c>(
 }
 
 fn issue(
-    state: &State,
+    state: &AppState,
     query: &HashMap<String, String>,
     resource_id_param: &str,
 ) -> Result<(String, u64, String), Refusal> {
@@ -100,7 +100,7 @@ fn issue(
     state
         .revocations
         .record(&uti, &identity.object_id, &identity.client_id);
-    let token = state.key.sign(&claims).map_err(|e| {
+    let token = state.signing_key.sign(&claims).map_err(|e| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -111,7 +111,7 @@ fn issue(
 }
 
 pub(crate) async fn imds(
-    AxumState(state): AxumState<Arc<State>>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
@@ -138,7 +138,7 @@ pub(crate) async fn imds(
 }
 
 pub(crate) async fn app_service(
-    AxumState(state): AxumState<Arc<State>>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {

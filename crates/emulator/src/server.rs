@@ -14,12 +14,15 @@ use tokio::sync::oneshot;
 
 use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
+use crate::error::EmulatorError;
+use crate::faults::Fault;
+use crate::sessions::Revocation;
 use crate::signing::SigningKey;
-use crate::state::State;
+use crate::state::{AppState, Counters};
 use crate::tls::TlsMaterial;
 use crate::{
-    EmulatorError, admin, authorize, device, discovery, faults, federation, graph,
-    managed_identity, token,
+    admin, authorize, device, discovery, fault_injection, federation, graph, managed_identity,
+    token,
 };
 
 /// Request bodies larger than this are refused (413).
@@ -93,7 +96,7 @@ impl EmulatorBuilder {
         })
         .await
         .map_err(|e| EmulatorError::Startup(e.to_string()))??;
-        let state = Arc::new(State::new(
+        let state = Arc::new(AppState::new(
             self.config,
             keys,
             certificates,
@@ -140,7 +143,7 @@ impl EmulatorBuilder {
 
 fn write_state_dir(
     dir: &Path,
-    state: &State,
+    state: &AppState,
     tls: Option<&TlsMaterial>,
 ) -> Result<(), EmulatorError> {
     let write = |name: String, contents: &str, private: bool| {
@@ -188,7 +191,7 @@ fn write_state_dir(
 /// A running emulator. Dropping it stops the server.
 pub struct EmulatorHandle {
     url: String,
-    state: Arc<State>,
+    state: Arc<AppState>,
     ca_cert_pem: Option<String>,
     state_dir: Option<PathBuf>,
     stop: Option<oneshot::Sender<()>>,
@@ -256,7 +259,7 @@ impl EmulatorHandle {
     }
 
     /// What it has answered so far.
-    pub fn counters(&self) -> crate::Counters {
+    pub fn counters(&self) -> Counters {
         self.state.counters()
     }
 
@@ -266,7 +269,7 @@ impl EmulatorHandle {
     }
 
     /// Injects a fault (as `POST /admin/faults` does).
-    pub fn inject(&self, fault: crate::Fault) {
+    pub fn inject(&self, fault: Fault) {
         self.state.faults.add(fault);
     }
 
@@ -284,24 +287,23 @@ impl EmulatorHandle {
         user: &str,
         after_polls: u32,
     ) -> bool {
-        self.state.approve_device_code(user_code, user, after_polls)
+        device::approve_as(&self.state, user_code, user, after_polls)
     }
 
     /// Denies a device code (as `POST /admin/device/deny` does).
     pub fn deny_device_code(&self, user_code: Option<&str>) -> bool {
-        self.state.deny_device_code(user_code)
+        self.state.device_codes.deny(user_code)
     }
 
     /// Revokes tokens (as `POST /admin/revoke` does); how many were revoked.
-    pub fn revoke(&self, revocation: &crate::Revocation) -> Result<usize, EmulatorError> {
-        self.state.revoke(revocation).map_err(EmulatorError::Admin)
+    pub fn revoke(&self, revocation: &Revocation) -> Result<usize, EmulatorError> {
+        admin::revoke_tokens(&self.state, revocation).map_err(EmulatorError::Admin)
     }
 
     /// A token from the emulator's federation issuer for `subject`, as a Kubernetes
     /// service account token file would hold (workload identity).
     pub fn federated_token(&self, subject: &str) -> Result<String, EmulatorError> {
-        self.state
-            .federated_token(subject)
+        federation::federated_token(&self.state, subject)
             .map_err(|e| EmulatorError::Signing(e.message))
     }
 }
@@ -310,7 +312,7 @@ impl EmulatorHandle {
 /// `/tfp/{tenant}/{policy}`.
 const AUTHORITY_PREFIXES: [&str; 3] = ["/{tenant}", "/{tenant}/{policy}", "/tfp/{tenant}/{policy}"];
 
-fn router(state: Arc<State>) -> Router {
+fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new();
     for prefix in AUTHORITY_PREFIXES {
         router = router
@@ -342,16 +344,19 @@ fn router(state: Arc<State>) -> Router {
         .route("/devicelogin", get(device::login_page).post(device::login))
         .route("/admin/counters", get(admin::counters))
         .route("/admin/reset", post(admin::reset))
-        .route("/admin/faults", post(faults::post_fault))
+        .route("/admin/faults", post(fault_injection::post_fault))
         .route("/admin/clock", post(admin::clock))
         .route("/admin/revoke", post(admin::revoke))
         .route("/admin/device/approve", post(device::approve))
         .route("/admin/device/deny", post(device::deny))
-        .route("/admin/federated-token", post(federation::issue))
+        .route(
+            "/admin/federated-token",
+            post(federation::post_federated_token),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            faults::middleware,
+            fault_injection::middleware,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

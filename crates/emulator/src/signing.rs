@@ -7,7 +7,7 @@ use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 
 /// An RS256 key with a `kid`.
 pub(crate) struct SigningKey {
@@ -66,8 +66,9 @@ impl SigningKey {
         (claims["exp"].as_u64()? > now).then_some(claims)
     }
 
-    /// The claims of a token this key signed, whatever its audience or expiry.
-    pub(crate) fn verify_ignoring_audience(&self, token: &str) -> Option<Value> {
+    /// The claims of a token this key signed, whatever its audience or expiry: the
+    /// signature is all it checks.
+    pub(crate) fn verify_signature_only(&self, token: &str) -> Option<Value> {
         let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
         validation.validate_aud = false;
         validation.validate_exp = false;

@@ -1,36 +1,43 @@
-//! Shared server state: the directory, the key, the clock, the counters.
+//! What every endpoint shares: the directory, the keys, the clock, the counters, and
+//! what the emulator remembers between requests.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use serde::Serialize;
-
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
 
 use crate::app_certificate::AppCertificate;
+use crate::auth_codes::AuthCodes;
 use crate::config::EmulatorConfig;
+use crate::device_codes::DeviceCodes;
+use crate::entra_error::EntraError;
+use crate::faults::Faults;
+use crate::sessions::{RefreshTokens, Revocations};
 use crate::signing::SigningKey;
 
-pub(crate) struct State {
+/// The state behind every route.
+pub(crate) struct AppState {
     pub(crate) config: EmulatorConfig,
-    pub(crate) key: SigningKey,
+    /// Signs the tokens the emulator issues; its JWKS is served.
+    pub(crate) signing_key: SigningKey,
+    /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub(crate) base_url: String,
     /// Generated certificates by client id.
     pub(crate) certificates: HashMap<String, AppCertificate>,
-    pub(crate) faults: crate::faults::Faults,
+    pub(crate) faults: Faults,
     /// Signs the federation issuer's tokens (workload identity).
     pub(crate) federation_key: SigningKey,
-    pub(crate) device_codes: crate::device::DeviceCodes,
-    pub(crate) auth_codes: crate::authorize::AuthCodes,
-    pub(crate) refresh_tokens: crate::sessions::RefreshTokens,
-    pub(crate) revocations: crate::sessions::Revocations,
+    pub(crate) device_codes: DeviceCodes,
+    pub(crate) auth_codes: AuthCodes,
+    pub(crate) refresh_tokens: RefreshTokens,
+    pub(crate) revocations: Revocations,
     clock_offset_secs: AtomicI64,
     counters: Mutex<Counters>,
 }
 
 /// Requests the emulator has answered, per endpoint and per grant type.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Counters {
     /// Requests per endpoint (`token`, `discovery`, `jwks`, …).
@@ -51,17 +58,17 @@ impl Counters {
     }
 }
 
-impl State {
+impl AppState {
     pub(crate) fn new(
         config: EmulatorConfig,
         keys: [SigningKey; 2],
         certificates: HashMap<String, AppCertificate>,
         base_url: String,
     ) -> Self {
-        let [key, federation_key] = keys;
+        let [signing_key, federation_key] = keys;
         Self {
             config,
-            key,
+            signing_key,
             federation_key,
             device_codes: Default::default(),
             auth_codes: Default::default(),
@@ -69,7 +76,7 @@ impl State {
             revocations: Default::default(),
             base_url,
             certificates,
-            faults: crate::faults::Faults::default(),
+            faults: Faults::default(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),
         }
@@ -120,16 +127,38 @@ impl State {
     }
 
     /// Signs a token with the emulator's key.
-    pub(crate) fn sign(&self, claims: &serde_json::Value) -> Result<String, crate::EntraError> {
-        self.key
+    pub(crate) fn sign(&self, claims: &serde_json::Value) -> Result<String, EntraError> {
+        self.signing_key
             .sign(claims)
-            .map_err(|e| crate::EntraError::server_error(e.to_string()))
+            .map_err(|e| EntraError::server_error(e.to_string()))
+    }
+
+    /// The part of every token endpoint answer that carries the access token: `claims`
+    /// signed, with `scope` when given, and `refresh_in` (half the lifetime) for
+    /// lifetimes of two hours or more, as Entra does.
+    pub(crate) fn access_token_response(
+        &self,
+        claims: &serde_json::Value,
+        scope: Option<String>,
+    ) -> Result<serde_json::Value, EntraError> {
+        let lifetime = self.config.token_lifetime_secs;
+        let mut response = serde_json::json!({ "token_type": "Bearer" });
+        if let Some(scope) = scope {
+            response["scope"] = scope.into();
+        }
+        response["expires_in"] = lifetime.into();
+        response["ext_expires_in"] = lifetime.into();
+        response["access_token"] = self.sign(claims)?.into();
+        if lifetime >= 7200 {
+            response["refresh_in"] = (lifetime / 2).into();
+        }
+        Ok(response)
     }
 
     /// The claims of a token the emulator issued for `audience`, if it verifies, has not
     /// expired by the emulator's clock, and was not revoked.
     pub(crate) fn verify_issued(&self, token: &str, audience: &str) -> Option<serde_json::Value> {
-        self.key
+        self.signing_key
             .verify(token, audience, self.now())
             .filter(|claims| !self.revocations.is_revoked(claims))
     }

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::EmulatorError;
+use crate::error::EmulatorError;
 
 /// A CA and the server configuration it vouches for.
 pub(crate) struct TlsMaterial {

@@ -5,10 +5,11 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use crate::client_auth;
+use crate::config::UserConfig;
 use crate::entra_error::EntraError;
+use crate::form::{Form, required};
 use crate::realm::Realm;
-use crate::state::State;
-use crate::token::{Form, required};
+use crate::state::AppState;
 use crate::user_tokens::{self, DelegatedScopes, UserGrant};
 
 fn invalid_grant(code: u64, message: impl Into<String>) -> EntraError {
@@ -17,7 +18,7 @@ fn invalid_grant(code: u64, message: impl Into<String>) -> EntraError {
 
 /// The refresh token grant: a member of the token's FOCI family may redeem it too.
 pub(crate) fn refresh(
-    state: &State,
+    state: &AppState,
     form: &Form,
     token_endpoint: &str,
 ) -> Result<Value, EntraError> {
@@ -52,25 +53,13 @@ pub(crate) fn refresh(
         .config
         .user_by_object_id(&grant.user_object_id)
         .ok_or_else(|| invalid_grant(50034, "The user account does not exist."))?;
-    let scopes = DelegatedScopes::parse(state, required(form, "scope")?)?;
-    user_tokens::issue(
-        state,
-        UserGrant {
-            realm: &grant.realm,
-            client_id: &app.client_id,
-            user,
-            scopes: &scopes,
-            nonce: None,
-            client_info: form.get("client_info").map(String::as_str) == Some("1"),
-            extra: serde_json::Map::new(),
-        },
-    )
+    issue_for_scope(state, &grant.realm, &app.client_id, user, form)
 }
 
 /// On-behalf-of: a confidential app exchanges a user token issued for its own API for
 /// a token to another resource, for the same user.
 pub(crate) fn on_behalf_of(
-    state: &State,
+    state: &AppState,
     realm: &Realm,
     form: &Form,
     token_endpoint: &str,
@@ -103,16 +92,27 @@ pub(crate) fn on_behalf_of(
                 "The assertion is not a user's token; on-behalf-of needs a delegated token.",
             )
         })?;
+    issue_for_scope(state, realm, &app.client_id, user, form)
+}
+
+/// The user's tokens for the request's `scope`.
+fn issue_for_scope(
+    state: &AppState,
+    realm: &Realm,
+    client_id: &str,
+    user: &UserConfig,
+    form: &Form,
+) -> Result<Value, EntraError> {
     let scopes = DelegatedScopes::parse(state, required(form, "scope")?)?;
     user_tokens::issue(
         state,
         UserGrant {
             realm,
-            client_id: &app.client_id,
+            client_id,
             user,
             scopes: &scopes,
             nonce: None,
-            client_info: form.get("client_info").map(String::as_str) == Some("1"),
+            client_info: user_tokens::asks_for_client_info(form),
             extra: serde_json::Map::new(),
         },
     )

@@ -5,15 +5,19 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::config::UserConfig;
+use crate::config::{ResourceConfig, UserConfig};
 use crate::entra_error::EntraError;
+use crate::form::Form;
+use crate::graph::GRAPH_RESOURCE;
 use crate::realm::Realm;
 use crate::sessions::RefreshGrant;
-use crate::state::State;
+use crate::state::AppState;
 
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-/// The resource a scope without one (`User.Read`) is for, as in Entra.
-const GRAPH: &str = "https://graph.microsoft.com";
+/// How long a refresh token can be redeemed: 90 days.
+const REFRESH_TOKEN_LIFETIME_SECS: u64 = 90 * 24 * 3600;
+/// How long an id token is valid.
+const ID_TOKEN_LIFETIME_SECS: u64 = 3600;
 
 /// The scopes of a delegated request: one resource, its permissions, and the OpenID
 /// Connect scopes.
@@ -30,16 +34,17 @@ pub(crate) struct DelegatedScopes {
 }
 
 impl DelegatedScopes {
-    pub(crate) fn parse(state: &State, scope: &str) -> Result<Self, EntraError> {
+    pub(crate) fn parse(state: &AppState, scope: &str) -> Result<Self, EntraError> {
         let (oidc, requested): (Vec<&str>, Vec<&str>) = scope
             .split_whitespace()
             .partition(|s| OIDC_SCOPES.contains(&s.to_ascii_lowercase().as_str()));
-        let mut resource: Option<&crate::config::ResourceConfig> = None;
+        let mut resource: Option<&ResourceConfig> = None;
         let mut permissions = Vec::new();
         for scope in &requested {
             let (uri, permission) = match scope.rsplit_once('/') {
                 Some((uri, permission)) if uri.contains(':') => (uri, permission),
-                _ => (GRAPH, *scope),
+                // A scope without a resource (`User.Read`) is Graph's, as in Entra.
+                _ => (GRAPH_RESOURCE, *scope),
             };
             let found = state.config.resource(uri).ok_or_else(|| {
                 EntraError::new(
@@ -86,7 +91,7 @@ impl DelegatedScopes {
                 ));
             }
             // Sign-in alone: Entra issues a Graph token for the OpenID scopes.
-            None => GRAPH.to_owned(),
+            None => GRAPH_RESOURCE.to_owned(),
         };
         Ok(Self {
             resource,
@@ -133,19 +138,57 @@ pub(crate) struct UserGrant<'a> {
     pub(crate) extra: Map<String, Value>,
 }
 
+/// Whether the request asks for `client_info` (`client_info=1`).
+pub(crate) fn asks_for_client_info(form: &Form) -> bool {
+    form.get("client_info").map(String::as_str) == Some("1")
+}
+
 /// The token response for a user: access token, and as the request asks an id token
 /// (`openid`), `client_info`, and a refresh token (`offline_access`).
-pub(crate) fn issue(state: &State, grant: UserGrant<'_>) -> Result<Value, EntraError> {
+pub(crate) fn issue(state: &AppState, grant: UserGrant<'_>) -> Result<Value, EntraError> {
     let now = state.now();
-    let lifetime = state.config.token_lifetime_secs;
-    let user = grant.user;
     let uti = uuid::Uuid::new_v4().simple().to_string();
+    let claims = access_token_claims(state, &grant, &uti, now);
+    state
+        .revocations
+        .record(&uti, &grant.user.object_id, grant.client_id);
+    let mut response = state.access_token_response(&claims, Some(grant.scopes.granted()))?;
+    if grant.scopes.wants("openid") {
+        response["id_token"] = json!(id_token(state, &grant, now)?);
+    }
+    if grant.client_info {
+        response["client_info"] = json!(client_info(&grant));
+    }
+    if grant.scopes.wants("offline_access") {
+        let family = state
+            .config
+            .app_by_client_id(grant.client_id)
+            .and_then(|a| a.family.clone());
+        if let Some(family) = &family {
+            response["foci"] = json!(family);
+        }
+        let refresh_token = state.refresh_tokens.issue(RefreshGrant {
+            user_object_id: grant.user.object_id.clone(),
+            client_id: grant.client_id.to_owned(),
+            family,
+            realm: grant.realm.clone(),
+            expires_at: now + REFRESH_TOKEN_LIFETIME_SECS,
+            revoked: false,
+        });
+        response["refresh_token"] = json!(refresh_token);
+    }
+    Ok(response)
+}
+
+/// The access token's claims, issued at `now`; `grant.extra` overrides the defaults.
+fn access_token_claims(state: &AppState, grant: &UserGrant<'_>, uti: &str, now: u64) -> Value {
+    let user = grant.user;
     let mut claims = json!({
         "aud": grant.scopes.resource,
-        "iss": grant.realm.issuer(state),
+        "iss": grant.realm.issuer(&state.base_url),
         "iat": now,
         "nbf": now,
-        "exp": now + lifetime,
+        "exp": now + state.config.token_lifetime_secs,
         "tid": grant.realm.tenant_id,
         "oid": user.object_id,
         "sub": pairwise_subject(&user.object_id, grant.client_id),
@@ -163,83 +206,57 @@ pub(crate) fn issue(state: &State, grant: UserGrant<'_>) -> Result<Value, EntraE
         claims["tfp"] = json!(policy);
     }
     if let Some(object) = claims.as_object_mut() {
-        object.extend(grant.extra);
+        object.extend(grant.extra.clone());
     }
-    state
-        .revocations
-        .record(&uti, &user.object_id, grant.client_id);
-    let mut response = json!({
-        "token_type": "Bearer",
-        "scope": grant.scopes.granted(),
-        "expires_in": lifetime,
-        "ext_expires_in": lifetime,
-        "access_token": state.sign(&claims)?,
+    claims
+}
+
+/// The signed id token, for the client, with the authorization request's `nonce`.
+fn id_token(state: &AppState, grant: &UserGrant<'_>, now: u64) -> Result<String, EntraError> {
+    let user = grant.user;
+    let mut claims = json!({
+        "aud": grant.client_id,
+        "iss": grant.realm.issuer(&state.base_url),
+        "iat": now,
+        "nbf": now,
+        "exp": now + ID_TOKEN_LIFETIME_SECS,
+        "tid": grant.realm.tenant_id,
+        "oid": user.object_id,
+        "sub": pairwise_subject(&user.object_id, grant.client_id),
+        "name": user.display_name,
+        "preferred_username": user.upn,
+        "ver": "2.0",
     });
-    if lifetime >= 7200 {
-        response["refresh_in"] = json!(lifetime / 2);
+    if let Some(nonce) = grant.nonce {
+        claims["nonce"] = json!(nonce);
     }
-    if grant.scopes.wants("openid") {
-        let mut id_claims = json!({
-            "aud": grant.client_id,
-            "iss": grant.realm.issuer(state),
-            "iat": now,
-            "nbf": now,
-            "exp": now + 3600,
-            "tid": grant.realm.tenant_id,
-            "oid": user.object_id,
-            "sub": pairwise_subject(&user.object_id, grant.client_id),
-            "name": user.display_name,
-            "preferred_username": user.upn,
-            "ver": "2.0",
-        });
-        if let Some(nonce) = grant.nonce {
-            id_claims["nonce"] = json!(nonce);
-        }
-        if let Some(policy) = &grant.realm.policy {
-            id_claims["tfp"] = json!(policy);
-        }
-        response["id_token"] = json!(state.sign(&id_claims)?);
+    if let Some(policy) = &grant.realm.policy {
+        claims["tfp"] = json!(policy);
     }
-    if grant.client_info {
-        // B2C's uid carries the policy, so each policy is its own account.
-        let uid = match &grant.realm.policy {
-            Some(policy) => format!("{}-{policy}", user.object_id),
-            None => user.object_id.clone(),
-        };
-        let info = json!({"uid": uid, "utid": grant.realm.tenant_id});
-        response["client_info"] = json!(URL_SAFE_NO_PAD.encode(info.to_string()));
-    }
-    if grant.scopes.wants("offline_access") {
-        let family = state
-            .config
-            .app_by_client_id(grant.client_id)
-            .and_then(|a| a.family.clone());
-        if let Some(family) = &family {
-            response["foci"] = json!(family);
-        }
-        let refresh_token = state.refresh_tokens.issue(RefreshGrant {
-            user_object_id: user.object_id.clone(),
-            client_id: grant.client_id.to_owned(),
-            family,
-            realm: grant.realm.clone(),
-            expires_at: now + 90 * 24 * 3600,
-            revoked: false,
-        });
-        response["refresh_token"] = json!(refresh_token);
-    }
-    Ok(response)
+    state.sign(&claims)
+}
+
+/// `client_info`: base64url of `{"uid", "utid"}`, the account's home ids. B2C's uid
+/// carries the policy, so each policy is its own account.
+fn client_info(grant: &UserGrant<'_>) -> String {
+    let uid = match &grant.realm.policy {
+        Some(policy) => format!("{}-{policy}", grant.user.object_id),
+        None => grant.user.object_id.clone(),
+    };
+    let info = json!({"uid": uid, "utid": grant.realm.tenant_id});
+    URL_SAFE_NO_PAD.encode(info.to_string())
 }
 
 /// Tokens for a grant remembered by name (an authorization code, an approved device
 /// code): the user must still exist and the scopes still parse.
 pub(crate) fn issue_remembered(
-    state: &State,
+    state: &AppState,
     realm: &Realm,
     client_id: &str,
     user_name: &str,
     scope: &str,
     nonce: Option<&str>,
-    form: &crate::token::Form,
+    form: &Form,
 ) -> Result<Value, EntraError> {
     let user = state.config.user(user_name).ok_or_else(|| {
         EntraError::new(
@@ -258,7 +275,7 @@ pub(crate) fn issue_remembered(
             user,
             scopes: &scopes,
             nonce,
-            client_info: form.get("client_info").map(String::as_str) == Some("1"),
+            client_info: asks_for_client_info(form),
             extra: Map::new(),
         },
     )

@@ -2,10 +2,10 @@
 
 use std::sync::OnceLock;
 
-mod common;
-
 use proptest::prelude::*;
 use tokenhop_emulator::{Emulator, EmulatorHandle};
+
+use crate::common;
 
 /// One emulator for every case (it stops when the test process ends).
 fn shared() -> &'static (tokio::runtime::Runtime, EmulatorHandle) {

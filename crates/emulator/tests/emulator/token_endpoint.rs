@@ -1,15 +1,11 @@
 //! The emulator's discovery, JWKS and client-credentials grant, its refusals in
 //! Entra's shape, counters, clock, limits and lifecycle.
 
-mod common;
-
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use tokenhop_emulator::{Emulator, EmulatorHandle, names};
+use tokenhop_emulator::{EmulatorHandle, names};
 
-async fn start() -> EmulatorHandle {
-    Emulator::builder().start().await.unwrap()
-}
+use crate::common::{self, start};
 
 fn secret_app(emulator: &EmulatorHandle) -> (String, String) {
     let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
@@ -17,13 +13,7 @@ fn secret_app(emulator: &EmulatorHandle) -> (String, String) {
 }
 
 async fn post_token(emulator: &EmulatorHandle, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = common::http()
-        .post(format!("{}/oauth2/v2.0/token", emulator.authority()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
+    common::post_token(&emulator.authority(), form).await
 }
 
 async fn client_credentials(emulator: &EmulatorHandle, scope: &str) -> (u16, Value) {

@@ -1,7 +1,23 @@
-//! The HTTP client the emulator tests use.
+//! What the emulator tests share: an emulator, an HTTP client, token requests, and
+//! reading what comes back.
 
-// Each test binary uses a different subset.
-#![allow(dead_code)]
+use tokenhop_emulator::{Emulator, EmulatorHandle};
+
+/// The `client_assertion_type` of a JWT client assertion.
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// An emulator with the built-in directory on an ephemeral loopback port.
+pub async fn start() -> EmulatorHandle {
+    Emulator::builder().start().await.unwrap()
+}
+
+/// The wall clock, epoch seconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
 
 /// A reqwest client. Installs rustls' ring provider first: in a workspace build, feature
 /// unification gives reqwest `rustls-no-provider`, and building a client then needs one.
@@ -46,7 +62,7 @@ pub fn codes(body: &serde_json::Value) -> Vec<u64> {
 
 /// A PS256 certificate assertion for the app named `app`, signed with jsonwebtoken
 /// (not tokenhop-cert) using the certificate the emulator generated for it.
-pub fn certificate_assertion(emulator: &tokenhop_emulator::EmulatorHandle, app: &str) -> String {
+pub fn certificate_assertion(emulator: &EmulatorHandle, app: &str) -> String {
     use base64::Engine;
     use sha2::Digest;
     let certificate = emulator.app_certificate(app).unwrap();
@@ -56,10 +72,7 @@ pub fn certificate_assertion(emulator: &tokenhop_emulator::EmulatorHandle, app: 
             .encode(sha2::Sha256::digest(certificate.certificate_der())),
     );
     let client_id = &emulator.config().app(app).unwrap().client_id;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = now();
     let claims = serde_json::json!({
         "aud": format!("{}/oauth2/v2.0/token", emulator.authority()),
         "iss": client_id, "sub": client_id, "jti": uuid::Uuid::new_v4().to_string(),

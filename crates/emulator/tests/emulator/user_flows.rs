@@ -1,20 +1,15 @@
 //! The user grants: device code, authorization code with PKCE, refresh tokens (with
 //! FOCI), and on-behalf-of; their success and refusal paths.
 
-mod common;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{claims, codes, post_token};
 use serde_json::Value;
 use sha2::Digest;
 use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
 
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+use crate::common::{self, claims, codes, post_token, start};
 
-async fn start() -> EmulatorHandle {
-    Emulator::builder().start().await.unwrap()
-}
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn client_id(emulator: &EmulatorHandle, name: &str) -> String {
     emulator.config().app(name).unwrap().client_id.clone()

@@ -1,9 +1,9 @@
 //! Injected faults: each kind, counting down, over the admin API, and reset.
 
-mod common;
-
 use serde_json::Value;
 use tokenhop_emulator::{Emulator, EmulatorHandle, Fault, FaultKind, names};
+
+use crate::common;
 
 async fn token_request(
     emulator: &EmulatorHandle,

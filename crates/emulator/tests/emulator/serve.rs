@@ -1,13 +1,13 @@
 //! TLS, the state directory, and the `tokenhop-emulator` binary: `serve`'s ready line,
 //! configuration files, SIGTERM, and `print-config`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use tokenhop_emulator::{Emulator, EmulatorConfig, names};
+
+use crate::common;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_tokenhop-emulator");
 

@@ -1,18 +1,12 @@
 //! `/v1.0/me` and revocation, the Agent ID `user_fic` hop, and workload identity with
 //! federated tokens.
 
-mod common;
-
-use common::{certificate_assertion, claims, codes, post_token};
 use serde_json::{Value, json};
-use tokenhop_emulator::{Emulator, EmulatorHandle, Revocation, names};
+use tokenhop_emulator::{EmulatorHandle, Revocation, names};
 
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+use crate::common::{self, JWT_BEARER, certificate_assertion, claims, codes, post_token, start};
+
 const EXCHANGE: &str = "api://AzureADTokenExchange/.default";
-
-async fn start() -> EmulatorHandle {
-    Emulator::builder().start().await.unwrap()
-}
 
 async fn me(emulator: &EmulatorHandle, token: &str) -> (u16, Option<String>, Value) {
     let response = common::http()

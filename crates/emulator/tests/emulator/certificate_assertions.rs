@@ -1,8 +1,6 @@
 //! Client credentials with certificate assertions: signed here with jsonwebtoken (not
 //! tokenhop-cert), checked by the emulator.
 
-mod common;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -10,14 +8,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use crate::common::{self, JWT_BEARER, now};
 
 struct Assertion {
     algorithm: Algorithm,
