@@ -66,6 +66,15 @@ impl Certificate {
         self.parsed.tbs_certificate().subject().to_string()
     }
 
+    /// The subject's DER encoding (what a PKCS#11 token stores as `CKA_SUBJECT`).
+    pub fn subject_der(&self) -> Result<Vec<u8>, CertError> {
+        self.parsed
+            .tbs_certificate()
+            .subject()
+            .to_der()
+            .map_err(|e| CertError::malformed("certificate", e))
+    }
+
     /// SHA-1 thumbprint of the DER bytes.
     pub fn sha1_thumbprint(&self) -> Thumbprint {
         Thumbprint::sha1(&self.der)
