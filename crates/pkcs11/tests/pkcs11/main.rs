@@ -7,3 +7,4 @@ mod common;
 mod errors;
 mod flows;
 mod signing;
+mod softhsm;
