@@ -71,6 +71,10 @@ impl Pkcs11Signer {
     /// Loads the PKCS#11 module at `module` (the vendor's library, e.g.
     /// `/usr/lib/softhsm/libsofthsm2.so`), finds the one token and the one private key
     /// `uri` names, and logs in with the PIN from `pin` when the token needs a login.
+    ///
+    /// A login belongs to the process, not the signer: a second signer on a token the
+    /// process is logged in to keeps that login (the token answers
+    /// `CKR_USER_ALREADY_LOGGED_IN` without checking the PIN again).
     pub fn open(
         module: impl AsRef<Path>,
         uri: &Pkcs11Uri,
