@@ -30,6 +30,11 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "tokenhop-cache",
         &["tokenhop-flows", "tokenhop-cert", "reqwest", "hyper"],
     ),
+    // A signer is a leaf under the flows: the flows (and the CLI) choose it, never it them.
+    (
+        "tokenhop-pkcs11",
+        &["tokenhop-flows", "tokenhop-cache", "tokenhop-emulator"],
+    ),
     // The emulator shares no code with the clients it tests.
     (
         "tokenhop-emulator",

@@ -1,6 +1,7 @@
 //! [`Certificate`]: one parsed X.509 certificate with its DER bytes.
 
 use std::fmt;
+use std::path::Path;
 
 use der::{Decode, Encode};
 use rsa::pkcs8::DecodePublicKey;
@@ -25,6 +26,29 @@ impl Certificate {
         })
     }
 
+    /// A chain without its key (for a key that lives in an HSM or an OS key store):
+    /// PEM holding one or more `CERTIFICATE` blocks, or one DER certificate.
+    pub fn chain_from_bytes(bytes: &[u8]) -> Result<Vec<Self>, CertError> {
+        if !bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+            return Ok(vec![Self::from_der(bytes)?]);
+        }
+        let blocks = pem::parse_many(bytes).map_err(|e| CertError::malformed("PEM", e))?;
+        let chain = blocks
+            .iter()
+            .filter(|block| block.tag() == "CERTIFICATE")
+            .map(|block| Self::from_der(block.contents()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if chain.is_empty() {
+            return Err(CertError::malformed("PEM", "it holds no CERTIFICATE block"));
+        }
+        Ok(chain)
+    }
+
+    /// [`Certificate::chain_from_bytes`] of a file's contents.
+    pub fn chain_from_file(path: impl AsRef<Path>) -> Result<Vec<Self>, CertError> {
+        Self::chain_from_bytes(&read_file(path.as_ref())?)
+    }
+
     pub(crate) fn from_parsed(parsed: x509_cert::Certificate) -> Result<Self, CertError> {
         let der = parsed
             .to_der()
@@ -40,6 +64,15 @@ impl Certificate {
     /// The subject, as an RFC 4514 string.
     pub fn subject(&self) -> String {
         self.parsed.tbs_certificate().subject().to_string()
+    }
+
+    /// The subject's DER encoding (what a PKCS#11 token stores as `CKA_SUBJECT`).
+    pub fn subject_der(&self) -> Result<Vec<u8>, CertError> {
+        self.parsed
+            .tbs_certificate()
+            .subject()
+            .to_der()
+            .map_err(|e| CertError::malformed("certificate", e))
     }
 
     /// SHA-1 thumbprint of the DER bytes.
@@ -81,4 +114,11 @@ impl fmt::Debug for Certificate {
             .field("sha1", &self.sha1_thumbprint().to_hex())
             .finish()
     }
+}
+
+/// A certificate or key file's bytes; a file that cannot be read is "not found".
+pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, CertError> {
+    std::fs::read(path).map_err(|e| CertError::CertNotFound {
+        what: format!("{}: {e}", path.display()),
+    })
 }

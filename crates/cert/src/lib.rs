@@ -48,7 +48,7 @@ pub use assertion::{
 };
 pub use certificate::Certificate;
 pub use error::CertError;
-pub use generate::{GeneratedCertificate, KeySize, generate_self_signed};
+pub use generate::{GeneratedCertificate, KeySize, generate_self_signed, self_signed_certificate};
 pub use load::ClientCertificate;
 pub use secret::SecretString;
 pub use signer::{RsaKeySigner, Signer, SigningAlgorithm};

@@ -30,11 +30,7 @@ impl fmt::Debug for ClientCertificate {
 impl ClientCertificate {
     /// Reads a file: PEM when it starts with `-----BEGIN`, otherwise PFX/PKCS#12.
     pub fn from_file(path: impl AsRef<Path>, password: Option<&str>) -> Result<Self, CertError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| CertError::CertNotFound {
-            what: format!("{}: {e}", path.display()),
-        })?;
-        Self::from_bytes(&bytes, password)
+        Self::from_bytes(&crate::certificate::read_file(path.as_ref())?, password)
     }
 
     /// PEM or PFX bytes, told apart by content.

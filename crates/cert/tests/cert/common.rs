@@ -1,7 +1,5 @@
 //! Certificates and keys made by the real `openssl` CLI in a temporary directory.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,9 +1,7 @@
 //! Loading PEM and PFX in every supported encoding, with clear errors for wrong
 //! passwords and keys that do not belong to the certificate.
 
-mod common;
-
-use common::{OpensslFixture, PASSWORD};
+use crate::common::{OpensslFixture, PASSWORD};
 use tokenhop_cert::{CertError, ClientCertificate};
 
 /// The loaded leaf is the certificate openssl made (by its SHA-1 fingerprint).

@@ -1,15 +1,13 @@
 //! Client assertions verified by an independent JWT implementation (`jsonwebtoken`)
 //! against the certificate's public key as openssl extracts it.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::common::OpensslFixture;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::OpensslFixture;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tokenhop_cert::{

@@ -1,9 +1,7 @@
 //! Thumbprints equal what `openssl x509 -fingerprint` prints, for certificates made by
 //! openssl and by our generator.
 
-mod common;
-
-use common::{OpensslFixture, openssl_in};
+use crate::common::{OpensslFixture, openssl_in};
 use tokenhop_cert::{
     Certificate, KeySize, Thumbprint, compute_cert_thumbprint, generate_self_signed,
 };
