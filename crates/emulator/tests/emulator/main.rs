@@ -5,6 +5,7 @@
 mod certificate_assertions;
 mod common;
 mod faults;
+mod microsoft_clients;
 mod random_input;
 mod resource_and_agents;
 mod serve;
