@@ -4,6 +4,7 @@
 
 mod certificate_assertions;
 mod common;
+mod differences;
 mod faults;
 mod microsoft_clients;
 mod random_input;
