@@ -5,22 +5,12 @@
 use serde_json::Value;
 use tokenhop_emulator::names;
 
-use crate::common::{self, claims, codes, post_token, start};
-
-fn secret_app(emulator: &tokenhop_emulator::EmulatorHandle) -> (String, String) {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    (app.client_id.clone(), app.secret.clone().unwrap())
-}
+use crate::common::{self, claims, client_id, codes, post_token, secret_app, start};
 
 #[tokio::test]
 async fn grants_entra_has_and_the_emulator_does_not_play_are_unsupported() {
     let emulator = start().await;
-    let client = emulator
-        .config()
-        .app(names::PUBLIC_CLIENT)
-        .unwrap()
-        .client_id
-        .clone();
+    let client = client_id(&emulator, names::PUBLIC_CLIENT);
     for grant_type in [
         "password",
         "urn:ietf:params:oauth:grant-type:saml2-bearer",
@@ -96,12 +86,7 @@ async fn claims_requests_and_client_capabilities_change_no_token() {
 #[tokio::test]
 async fn prompt_none_without_a_session_shows_the_sign_in_form() {
     let emulator = start().await;
-    let client = emulator
-        .config()
-        .app(names::PUBLIC_CLIENT)
-        .unwrap()
-        .client_id
-        .clone();
+    let client = client_id(&emulator, names::PUBLIC_CLIENT);
     let query = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("client_id", client.as_str()),

@@ -5,17 +5,12 @@
 use serde_json::Value;
 use tokenhop_emulator::names;
 
-use crate::common::{self, claims, post_token, start};
+use crate::common::{self, claims, client_id, post_token, start};
 
 #[tokio::test]
 async fn the_short_device_code_grant_name_is_accepted_as_entra_accepts_it() {
     let emulator = start().await;
-    let client = emulator
-        .config()
-        .app(names::PUBLIC_CLIENT)
-        .unwrap()
-        .client_id
-        .clone();
+    let client = client_id(&emulator, names::PUBLIC_CLIENT);
     let flow: Value = common::http()
         .post(format!("{}/oauth2/v2.0/devicecode", emulator.authority()))
         .form(&[("client_id", client.as_str()), ("scope", "User.Read")])
