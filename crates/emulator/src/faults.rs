@@ -115,6 +115,11 @@ impl Faults {
     }
 }
 
+/// The managed identity endpoint of Azure's Instance Metadata Service.
+pub(crate) const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
+/// The managed identity endpoint `IDENTITY_ENDPOINT` names on App Service.
+pub(crate) const APP_SERVICE_PATH: &str = "/msi/token";
+
 /// The endpoint name of a request path, for counters and faults.
 pub(crate) fn endpoint_of(path: &str) -> &'static str {
     if path.ends_with("/oauth2/v2.0/token") {
@@ -123,9 +128,9 @@ pub(crate) fn endpoint_of(path: &str) -> &'static str {
         "discovery"
     } else if path.ends_with("/discovery/v2.0/keys") {
         "jwks"
-    } else if path == "/metadata/identity/oauth2/token" {
+    } else if path.trim_end_matches('/') == IMDS_PATH {
         "imds"
-    } else if path == "/msi/token" {
+    } else if path.trim_end_matches('/') == APP_SERVICE_PATH {
         "app_service"
     } else if path.ends_with("/oauth2/v2.0/authorize") {
         "authorize"

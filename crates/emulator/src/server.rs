@@ -15,7 +15,7 @@ use tokio::sync::oneshot;
 use crate::app_certificate::AppCertificate;
 use crate::config::EmulatorConfig;
 use crate::error::EmulatorError;
-use crate::faults::Fault;
+use crate::faults::{APP_SERVICE_PATH, Fault, IMDS_PATH};
 use crate::sessions::Revocation;
 use crate::signing::SigningKey;
 use crate::state::{AppState, Counters};
@@ -334,12 +334,17 @@ fn router(state: Arc<AppState>) -> Router {
                 get(authorize::authorize).post(authorize::sign_in),
             );
     }
+    // Both managed identity endpoints also answer with a trailing slash: msal-node
+    // appends one to the IMDS URL it builds from AZURE_POD_IDENTITY_AUTHORITY_HOST.
+    for slash in ["", "/"] {
+        router = router
+            .route(&format!("{IMDS_PATH}{slash}"), get(managed_identity::imds))
+            .route(
+                &format!("{APP_SERVICE_PATH}{slash}"),
+                get(managed_identity::app_service),
+            );
+    }
     router
-        .route(
-            "/metadata/identity/oauth2/token",
-            get(managed_identity::imds),
-        )
-        .route("/msi/token", get(managed_identity::app_service))
         .route("/v1.0/me", get(graph::me))
         .route("/devicelogin", get(device::login_page).post(device::login))
         .route("/admin/counters", get(admin::counters))

@@ -4,7 +4,9 @@
 
 mod certificate_assertions;
 mod common;
+mod differences;
 mod faults;
+mod microsoft_clients;
 mod random_input;
 mod resource_and_agents;
 mod serve;
