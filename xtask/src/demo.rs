@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::emulator_process::EmulatorProcess;
-use crate::util::{cargo, run};
 
 struct Demo {
     tokenhop: PathBuf,
@@ -282,15 +281,7 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("usage: cargo xtask demo".into());
     }
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "tokenhop-cli",
-        "--bin",
-        "tokenhop",
-    ]))?;
-    let tokenhop = crate::emulator_process::target_dir().join("debug/tokenhop");
+    let tokenhop = crate::emulator_process::build_tokenhop_cli()?;
     let emulator = EmulatorProcess::start("demo", false, |config| {
         config["device_code"]["interval_secs"] = 1.into();
     })?;

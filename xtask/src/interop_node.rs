@@ -5,21 +5,17 @@
 //! shared with the `tokenhop` CLI both ways.
 //!
 //! The machine's Node (20 or later, as msal-node requires) runs the scripts; the
-//! packages are installed with `npm ci` into a cache directory outside the clone
-//! (`$HOME/.cache/tokenhop/node`, or `TOKENHOP_NODE_DIR`) and found through
-//! `NODE_PATH`; `NODE_EXTRA_CA_CERTS` makes Node trust the emulator's CA. Under CI a
-//! missing Node, npm or Chromium is a failure; elsewhere the step (or the browser
+//! packages are installed by [`crate::node::npm_project`] outside the clone and found
+//! through `NODE_PATH`; `NODE_EXTRA_CA_CERTS` makes Node trust the emulator's CA. Under
+//! CI a missing Node, npm or Chromium is a failure; elsewhere the step (or the browser
 //! scenarios) is skipped with a line saying why.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use crate::emulator_process::{EmulatorProcess, target_dir};
+use crate::emulator_process::EmulatorProcess;
 use crate::python::in_ci;
-use crate::util::{cargo, run, workspace_root};
-
-/// The Node version msal-node needs.
-const NODE_MAJOR: u32 = 20;
+use crate::util::{run, workspace_root};
 
 /// The managed identity environment variables msal-node reads to choose a source; each
 /// run sets the ones of its source only.
@@ -34,23 +30,14 @@ const MANAGED_IDENTITY_VARIABLES: [&str; 7] = [
 ];
 
 pub fn check() -> Result<(), String> {
-    let Some(node) = found("node", node_version_problem)? else {
+    let Some(node) = crate::node::node()? else {
         return Ok(());
     };
-    let Some(npm) = found("npm", |_| None)? else {
+    let Some(modules) = crate::node::npm_project("msal_node")? else {
         return Ok(());
     };
-    let modules = install_msal_node(&npm)?;
     let chromium = chromium()?;
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "tokenhop-cli",
-        "--bin",
-        "tokenhop",
-    ]))?;
-    let tokenhop = target_dir().join("debug/tokenhop");
+    let tokenhop = crate::emulator_process::build_tokenhop_cli()?;
     // msal-node sleeps `interval` seconds between device code polls; the authorization
     // code scenarios sign alice in without the emulator's form.
     let emulator = EmulatorProcess::start("interop-node", true, |config| {
@@ -109,122 +96,6 @@ pub fn check() -> Result<(), String> {
     } else {
         Err(failed.join("; "))
     }
-}
-
-/// `program` if it runs (and `problem` finds nothing wrong with its `--version`);
-/// `Ok(None)` means skip, which only happens outside CI.
-fn found(
-    program: &str,
-    problem: impl Fn(&str) -> Option<String>,
-) -> Result<Option<PathBuf>, String> {
-    let version = Command::new(program)
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|output| output.status.success())
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
-    let why = match &version {
-        None => Some(format!(
-            "{program} is not installed (the machine's Node {NODE_MAJOR} with npm runs msal-node)"
-        )),
-        Some(version) => problem(version),
-    };
-    match why {
-        None => Ok(Some(PathBuf::from(program))),
-        Some(why) if in_ci() => Err(why),
-        Some(why) => {
-            println!("skipping: {why}");
-            Ok(None)
-        }
-    }
-}
-
-fn node_version_problem(version: &str) -> Option<String> {
-    let major = version
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|major| major.parse::<u32>().ok());
-    match major {
-        Some(major) if major >= NODE_MAJOR => None,
-        _ => Some(format!(
-            "node {version} is too old: msal-node needs Node {NODE_MAJOR} or later"
-        )),
-    }
-}
-
-/// Where the packages go: outside the clone, kept between runs.
-fn node_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TOKENHOP_NODE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache/tokenhop/node")
-}
-
-/// Installs the locked packages into [`node_dir`] unless the same lock file is
-/// installed there already; returns the `node_modules` directory.
-fn install_msal_node(npm: &Path) -> Result<PathBuf, String> {
-    let project = workspace_root().join("tests/interop/msal_node");
-    let dir = node_dir();
-    let modules = dir.join("node_modules");
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
-    let lock = read(&project.join("package-lock.json"))?;
-    let installed = std::fs::read(dir.join("package-lock.json")).ok();
-    let pinned = pinned_msal_node_version(&project)?;
-    if installed.as_deref() == Some(lock.as_slice())
-        && installed_version(&modules).as_deref() == Some(pinned.as_str())
-    {
-        return Ok(modules);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for file in ["package.json", "package-lock.json"] {
-        std::fs::copy(project.join(file), dir.join(file))
-            .map_err(|e| format!("cannot copy {file} to {}: {e}", dir.display()))?;
-    }
-    println!(
-        "installing @azure/msal-node {pinned} into {}",
-        dir.display()
-    );
-    run(Command::new(npm)
-        .args([
-            "ci",
-            "--no-audit",
-            "--no-fund",
-            "--ignore-scripts",
-            "--loglevel=error",
-        ])
-        .current_dir(&dir))?;
-    match installed_version(&modules) {
-        Some(version) if version == pinned => Ok(modules),
-        other => Err(format!(
-            "npm ci left @azure/msal-node {other:?} in {}, not {pinned}",
-            modules.display()
-        )),
-    }
-}
-
-/// The one version of msal-node the project names: its package.json's.
-fn pinned_msal_node_version(project: &Path) -> Result<String, String> {
-    let path = project.join("package.json");
-    let manifest: serde_json::Value = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .ok_or_else(|| format!("{} is not readable JSON", path.display()))?;
-    manifest["dependencies"]["@azure/msal-node"]
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{} pins no @azure/msal-node", path.display()))
-}
-
-fn installed_version(modules: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(modules.join("@azure/msal-node/package.json")).ok()?;
-    let manifest: serde_json::Value = serde_json::from_str(&text).ok()?;
-    manifest["version"].as_str().map(str::to_owned)
 }
 
 /// Debian's Chromium for the authorization code scenarios (`.ci/run` installs it).

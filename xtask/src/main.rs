@@ -15,6 +15,7 @@ mod interop_emulator;
 mod interop_flows;
 mod interop_node;
 mod invariants;
+mod node;
 mod python;
 mod tools;
 mod util;
