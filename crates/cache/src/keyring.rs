@@ -9,7 +9,10 @@ use std::fmt;
 
 use tokenhop_core::Result;
 
-use crate::persist::{Persistence, cache_error, lock};
+use zeroize::Zeroizing;
+
+use crate::persist::{Blob, Persistence, Stored, cache_error, lock};
+use crate::stamp::Stamp;
 
 /// The serialized cache as one keystore entry (service + account name).
 ///
@@ -97,25 +100,34 @@ fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
     ))
 }
 
+/// A keystore has no cheap version of an entry: the cache takes its memory as current
+/// for lookups, and loads again before each write.
 impl Persistence for KeyringPersistence {
-    fn load(&self) -> Result<Option<String>> {
+    fn load(&self) -> Result<Option<Blob>> {
         match self.entry()?.get_password() {
-            Ok(blob) => Ok(Some(blob)),
+            Ok(blob) => Ok(Some(Zeroizing::new(blob))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(error) => Err(unreachable_store(&error)),
         }
     }
 
-    fn update(&self, merge: &mut dyn FnMut(Option<String>) -> Result<String>) -> Result<()> {
+    fn update(
+        &self,
+        change: &mut dyn FnMut(&Stored<'_>) -> Result<Option<Blob>>,
+    ) -> Result<Option<Stamp>> {
         let _one_at_a_time = lock(&self.updating);
-        let next = merge(self.load()?)?;
+        let load = || self.load();
+        let Some(next) = change(&Stored::new(None, &load))? else {
+            return Ok(None);
+        };
         self.entry()?.set_password(&next).map_err(|error| match error {
             keyring::Error::TooLong(..) => cache_error(format!(
                 "the cache ({} bytes) is larger than the OS keystore accepts; keep it in a file instead (FilePersistence)",
                 next.len()
             )),
             other => unreachable_store(&other),
-        })
+        })?;
+        Ok(None)
     }
 }
 
@@ -128,9 +140,9 @@ mod tests {
         let store =
             KeyringPersistence::new("tokenhop-test", format!("cache-{}", std::process::id()));
         let blob = r#"{"AccessToken": {}}"#.to_owned();
-        match store.update(&mut |_| Ok(blob.clone())) {
-            Ok(()) => {
-                assert_eq!(store.load().unwrap().as_deref(), Some(blob.as_str()));
+        match store.update(&mut |_| Ok(Some(Zeroizing::new(blob.clone())))) {
+            Ok(_) => {
+                assert_eq!(store.load().unwrap().as_deref(), Some(&blob));
                 eprintln!("an OS keystore is reachable here: round trip checked");
                 let _ = store.entry().unwrap().delete_credential();
             }
@@ -152,13 +164,19 @@ mod tests {
         assert_eq!(store.load().unwrap(), None);
         store
             .update(&mut |old| {
-                assert_eq!(old, None);
-                Ok("first".into())
+                assert_eq!(old.load().unwrap(), None);
+                Ok(Some(Zeroizing::new("first".into())))
             })
             .unwrap();
         store
-            .update(&mut |old| Ok(format!("{}+second", old.unwrap_or_default())))
+            .update(&mut |old| {
+                let old = old.load().unwrap().unwrap();
+                Ok(Some(Zeroizing::new(format!("{}+second", old.as_str()))))
+            })
             .unwrap();
-        assert_eq!(store.load().unwrap().as_deref(), Some("first+second"));
+        assert_eq!(
+            store.load().unwrap().as_deref().map(String::as_str),
+            Some("first+second")
+        );
     }
 }

@@ -61,19 +61,24 @@ mod json_writer;
 #[cfg(feature = "keyring")]
 mod keyring;
 pub mod keys;
+mod lock;
+mod owner_only;
 mod persist;
+mod prune;
 mod read;
 mod section;
 mod shared;
+mod stamp;
 pub mod synthetic;
 mod write;
 
 pub use cache::{CacheOptions, TokenCache};
-pub use file::{FilePersistence, default_path};
+pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence, default_path};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringPersistence;
-pub use persist::{CallbackPersistence, MemoryPersistence, Persistence};
+pub use persist::{Blob, CallbackPersistence, MemoryPersistence, Persistence, Stored};
 pub use read::{AccessTokenLookup, AccessTokenQuery, Account};
 pub use section::{ScopeMatching, Section};
-pub use shared::SharedTokenCache;
+pub use shared::{SharedTokenCache, SharedTokenCacheBuilder};
+pub use stamp::Stamp;
 pub use write::{Added, TokenEvent};
