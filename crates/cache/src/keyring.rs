@@ -41,20 +41,51 @@ use crate::stamp::Stamp;
 /// };
 /// # let _ = cache;
 /// ```
+#[derive(Debug)]
 pub struct KeyringPersistence {
-    service: String,
-    account: String,
+    entry: KeystoreEntry,
     /// One update at a time in this process; keystores offer no cross-process lock.
     updating: std::sync::Mutex<()>,
+}
+
+/// A keystore entry by service and account name, opened on first use.
+pub(crate) struct KeystoreEntry {
+    service: String,
+    account: String,
     entry: std::sync::OnceLock<keyring::Entry>,
 }
 
-impl fmt::Debug for KeyringPersistence {
+impl fmt::Debug for KeystoreEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyringPersistence")
+        f.debug_struct("KeystoreEntry")
             .field("service", &self.service)
             .field("account", &self.account)
             .finish_non_exhaustive()
+    }
+}
+
+impl KeystoreEntry {
+    /// The entry named by `service` and `account`. Does no I/O.
+    pub(crate) fn new(service: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            account: account.into(),
+            entry: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `service/account`, for messages.
+    pub(crate) fn name(&self) -> String {
+        format!("{}/{}", self.service, self.account)
+    }
+
+    pub(crate) fn get(&self) -> Result<&keyring::Entry> {
+        if let Some(entry) = self.entry.get() {
+            return Ok(entry);
+        }
+        let entry =
+            keyring::Entry::new(&self.service, &self.account).map_err(|e| unreachable_store(&e))?;
+        Ok(self.entry.get_or_init(|| entry))
     }
 }
 
@@ -69,25 +100,18 @@ impl KeyringPersistence {
     /// The entry named by `service` and `account`. Does no I/O.
     pub fn new(service: impl Into<String>, account: impl Into<String>) -> Self {
         Self {
-            service: service.into(),
-            account: account.into(),
+            entry: KeystoreEntry::new(service, account),
             updating: std::sync::Mutex::new(()),
-            entry: std::sync::OnceLock::new(),
         }
     }
 
     fn entry(&self) -> Result<&keyring::Entry> {
-        if let Some(entry) = self.entry.get() {
-            return Ok(entry);
-        }
-        let entry =
-            keyring::Entry::new(&self.service, &self.account).map_err(|e| unreachable_store(&e))?;
-        Ok(self.entry.get_or_init(|| entry))
+        self.entry.get()
     }
 }
 
 /// The error for a keystore that cannot be used, and what to do instead.
-fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
+pub(crate) fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
     let detail = match error {
         // What keyutils answers when there is no session keyring to keep entries in.
         keyring::Error::NoEntry => {

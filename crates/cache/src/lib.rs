@@ -50,6 +50,8 @@
 
 mod cache;
 mod document;
+#[cfg(feature = "keyring")]
+mod encrypted;
 pub mod entry;
 mod entry_key;
 mod entry_serde;
@@ -73,6 +75,8 @@ pub mod synthetic;
 mod write;
 
 pub use cache::{CacheOptions, TokenCache};
+#[cfg(feature = "keyring")]
+pub use encrypted::EncryptedFilePersistence;
 pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence, default_path};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringPersistence;
