@@ -345,7 +345,7 @@ impl Entry {
         let end = text_len + value.len();
         match (u16::try_from(text_len), u16::try_from(value.len())) {
             (Ok(start), Ok(len)) if end <= usize::from(Slot::MAX_LEN) => {
-                self.text.own().push_str(value);
+                push_wiping(self.text.own(), value);
                 self.slots[field as usize] = Slot { start, len };
                 self.escape_free &= clean;
             }
@@ -450,6 +450,19 @@ impl Entry {
         }
         *self = compacted;
     }
+}
+
+/// Appends to an entry's text; a text that must grow is moved into a larger buffer and
+/// the old one wiped (a plain `push_str` would free it with the secret in it).
+fn push_wiping(text: &mut String, value: &str) {
+    let needed = text.len() + value.len();
+    if needed > text.capacity() {
+        let mut larger = String::with_capacity(needed.next_power_of_two().max(64));
+        larger.push_str(text);
+        text.zeroize();
+        *text = larger;
+    }
+    text.push_str(value);
 }
 
 impl PartialEq for Entry {

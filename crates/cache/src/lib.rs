@@ -6,10 +6,17 @@
 //! Keys and entries are computed exactly as MSAL computes them ([`TokenCache::add`]),
 //! and lookups follow MSAL's rules (a token with less than 5 minutes left counts as
 //! expired, `refresh_on` means "refresh, keep this as a fallback") but use indexes: an
-//! access-token hit costs the same with 10 entries or 100,000. [`SharedTokenCache`]
-//! loads lazily and persists every change through a [`Persistence`] backend: memory,
-//! a file (atomic, mode 0600, cross-process lock, corrupt files kept aside), a host
-//! callback, or the OS keystore (feature `keyring`).
+//! access-token hit costs the same with 10 entries or 100,000.
+//!
+//! [`SharedTokenCache`] loads lazily and persists every change through a
+//! [`Persistence`] backend: memory, a file (atomic, owner-only, corrupt files kept
+//! aside), a host callback, or (feature `keyring`) the OS keystore or a file encrypted
+//! with a key kept there. A file is shared with other processes as msal-extensions
+//! shares it (MSAL Python apps, the Azure CLI): the same lock (`<file>.lockfile`, with a
+//! bounded wait and stale locks taken over), a reload whenever the file's [`Stamp`]
+//! changed (checked before each lookup and under the lock before each write), so that
+//! what any process removed stays removed. Each save drops expired access tokens and
+//! keeps the bounds of [`CacheOptions`].
 //!
 //! # Example
 //!

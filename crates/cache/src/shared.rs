@@ -72,6 +72,10 @@ struct State {
     saving: bool,
 }
 
+/// How often a reload reads without the lock while other processes keep saving, before
+/// it reads under the lock.
+const UNLOCKED_TRIES: usize = 3;
+
 impl fmt::Debug for SharedTokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedTokenCache")
@@ -215,12 +219,15 @@ impl SharedTokenCache {
             Ok(Some(text))
         });
         let mut state = self.state_mut();
-        state.saving = false;
+        let was_saving = std::mem::take(&mut state.saving);
         match saved {
             Ok(stamp) => state.stamp = stamp,
             Err(error) => {
-                // What is stored is unknown now: the next access loads again.
-                state.stamp = None;
+                // A save that failed midway leaves what is stored unknown: the next
+                // access loads again. (A lock never taken changed nothing.)
+                if was_saving {
+                    state.stamp = None;
+                }
                 return Err(error);
             }
         }
@@ -268,21 +275,26 @@ impl SharedTokenCache {
     /// where a blob that does not parse is corrupt.
     fn load_again(&self) -> Result<()> {
         let persistence = self.inner.persistence.as_ref();
-        let generation = self.state().generation;
-        let before = persistence.stamp();
-        let parsed = persistence.load().ok().and_then(|blob| {
-            let text = blob.as_deref().map(String::as_str).unwrap_or_default();
-            TokenCache::deserialize(text, self.inner.options).ok()
-        });
-        let after = persistence.stamp();
-        match (parsed, before, after) {
-            (Some(cache), Ok(before), Ok(after)) if before == after => {
-                self.install(cache, after, generation);
-                Ok(())
+        for _ in 0..UNLOCKED_TRIES {
+            let generation = self.state().generation;
+            let before = persistence.stamp();
+            let parsed = persistence.load().ok().and_then(|blob| {
+                let text = blob.as_deref().map(String::as_str).unwrap_or_default();
+                TokenCache::deserialize(text, self.inner.options).ok()
+            });
+            let after = persistence.stamp();
+            match (parsed, before, after) {
+                (Some(cache), Ok(before), Ok(after)) if before == after => {
+                    self.install(cache, after, generation);
+                    return Ok(());
+                }
+                // Saved again while being read: try again.
+                (_, Ok(before), Ok(after)) if before != after => continue,
+                // Unreadable as it stands: perhaps half-written in place.
+                _ => break,
             }
-            // Unreadable, or saved again while being read: read under the lock.
-            _ => self.write(|_| ()),
         }
+        self.write(|_| ())
     }
 
     /// Puts a loaded cache in memory, unless memory changed since `generation` (a

@@ -2,14 +2,15 @@
 //! removal, a write applies to what is stored (so a removal stays removed), memory is
 //! answered from without I/O while current, and a file caught half-written by a writer
 //! that writes in place (as msal-extensions does) is read again under the lock instead
-//! of being taken for corrupt.
+//! of being taken for corrupt. A write that waits for another process's lock holds up
+//! no lookup, and gives up in time.
 
 use std::sync::mpsc::channel;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokenhop_cache::{FilePersistence, Persistence, Section};
+use tokenhop_cache::{FilePersistence, Persistence, Section, SharedTokenCache};
 
-use crate::common::{app_secret, app_token, file_cache};
+use crate::common::{app_secret, app_token, clock_at_now, file_cache};
 
 #[test]
 fn a_lookup_sees_another_handles_write_and_removal() {
@@ -149,4 +150,68 @@ fn the_lock_is_msal_extensions_lock_file_and_is_gone_after_a_write() {
     })
     .unwrap();
     assert!(!lock.exists());
+}
+
+#[test]
+fn a_write_waiting_for_the_lock_blocks_no_lookup_and_gives_up_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.json");
+    let cache = SharedTokenCache::builder(
+        FilePersistence::new(&path).with_lock_timeout(Duration::from_millis(500)),
+    )
+    .clock(clock_at_now())
+    .build();
+    cache.write(|c| app_token(c, "client-1", "at-1")).unwrap();
+    let (held, holding) = channel();
+    let (release, released) = channel::<()>();
+    let holder = {
+        let path = path.clone();
+        std::thread::spawn(move || {
+            FilePersistence::new(&path)
+                .update(&mut |_| {
+                    held.send(()).unwrap();
+                    let _ = released.recv();
+                    Ok(None)
+                })
+                .unwrap();
+        })
+    };
+    holding.recv().unwrap();
+    let writer = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let outcome = cache.write(|c| app_token(c, "client-2", "at-2"));
+            (started.elapsed(), outcome)
+        })
+    };
+    let started = Instant::now();
+    let mut lookups = 0;
+    while started.elapsed() < Duration::from_millis(300) {
+        assert_eq!(
+            cache
+                .read(|c| app_secret(c, "client-1"))
+                .unwrap()
+                .as_deref(),
+            Some("at-1"),
+            "a lookup while the write waits"
+        );
+        lookups += 1;
+    }
+    assert!(lookups > 10, "{lookups} lookups in 300 ms");
+    let (waited, outcome) = writer.join().unwrap();
+    let error = outcome.unwrap_err().to_string();
+    assert!(
+        (Duration::from_millis(500)..Duration::from_secs(3)).contains(&waited),
+        "{waited:?}"
+    );
+    let lock = FilePersistence::new(&path).lock_path();
+    assert!(error.contains(&lock.display().to_string()), "{error}");
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(
+        cache
+            .read_if_current(|c| app_secret(c, "client-1"))
+            .is_some()
+    );
 }
