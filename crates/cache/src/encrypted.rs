@@ -204,10 +204,9 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use keyring::credential::{Credential, CredentialApi, CredentialBuilderApi};
-    use serde_json::json;
 
     use super::*;
-    use crate::{SharedTokenCache, TokenEvent};
+    use crate::SharedTokenCache;
 
     /// A keystore in memory whose entries outlive their `Entry` (keyring's mock keeps
     /// a password in the one `Entry` only), as an OS keystore's do.
@@ -265,22 +264,8 @@ mod tests {
         }
     }
 
-    fn write_token(cache: &SharedTokenCache, secret: &str) {
-        let response = json!({"access_token": secret, "expires_in": 3600});
-        cache
-            .write(|c| {
-                c.add(&TokenEvent {
-                    client_id: "c",
-                    environment: "login.microsoftonline.com",
-                    realm: "t",
-                    scopes: &["s"],
-                    grant_type: "client_credentials",
-                    response: response.as_object().unwrap(),
-                    extra_fields: &[],
-                    now: epoch_now(),
-                });
-            })
-            .unwrap();
+    fn add_token(cache: &mut crate::TokenCache, secret: &str) {
+        crate::test_support::app_token(cache, "c", secret, 3600, epoch_now());
     }
 
     fn epoch_now() -> u64 {
@@ -301,7 +286,9 @@ mod tests {
         keyring::set_default_credential_builder(Box::new(SharedStore::default()));
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.bin");
-        write_token(&encrypted(&path), "at-very-secret-value");
+        encrypted(&path)
+            .write(|c| add_token(c, "at-very-secret-value"))
+            .unwrap();
         let stored = std::fs::read_to_string(&path).unwrap();
         assert!(serde_json::from_str::<serde_json::Value>(&stored).is_err());
         assert!(stored.starts_with(HEADER), "{stored}");
@@ -333,19 +320,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache.bin");
         let cache = encrypted(&path);
-        let response = json!({"access_token": "at-plain", "expires_in": 3600});
-        let outcome = cache.write(|c| {
-            c.add(&TokenEvent {
-                client_id: "c",
-                environment: "login.microsoftonline.com",
-                realm: "t",
-                scopes: &["s"],
-                grant_type: "client_credentials",
-                response: response.as_object().unwrap(),
-                extra_fields: &[],
-                now: epoch_now(),
-            });
-        });
+        let outcome = cache.write(|c| add_token(c, "at-plain"));
         match outcome {
             Ok(()) => {
                 eprintln!("an OS keystore is reachable here: the encrypted save worked");

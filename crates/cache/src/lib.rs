@@ -79,6 +79,8 @@ mod section;
 mod shared;
 mod stamp;
 pub mod synthetic;
+#[cfg(test)]
+mod test_support;
 mod write;
 
 pub use cache::{CacheOptions, TokenCache};

@@ -140,7 +140,7 @@ impl Persistence for MemoryPersistence {
 /// Starts from a blob the host gives and hands every changed cache to the host's
 /// callback: how a host with its own config store (a home-automation system…) keeps it.
 pub struct CallbackPersistence {
-    state: Mutex<Counted>,
+    memory: MemoryPersistence,
     persist: Box<dyn Fn(String) + Send + Sync>,
 }
 
@@ -149,11 +149,14 @@ impl CallbackPersistence {
     /// with the serialized cache whenever it changed (the host then owns that copy of
     /// the tokens).
     pub fn new(initial: Option<String>, persist: impl Fn(String) + Send + Sync + 'static) -> Self {
-        Self {
+        let memory = MemoryPersistence {
             state: Mutex::new(Counted {
                 blob: initial.map(Zeroizing::new),
                 saves: 0,
             }),
+        };
+        Self {
+            memory,
             persist: Box::new(persist),
         }
     }
@@ -166,20 +169,21 @@ impl fmt::Debug for CallbackPersistence {
     }
 }
 
+/// The blob is kept as [`MemoryPersistence`] keeps it; each save also goes to the host.
 impl Persistence for CallbackPersistence {
     fn load(&self) -> Result<Option<Blob>> {
-        Ok(lock(&self.state).blob.clone())
+        self.memory.load()
     }
 
     fn stamp(&self) -> Result<Option<Stamp>> {
-        Ok(lock(&self.state).stamp())
+        self.memory.stamp()
     }
 
     fn update(
         &self,
         change: &mut dyn FnMut(&Stored<'_>) -> Result<Option<Blob>>,
     ) -> Result<Option<Stamp>> {
-        lock(&self.state).update(change, |next| (self.persist)(next.to_string()))
+        lock(&self.memory.state).update(change, |next| (self.persist)(next.to_string()))
     }
 }
 

@@ -90,24 +90,12 @@ fn on_behalf_of_group(entry: &Entry) -> Option<[&str; 5]> {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
-    use crate::{CacheOptions, Section, TokenCache, TokenEvent};
+    use crate::{CacheOptions, Section, TokenCache};
 
     const NOW: u64 = 1_800_000_000;
 
     fn app_token(cache: &mut TokenCache, client: &str, expires_in: u64, now: u64) {
-        let response = json!({"access_token": format!("at-{client}"), "expires_in": expires_in});
-        cache.add(&TokenEvent {
-            client_id: client,
-            environment: "login.microsoftonline.com",
-            realm: "t",
-            scopes: &["s"],
-            grant_type: "client_credentials",
-            response: response.as_object().unwrap(),
-            extra_fields: &[],
-            now,
-        });
+        crate::test_support::app_token(cache, client, &format!("at-{client}"), expires_in, now);
     }
 
     #[test]

@@ -67,3 +67,8 @@ pub fn file_cache(path: impl AsRef<Path>) -> SharedTokenCache {
         .clock(clock_at_now())
         .build()
 }
+
+/// [`app_secret`] through a shared cache (which reads the file again if it changed).
+pub fn secret_in(cache: &SharedTokenCache, client_id: &str) -> Option<String> {
+    cache.read(|c| app_secret(c, client_id)).unwrap()
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokenhop_cache::{FilePersistence, Persistence, Section, SharedTokenCache};
 
-use crate::common::{app_secret, app_token, clock_at_now, file_cache};
+use crate::common::{app_secret, app_token, clock_at_now, file_cache, secret_in};
 
 #[test]
 fn a_lookup_sees_another_handles_write_and_removal() {
@@ -18,28 +18,16 @@ fn a_lookup_sees_another_handles_write_and_removal() {
     let path = dir.path().join("cache.json");
     let (reader, writer) = (file_cache(&path), file_cache(&path));
     writer.write(|c| app_token(c, "client-1", "at-1")).unwrap();
-    assert_eq!(
-        reader
-            .read(|c| app_secret(c, "client-1"))
-            .unwrap()
-            .as_deref(),
-        Some("at-1")
-    );
+    assert_eq!(secret_in(&reader, "client-1").as_deref(), Some("at-1"));
     writer.write(|c| app_token(c, "client-1", "at-2")).unwrap();
-    assert_eq!(
-        reader
-            .read(|c| app_secret(c, "client-1"))
-            .unwrap()
-            .as_deref(),
-        Some("at-2")
-    );
+    assert_eq!(secret_in(&reader, "client-1").as_deref(), Some("at-2"));
     writer
         .write(|c| {
             let key = c.entries(Section::AccessToken).next().unwrap().0.to_owned();
             c.remove(Section::AccessToken, &key);
         })
         .unwrap();
-    assert_eq!(reader.read(|c| app_secret(c, "client-1")).unwrap(), None);
+    assert_eq!(secret_in(&reader, "client-1"), None);
 }
 
 #[test]
@@ -48,7 +36,7 @@ fn a_removal_by_one_handle_survives_a_write_by_another_that_loaded_before() {
     let path = dir.path().join("cache.json");
     let (remover, stale) = (file_cache(&path), file_cache(&path));
     remover.write(|c| app_token(c, "client-1", "at-1")).unwrap();
-    assert!(stale.read(|c| app_secret(c, "client-1")).unwrap().is_some());
+    assert!(secret_in(&stale, "client-1").is_some());
     remover
         .write(|c| {
             let key = c.entries(Section::AccessToken).next().unwrap().0.to_owned();
@@ -58,14 +46,8 @@ fn a_removal_by_one_handle_survives_a_write_by_another_that_loaded_before() {
     // `stale` still holds the token in memory; its write must not bring it back.
     stale.write(|c| app_token(c, "client-2", "at-2")).unwrap();
     let after = file_cache(&path);
-    assert_eq!(after.read(|c| app_secret(c, "client-1")).unwrap(), None);
-    assert_eq!(
-        after
-            .read(|c| app_secret(c, "client-2"))
-            .unwrap()
-            .as_deref(),
-        Some("at-2")
-    );
+    assert_eq!(secret_in(&after, "client-1"), None);
+    assert_eq!(secret_in(&after, "client-2").as_deref(), Some("at-2"));
 }
 
 #[test]
@@ -117,13 +99,7 @@ fn a_file_caught_half_written_is_read_again_under_the_lock_not_moved_aside() {
         })
     };
     halfway.recv().unwrap();
-    assert_eq!(
-        reader
-            .read(|c| app_secret(c, "client-1"))
-            .unwrap()
-            .as_deref(),
-        Some("at-1")
-    );
+    assert_eq!(secret_in(&reader, "client-1").as_deref(), Some("at-1"));
     writer.join().unwrap();
     let aside: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -189,10 +165,7 @@ fn a_write_waiting_for_the_lock_blocks_no_lookup_and_gives_up_in_time() {
     let mut lookups = 0;
     while started.elapsed() < Duration::from_millis(300) {
         assert_eq!(
-            cache
-                .read(|c| app_secret(c, "client-1"))
-                .unwrap()
-                .as_deref(),
+            secret_in(&cache, "client-1").as_deref(),
             Some("at-1"),
             "a lookup while the write waits"
         );
