@@ -9,7 +9,7 @@ use std::hint::black_box;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use tokenhop_cache::synthetic::{self, SyntheticCache};
 use tokenhop_cache::{
-    AccessTokenLookup, CacheOptions, FilePersistence, SharedTokenCache, TokenCache,
+    AccessTokenLookup, CacheOptions, FilePersistence, SharedTokenCache, Stamp, TokenCache,
 };
 
 fn hits(c: &mut Criterion) {
@@ -54,6 +54,10 @@ fn change_check(c: &mut Criterion) {
     };
     assert!(shared.read(hit).expect("the file cache loads"));
     assert_eq!(shared.read_if_current(hit), Some(true));
+    // The check alone: the file's stamp (one stat).
+    group.bench_function("stamp", |b| {
+        b.iter(|| black_box(Stamp::of_file(black_box(&path))))
+    });
     group.bench_function("read_if_current/1000", |b| {
         b.iter(|| black_box(shared.read_if_current(|c| hit(black_box(c)))))
     });
