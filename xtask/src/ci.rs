@@ -20,6 +20,7 @@ const STEPS: &[Step] = &[
     ("interop-emulator", crate::interop_emulator::check),
     ("interop-flows", crate::interop_flows::check),
     ("interop-node", crate::interop_node::check),
+    ("interop-lock", crate::interop_lock::check),
     ("demo", demo),
 ];
 
