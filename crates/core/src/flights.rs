@@ -444,7 +444,10 @@ mod tests {
             }
         }
         for task in tasks {
-            assert_eq!(task.await.unwrap().unwrap().secret.expose_secret(), "shared");
+            assert_eq!(
+                task.await.unwrap().unwrap().secret.expose_secret(),
+                "shared"
+            );
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1, "one fetch for all three");
         assert!(lock(&shared.held).is_none(), "the lease was released");
