@@ -248,14 +248,16 @@ impl ManagedIdentityCredentialBuilder {
 
     /// The credential.
     pub fn build(self) -> Result<ManagedIdentityCredential> {
-        Ok(ManagedIdentityCredential {
+        let mut credential = ManagedIdentityCredential {
             source: self.source,
             id: self.id,
             http: HttpClient::given_or_default(self.http)?,
             cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
             clock: self.clock,
             flights: TokenFlights::new(),
-        })
+        };
+        credential.flights = credential.slot().flights(&credential.cache);
+        Ok(credential)
     }
 }
 
