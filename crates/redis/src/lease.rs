@@ -3,10 +3,12 @@
 //! Before a process asks the identity provider for a token it takes the token's lease,
 //! `{prefix}lease:{hash of the token's name}`, with `SET NX PX`. The holder fetches,
 //! stores the token (its partition write is published), renews the lease while the
-//! request lasts, and lets it go with a compare-and-delete script that leaves `done`
-//! behind for one lease time and publishes the release. The others wait for that
-//! event (or poll, should an event be missed), then look in the cache again: the
-//! `done` they find tells them to, and makes their memory load what was written. A
+//! request lasts, and lets it go with a compare-and-delete script that leaves
+//! `done:{holder}` behind for one lease time and publishes the release. The others wait
+//! for that event (or poll, should an event be missed), then look in the cache again:
+//! the `done:` they find tells them to, and makes their memory load what was written
+//! (a caller that looked after that very `done:` and still found nothing takes the
+//! lease over; a newer `done:` sends it to look again). A
 //! holder that dies stops renewing: its lease expires after one lease time and the
 //! next waiter takes it. A holder whose request failed deletes the lease, so the next
 //! waiter fetches at once. Refresh-ahead never waits: while another process holds the
@@ -20,21 +22,22 @@ use tokenhop_core::{BoxFuture, FetchGate, FetchPermit, HeldPermit, Passage, Wait
 
 use crate::link::Link;
 
-/// Takes the lease (or a `done` one, when told to), or says who has it. KEYS: lease.
-/// ARGV: owner, TTL in ms, "1" to take a `done` lease. Answers `taken`, `done`,
-/// `held` or `gone` (it expired between the two commands).
+/// Takes the lease (or the `done:` one the caller already looked after), or says who
+/// has it. KEYS: lease. ARGV: owner, TTL in ms, the `done:` value to take over ("" for
+/// none). Answers `taken`, `held`, `gone` (it expired between the two commands), or
+/// the `done:` value it holds.
 static TAKE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
         if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'taken' end
         local holder = redis.call('GET', KEYS[1])
         if not holder then return 'gone' end
-        if holder == 'done' then
-            if ARGV[3] == '1' then
+        if string.sub(holder, 1, 5) == 'done:' then
+            if holder == ARGV[3] then
                 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
                 return 'taken'
             end
-            return 'done'
+            return holder
         end
         return 'held'
         ",
@@ -51,9 +54,9 @@ static RENEW: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
-/// Lets a lease the caller holds go: `done` for a while after a stored fetch, deleted
-/// after a failed one; publishes the release. KEYS: lease. ARGV: owner, TTL of `done`
-/// in ms ("" deletes), channel, event.
+/// Lets a lease the caller holds go: `done:{owner}` for a while after a stored fetch,
+/// deleted after a failed one; publishes the release. KEYS: lease. ARGV: owner, TTL
+/// of `done:` in ms ("" deletes), channel, event.
 static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -61,7 +64,7 @@ static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
         if ARGV[2] == '' then
             redis.call('DEL', KEYS[1])
         else
-            redis.call('SET', KEYS[1], 'done', 'PX', ARGV[2])
+            redis.call('SET', KEYS[1], 'done:' .. ARGV[1], 'PX', ARGV[2])
         end
         redis.call('PUBLISH', ARGV[3], ARGV[4])
         return 1
@@ -116,20 +119,24 @@ async fn pass(link: Link, lease: String, wait: Wait) -> Passage {
         Wait::ForHolder { round } => Some(round),
         _ => None,
     };
-    let take_done = round.is_some_and(|r| r > 0);
+    // A caller that looked again after a `done:` and found nothing takes that one over.
+    let looked_after = match round {
+        Some(r) if r > 0 => link.done_seen(&lease).unwrap_or_default(),
+        _ => String::new(),
+    };
     let owner = link.owner();
     let released = link.waiter(&lease);
     loop {
         let woken = released.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        let (key, value) = (lease.clone(), owner.clone());
+        let (key, value, done) = (lease.clone(), owner.clone(), looked_after.clone());
         let answer = link
             .run(move |mut c| async move {
                 TAKE.key(&key)
                     .arg(&value)
                     .arg(ttl_ms)
-                    .arg(if take_done { "1" } else { "0" })
+                    .arg(&done)
                     .invoke_async::<String>(&mut c)
                     .await
             })
@@ -142,9 +149,10 @@ async fn pass(link: Link, lease: String, wait: Wait) -> Passage {
                 return Passage::Fetch(FetchPermit::new(HeldLease::start(link, lease, owner)));
             }
             "gone" => continue,
-            "done" => {
+            done if done.starts_with("done:") => {
                 // The holder stored it: what this process has in memory may predate
                 // the write's event.
+                link.remember_done(&lease, done);
                 link.forget_all();
                 return Passage::LookAgain;
             }

@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     epoch: AtomicU64,
     partitions: Mutex<HashMap<String, Weak<PartitionState>>>,
     waiters: Mutex<HashMap<String, Weak<Notify>>>,
+    /// The last `done:` each lease showed this process (see the lease module).
+    done_seen: Mutex<HashMap<String, String>>,
 }
 
 /// What this process knows of one partition: how many writes by others it heard of,
@@ -201,6 +203,7 @@ impl Link {
             epoch: AtomicU64::new(0),
             partitions: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
+            done_seen: Mutex::new(HashMap::new()),
             settings,
         });
         Ok(Self {
@@ -343,6 +346,20 @@ impl Link {
         let notify = Arc::new(Notify::new());
         waiters.insert(lease.to_owned(), Arc::downgrade(&notify));
         notify
+    }
+
+    /// Remembers the `done:` a lease showed (what to take over if looking did not help).
+    pub(crate) fn remember_done(&self, lease: &str, done: &str) {
+        let mut seen = lock(&self.shared.done_seen);
+        if seen.len() >= 4096 {
+            seen.clear();
+        }
+        seen.insert(lease.to_owned(), done.to_owned());
+    }
+
+    /// The last `done:` the lease showed this process.
+    pub(crate) fn done_seen(&self, lease: &str) -> Option<String> {
+        lock(&self.shared.done_seen).get(lease).cloned()
     }
 
     /// A value no other holder of a lock or lease has: `{instance}:{n}`.
