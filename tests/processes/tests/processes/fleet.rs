@@ -116,6 +116,23 @@ fn tokens_of(bursts: &[Burst], callers: usize) -> BTreeSet<String> {
         .collect()
 }
 
+/// No peer logged any of `secrets` (the client secret, an encryption key).
+fn assert_never_logged(fleet: &Fleet, secrets: &[&str]) {
+    for peer in &fleet.peers {
+        for secret in secrets {
+            assert!(
+                peer.logged(&[secret]).is_empty(),
+                "peer {} logged a secret",
+                peer.pid()
+            );
+        }
+    }
+}
+
+fn client_secret(emulator: &EmulatorHandle) -> String {
+    emulator.config().app(APP).unwrap().secret.clone().unwrap()
+}
+
 fn token_requests(emulator: &EmulatorHandle) -> u64 {
     emulator.counters().endpoint("token")
 }
@@ -270,6 +287,7 @@ async fn redis_stopped_mid_run_fails_no_call_with_one_warning_each_and_restarted
         assert_eq!(peer.logged(&["WARN", "unreachable"]).len(), 1);
         assert_eq!(peer.logged(&["reachable again"]).len(), 1);
     }
+    assert_never_logged(&fleet, &[&client_secret(&emulator)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,6 +323,14 @@ async fn a_process_with_the_wrong_key_gets_a_clear_error_and_keeps_running() {
             error.contains("encryption_key"),
             "it says what to do: {error}"
         );
+        assert!(
+            !error.contains(&right) && !error.contains(&wrong),
+            "{error}"
+        );
     }
     assert_eq!(token_requests(&emulator), 1);
+    let secret = client_secret(&emulator);
+    for fleet in [&writer, &reader] {
+        assert_never_logged(fleet, &[&secret, &right, &wrong]);
+    }
 }
