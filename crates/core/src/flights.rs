@@ -191,7 +191,15 @@ impl<K: Eq + Hash + Clone> TokenFlights<K> {
         };
         for round in 0..GATE_ROUNDS {
             match gated.gate.enter(&name, Wait::ForHolder { round }).await {
-                Passage::Fetch(permit) => return released(permit, fetch().await),
+                Passage::Fetch(permit) => {
+                    // The gate may have waited (for a holder that stored the token and
+                    // died before letting go): look once more before asking.
+                    if let Cached::Fresh(token) = lookup().await? {
+                        permit.fetched().await;
+                        return Ok(token);
+                    }
+                    return released(permit, fetch().await).await;
+                }
                 Passage::LookAgain | Passage::Busy => {
                     if let Cached::Fresh(token) = lookup().await? {
                         return Ok(token);
@@ -232,7 +240,7 @@ impl<K: Eq + Hash + Clone> TokenFlights<K> {
                 return fetch().await;
             };
             match gated.gate.enter(&name, Wait::No).await {
-                Passage::Fetch(permit) => released(permit, fetch().await),
+                Passage::Fetch(permit) => released(permit, fetch().await).await,
                 // Another process refreshes; its write reaches this cache.
                 Passage::Busy | Passage::LookAgain => Ok(valid),
             }
@@ -277,9 +285,9 @@ impl<K: Eq + Hash + Clone> TokenFlights<K> {
 }
 
 /// Releases a gate's permit as the fetch's outcome says, and returns the outcome.
-fn released(permit: FetchPermit, outcome: Result<AccessToken>) -> Result<AccessToken> {
+async fn released(permit: FetchPermit, outcome: Result<AccessToken>) -> Result<AccessToken> {
     match &outcome {
-        Ok(_) => permit.fetched(),
+        Ok(_) => permit.fetched().await,
         Err(_) => drop(permit),
     }
     outcome
@@ -383,9 +391,10 @@ mod tests {
     struct Held(Arc<SharedLease>);
 
     impl HeldPermit for Held {
-        fn release(self: Box<Self>, _stored: bool) {
+        fn release(self: Box<Self>, _stored: bool) -> crate::BoxFuture<'static, ()> {
             *lock(&self.0.held) = None;
             self.0.released.notify_waiters();
+            Box::pin(async {})
         }
     }
 
@@ -469,6 +478,42 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got.secret.expose_secret(), "old");
+    }
+
+    /// A gate that lets the caller fetch only after another process stored the token
+    /// (its holder died before letting go, and the lease expired).
+    #[derive(Debug)]
+    struct StoredWhileWaiting(Arc<SharedLease>);
+
+    impl FetchGate for StoredWhileWaiting {
+        fn enter<'a>(&'a self, _token: &'a str, _wait: Wait) -> crate::BoxFuture<'a, Passage> {
+            Box::pin(async move {
+                *lock(&self.0.stored) = Some(token("stored by the dead holder"));
+                Passage::Fetch(FetchPermit::alone())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_caller_let_through_after_waiting_looks_once_more_before_fetching() {
+        let shared = Arc::new(SharedLease::default());
+        let gate: Arc<dyn FetchGate> = Arc::new(StoredWhileWaiting(Arc::clone(&shared)));
+        let flights = TokenFlights::with_gate(gate, |k: &&str| k.to_string());
+        let got = flights
+            .acquire(
+                "k",
+                false,
+                || async {
+                    Ok(match lock(&shared.stored).clone() {
+                        Some(token) => Cached::Fresh(token),
+                        None => Cached::Missing,
+                    })
+                },
+                || async { panic!("the token was stored while this caller waited") },
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.secret.expose_secret(), "stored by the dead holder");
     }
 
     #[tokio::test]

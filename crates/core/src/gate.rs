@@ -68,7 +68,12 @@ pub trait FetchGate: Send + Sync + fmt::Debug {
 pub trait HeldPermit: Send {
     /// The fetch is over: `stored` when the token was fetched and stored (the others
     /// will find it in the cache), false when it failed or was abandoned.
-    fn release(self: Box<Self>, stored: bool);
+    ///
+    /// The release starts at once (a dropped permit does not wait for it); the future
+    /// ends when it is done or given up (bounded), so that a fetcher that stored the
+    /// token can wait for the others to be told before it goes on, or exits: a
+    /// short-lived process (a CLI call) must not leave its lease held behind it.
+    fn release(self: Box<Self>, stored: bool) -> BoxFuture<'static, ()>;
 }
 
 /// Leave to fetch, from [`FetchGate::enter`]. Dropping it releases what the gate holds
@@ -91,10 +96,11 @@ impl FetchPermit {
         Self { held: None }
     }
 
-    /// The token was fetched and stored: release the hold so that the others look.
-    pub fn fetched(mut self) {
+    /// The token was fetched and stored: release the hold so that the others look,
+    /// and wait until they have been told.
+    pub async fn fetched(mut self) {
         if let Some(held) = self.held.take() {
-            held.release(true);
+            held.release(true).await;
         }
     }
 }
@@ -102,7 +108,8 @@ impl FetchPermit {
 impl Drop for FetchPermit {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
-            held.release(false);
+            // The release goes on without anyone waiting for it.
+            drop(held.release(false));
         }
     }
 }

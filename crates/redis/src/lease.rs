@@ -210,7 +210,7 @@ impl HeldLease {
 }
 
 impl HeldPermit for HeldLease {
-    fn release(self: Box<Self>, stored: bool) {
+    fn release(self: Box<Self>, stored: bool) -> BoxFuture<'static, ()> {
         if let Some(renewal) = &self.renewal {
             renewal.abort();
         }
@@ -224,7 +224,7 @@ impl HeldPermit for HeldLease {
         let event = format!("{} r {lease}", link.shared.instance);
         let channel = link.shared.channel();
         let releaser = link.clone();
-        link.spawn(async move {
+        let releasing = link.spawn(async move {
             let key = lease.clone();
             let _ = releaser
                 .run(move |mut c| async move {
@@ -241,6 +241,12 @@ impl HeldPermit for HeldLease {
             // Callers of this process that wait for the lease hear no event of ours.
             releaser.waiter(&lease).notify_waiters();
         });
+        // The script's call is bounded by the timeout; a runtime gone ends it too.
+        Box::pin(async move {
+            if let Some(releasing) = releasing {
+                let _ = releasing.await;
+            }
+        })
     }
 }
 

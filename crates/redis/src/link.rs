@@ -286,11 +286,13 @@ impl Link {
         answered.recv_timeout(wait).unwrap_or(Err(Unavailable))
     }
 
-    /// Runs `work` on the cache's runtime without waiting for it.
-    pub(crate) fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
-        if let Some(runtime) = self.runtime() {
-            runtime.spawn(work);
-        }
+    /// Runs `work` on the cache's runtime without waiting for it; its handle, to wait
+    /// for it from any runtime.
+    pub(crate) fn spawn(
+        &self,
+        work: impl Future<Output = ()> + Send + 'static,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        self.runtime().map(|runtime| runtime.spawn(work))
     }
 
     /// [`Link::spawn`], with a handle to stop the work.

@@ -53,13 +53,17 @@ fn processes_on_one_redis_make_one_request_and_keep_msal_json_under_msal_dotnets
             cmd.spawn().unwrap()
         })
         .collect();
-    let mut tokens = Vec::new();
+    let (mut tokens, mut logged) = (Vec::new(), String::new());
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{out:?}");
         tokens.push(String::from_utf8(out.stdout).unwrap());
+        logged.push_str(&String::from_utf8_lossy(&out.stderr));
     }
-    assert!(tokens.iter().all(|t| *t == tokens[0]), "one token for all");
+    assert!(
+        tokens.iter().all(|t| *t == tokens[0]),
+        "one token for all; they logged: {logged}"
+    );
     assert_eq!(env.token_requests(), 1, "four processes, one request");
 
     let stored: serde_json::Value =
