@@ -380,10 +380,14 @@ impl Shared {
         Fut: Future<Output = RedisResult<T>>,
     {
         let timeout = self.settings.timeout;
+        let recovering = lock(&self.down).is_some();
         let outcome = match tokio::time::timeout(timeout, self.connection()).await {
-            Ok(Ok(connection)) => match tokio::time::timeout(timeout, call(connection)).await {
-                Ok(outcome) => outcome.map_err(|e| e.to_string()),
-                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+            Ok(Ok(connection)) => match self.ready(&connection, recovering).await {
+                Err(error) => Err(error),
+                Ok(()) => match tokio::time::timeout(timeout, call(connection)).await {
+                    Ok(outcome) => outcome.map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                },
             },
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!("no connection within {} ms", timeout.as_millis())),
@@ -398,6 +402,37 @@ impl Shared {
                 Err(Unavailable)
             }
         }
+    }
+
+    /// After an outage, a connection manager answers its first call with the error of
+    /// its last failed reconnect, and only then reconnects: while `recovering`, ping it
+    /// (twice at most) until it has a fresh connection, so that the first call after
+    /// Redis is back is not the one that fails and keeps the link down another second.
+    async fn ready(
+        &self,
+        connection: &Connection,
+        recovering: bool,
+    ) -> std::result::Result<(), String> {
+        if !recovering {
+            return Ok(());
+        }
+        let mut last = String::new();
+        for _ in 0..2 {
+            let mut connection = connection.clone();
+            let ping = redis::cmd("PING");
+            let answer = ping.query_async::<String>(&mut connection);
+            match tokio::time::timeout(self.settings.timeout, answer).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(error)) => last = error.to_string(),
+                Err(_) => {
+                    return Err(format!(
+                        "no answer within {} ms",
+                        self.settings.timeout.as_millis()
+                    ));
+                }
+            }
+        }
+        Err(last)
     }
 
     async fn connection(&self) -> RedisResult<Connection> {
