@@ -241,29 +241,14 @@ fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Ca
         "tokenhop",
     ]))?;
     let tokenhop = target_dir().join("release/tokenhop");
-    let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
-    let config: Value = serde_json::from_str(
-        &std::fs::read_to_string(&emulator.config_path).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    let app = config["apps"]
-        .as_array()
-        .and_then(|apps| apps.iter().find(|a| a["name"] == "confidential-secret"))
-        .ok_or("no confidential-secret app")?;
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let (url, tenant) = (text(&ready["url"]), text(&ready["tenant_id"]));
+    let app = emulator.secret_app()?;
     let cache = emulator.state_dir.join("cli-cache.json");
     let ours = || {
         let mut command = Command::new(&tokenhop);
         command
-            .args([
-                "--authority",
-                &format!("{url}/{tenant}"),
-                "--client-id",
-                &text(&app["client_id"]),
-            ])
+            .args(["--authority", &app.authority, "--client-id", &app.client_id])
             .arg("--ca-cert")
-            .arg(text(&ready["ca_cert"]))
+            .arg(&app.ca_cert)
             .arg("--cache")
             .arg(&cache)
             .args([
@@ -273,7 +258,7 @@ fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Ca
                 "--scope",
                 "https://graph.microsoft.com/.default",
             ])
-            .env("TOKENHOP_CLIENT_SECRET", text(&app["secret"]));
+            .env("TOKENHOP_CLIENT_SECRET", &app.secret);
         command
     };
     output(&mut ours())?;

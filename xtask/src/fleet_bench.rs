@@ -12,11 +12,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use serde_json::Value;
 use tokenhop_test_redis::RedisServer;
 
 use crate::bench::{Case, number};
-use crate::emulator_process::{EmulatorProcess, target_dir};
+use crate::emulator_process::{EmulatorProcess, SecretApp, target_dir};
 use crate::util::{cargo, run};
 
 /// How many instances the fleet has.
@@ -48,7 +47,7 @@ pub fn cases(
     ]))?;
     let fleet = Fleet {
         binary: target_dir().join("release/tokenhop-fleet-peer"),
-        app: App::of(emulator)?,
+        app: emulator.secret_app()?,
     };
     let token_requests = || -> Result<u64, String> {
         let text = ours(&["token-requests"])?;
@@ -121,38 +120,9 @@ pub fn cases(
     Ok(())
 }
 
-/// The emulator's confidential app, as the peers are given it.
-struct App {
-    authority: String,
-    client_id: String,
-    secret: String,
-    ca_cert: String,
-}
-
-impl App {
-    fn of(emulator: &EmulatorProcess) -> Result<Self, String> {
-        let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
-        let config: Value = serde_json::from_str(
-            &std::fs::read_to_string(&emulator.config_path).map_err(|e| e.to_string())?,
-        )
-        .map_err(|e| e.to_string())?;
-        let app = config["apps"]
-            .as_array()
-            .and_then(|apps| apps.iter().find(|a| a["name"] == "confidential-secret"))
-            .ok_or("no confidential-secret app")?;
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-        Ok(Self {
-            authority: format!("{}/{}", text(&ready["url"]), text(&ready["tenant_id"])),
-            client_id: text(&app["client_id"]),
-            secret: text(&app["secret"]),
-            ca_cert: text(&ready["ca_cert"]),
-        })
-    }
-}
-
 struct Fleet {
     binary: PathBuf,
-    app: App,
+    app: SecretApp,
 }
 
 impl Fleet {
