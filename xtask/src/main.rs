@@ -17,6 +17,7 @@ mod interop_node;
 mod invariants;
 mod node;
 mod python;
+mod softhsm;
 mod tools;
 mod util;
 
