@@ -94,6 +94,16 @@ impl<'de> Deserialize<'de> for Pkcs11Pin {
     }
 }
 
+#[cfg(feature = "pkcs11")]
+impl From<Pkcs11Pin> for tokenhop_pkcs11::PinSource {
+    fn from(pin: Pkcs11Pin) -> Self {
+        match pin {
+            Pkcs11Pin::Env(name) => Self::env(name),
+            Pkcs11Pin::File(path) => Self::file(path),
+        }
+    }
+}
+
 /// What a PIN setting must look like.
 const PIN_SHAPE: &str =
     "give the PIN's place, { env: VAR } or { file: PATH }, never the PIN itself";
@@ -114,14 +124,11 @@ impl Pkcs11Key {
     #[cfg(feature = "pkcs11")]
     pub(crate) fn client_certificate(&self, field: &str) -> Result<ClientCertificate> {
         use tokenhop_pkcs11::{PinSource, Pkcs11Signer, Pkcs11Uri};
+
         let failed =
             |e: tokenhop_pkcs11::Pkcs11Error| Error::configuration(format!("{field}: {e}"));
         let uri: Pkcs11Uri = self.uri.parse().map_err(failed)?;
-        let pin = match &self.pin {
-            Pkcs11Pin::Env(name) => PinSource::env(name),
-            Pkcs11Pin::File(path) => PinSource::file(path),
-        };
-        Pkcs11Signer::open(&self.module, &uri, &pin)
+        Pkcs11Signer::open(&self.module, &uri, &PinSource::from(self.pin.clone()))
             .and_then(Pkcs11Signer::client_certificate)
             .map_err(failed)
     }
