@@ -5,7 +5,8 @@
 //! seeing a key. The PIN is only ever in an environment variable or a file, and never
 //! in what tokenhop prints.
 
-use std::path::{Path, PathBuf};
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
 use std::process::Command as Process;
 
 use tokenhop_emulator::{EmulatorConfig, names};
@@ -316,78 +317,66 @@ fn a_wrong_pin_a_missing_key_or_module_are_configuration_errors_without_the_pin(
     hsm.generate_key("daemon", "01");
     let env = TestEnv::start();
     let wrong_pin = "9999-wrong-pin-0000";
-    let token = |certificate: &str, module: &Path| {
+    // `tokenhop -vv token … --certificate CERTIFICATE` for the certificate app, then `more`.
+    let token = |certificate: &OsStr, more: &[&OsStr]| {
         let mut cmd = hsm.tokenhop();
         cmd.env("TOKENHOP_AUTHORITY", env.emulator.authority())
             .env(
                 "TOKENHOP_CLIENT_ID",
                 env.client_id(names::CONFIDENTIAL_CERT),
             )
-            .args([
-                "-vv",
-                "token",
-                "--scope",
-                GRAPH,
-                "--certificate",
-                certificate,
-            ])
-            .arg("--pkcs11-module")
-            .arg(module);
-        cmd
+            .env("WRONG_PIN", wrong_pin)
+            .args(["-vv", "token", "--scope", GRAPH, "--certificate"])
+            .arg(certificate)
+            .args(more);
+        run(&mut cmd)
     };
-    let daemon = hsm.uri("daemon");
+    let daemon = OsString::from(hsm.uri("daemon"));
+    let module = [OsStr::new("--pkcs11-module"), hsm.module.as_os_str()];
+    let with_pin = |pin_variable: &'static str| {
+        let mut args = module.to_vec();
+        args.extend([OsStr::new("--pin-env"), OsStr::new(pin_variable)]);
+        args
+    };
     let cases = [
         (
-            run(token(&daemon, &hsm.module)
-                .env("WRONG_PIN", wrong_pin)
-                .args(["--pin-env", "WRONG_PIN"])),
+            token(&daemon, &with_pin("WRONG_PIN")),
             "refused the PIN from the environment variable WRONG_PIN",
         ),
         (
-            run(token(&hsm.uri("absent"), &hsm.module).args(["--pin-env", PIN_VARIABLE])),
+            token(OsStr::new(&hsm.uri("absent")), &with_pin(PIN_VARIABLE)),
             "no private key object=absent",
         ),
         (
-            run(
-                token(&daemon, Path::new("/nonexistent/libvendor-pkcs11.so"))
-                    .args(["--pin-env", PIN_VARIABLE]),
+            token(
+                &daemon,
+                &[
+                    OsStr::new("--pkcs11-module"),
+                    OsStr::new("/nonexistent/libvendor-pkcs11.so"),
+                ],
             ),
             "cannot load the PKCS#11 module /nonexistent/libvendor-pkcs11.so",
         ),
         (
-            run(&mut token(&daemon, &hsm.module)),
+            token(&daemon, &module),
             "the environment variable TOKENHOP_PKCS11_PIN: it is not set",
         ),
         (
-            run(&mut token(
-                &format!("{daemon}?pin-value={wrong_pin}"),
-                &hsm.module,
-            )),
+            token(
+                OsStr::new(&format!("{}?pin-value={wrong_pin}", hsm.uri("daemon"))),
+                &module,
+            ),
             "a PIN in the URI is refused",
         ),
         (
-            run(hsm
-                .tokenhop()
-                .env("TOKENHOP_AUTHORITY", env.emulator.authority())
-                .env(
-                    "TOKENHOP_CLIENT_ID",
-                    env.client_id(names::CONFIDENTIAL_CERT),
-                )
-                .args(["token", "--scope", GRAPH, "--certificate"])
-                .arg(&daemon)),
+            token(&daemon, &[]),
             "give --pkcs11-module PATH or set TOKENHOP_PKCS11_MODULE",
         ),
         (
-            run(hsm
-                .tokenhop()
-                .env("TOKENHOP_AUTHORITY", env.emulator.authority())
-                .env(
-                    "TOKENHOP_CLIENT_ID",
-                    env.client_id(names::CONFIDENTIAL_CERT),
-                )
-                .args(["token", "--scope", GRAPH, "--certificate"])
-                .arg(env.certificate_file(names::CONFIDENTIAL_CERT))
-                .args(["--pin-env", PIN_VARIABLE])),
+            token(
+                env.certificate_file(names::CONFIDENTIAL_CERT).as_os_str(),
+                &[OsStr::new("--pin-env"), OsStr::new(PIN_VARIABLE)],
+            ),
             "--pin-env is for a key in a PKCS#11 token",
         ),
     ];
