@@ -18,6 +18,7 @@ mod interop_node;
 mod invariants;
 mod node;
 mod python;
+mod softhsm;
 mod tools;
 mod util;
 

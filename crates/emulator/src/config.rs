@@ -181,6 +181,12 @@ pub struct AppConfig {
     /// certificate and its key at start ([`crate::EmulatorHandle::app_certificate`]).
     #[serde(default)]
     pub certificate: bool,
+    /// Certificates (PEM) it authenticates with that the emulator did not generate:
+    /// their keys stay wherever they were made (an HSM, a smart card), and the emulator
+    /// only checks signatures with the certificates' public keys. Like an Entra app
+    /// registration's key credentials, there may be several, beside the generated one.
+    #[serde(default)]
+    pub registered_certificates: Vec<String>,
     /// Its family of client ids (FOCI, `"1"`): members redeem each other's refresh
     /// tokens.
     #[serde(default)]
@@ -231,8 +237,19 @@ impl std::fmt::Debug for AppConfig {
             .field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("certificate", &self.certificate)
+            .field(
+                "registered_certificates",
+                &self.registered_certificates.len(),
+            )
             .field("family", &self.family)
             .finish()
+    }
+}
+
+impl AppConfig {
+    /// Whether it authenticates with a certificate: a generated or a registered one.
+    pub(crate) fn has_certificates(&self) -> bool {
+        self.certificate || !self.registered_certificates.is_empty()
     }
 }
 

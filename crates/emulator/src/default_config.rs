@@ -13,6 +13,7 @@ fn app(name: &str, client_id: &str) -> AppConfig {
         client_id: client_id.into(),
         secret: None,
         certificate: false,
+        registered_certificates: Vec::new(),
         family: None,
     }
 }

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::app_certificate::AppCertificate;
+use crate::app_certificate::{self, AppCertificate};
 use crate::config::EmulatorConfig;
 use crate::error::EmulatorError;
 use crate::faults::{APP_SERVICE_PATH, Fault, IMDS_PATH};
@@ -35,6 +35,8 @@ pub struct EmulatorBuilder {
     addr: Option<SocketAddr>,
     tls: bool,
     state_dir: Option<PathBuf>,
+    /// `(app name, certificate PEM)`, added to the configuration at start.
+    registered_certificates: Vec<(String, String)>,
 }
 
 impl EmulatorBuilder {
@@ -56,6 +58,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Registers `certificate_pem` for the app named `app` (as its configuration's
+    /// `registered_certificates` does): assertions signed by a key the emulator never
+    /// sees — one in an HSM — are accepted. [`EmulatorBuilder::start`] fails if there
+    /// is no such app or the PEM is not an RSA certificate.
+    pub fn register_certificate(mut self, app: &str, certificate_pem: impl Into<String>) -> Self {
+        self.registered_certificates
+            .push((app.to_owned(), certificate_pem.into()));
+        self
+    }
+
     /// Writes `ca.pem` (with TLS) and each certificate app's `{name}.cert.pem` and
     /// `{name}.key.pem` (mode 0600) to `dir`, creating it.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -65,7 +77,20 @@ impl EmulatorBuilder {
 
     /// Binds, generates keys and certificates, and serves in the background until the
     /// handle is dropped.
-    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+    pub async fn start(mut self) -> Result<EmulatorHandle, EmulatorError> {
+        for (name, pem) in std::mem::take(&mut self.registered_certificates) {
+            let app = self
+                .config
+                .apps
+                .iter_mut()
+                .find(|a| a.name == name)
+                .ok_or_else(|| {
+                    EmulatorError::Config(format!(
+                        "a certificate is registered for the app {name}, which the configuration does not have"
+                    ))
+                })?;
+            app.registered_certificates.push(pem);
+        }
         let addr = self
             .addr
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -85,20 +110,22 @@ impl EmulatorBuilder {
             .map(|a| (a.name.clone(), a.client_id.clone()))
             .collect();
         let tls = self.tls;
-        let (keys, certificates, tls) = tokio::task::spawn_blocking(move || {
+        let (keys, generated, tls) = tokio::task::spawn_blocking(move || {
             let keys = [SigningKey::generate()?, SigningKey::generate()?];
-            let mut certificates = std::collections::HashMap::new();
+            let mut generated = std::collections::HashMap::new();
             for (name, client_id) in apps {
-                certificates.insert(client_id, AppCertificate::generate(&name)?);
+                generated.insert(client_id, AppCertificate::generate(&name)?);
             }
             let tls = tls.then(TlsMaterial::generate).transpose()?;
-            Ok::<_, EmulatorError>((keys, certificates, tls))
+            Ok::<_, EmulatorError>((keys, generated, tls))
         })
         .await
         .map_err(|e| EmulatorError::Startup(e.to_string()))??;
+        let certificates = app_certificate::by_client_id(&self.config, &generated)?;
         let state = Arc::new(AppState::new(
             self.config,
             keys,
+            generated,
             certificates,
             base_url.clone(),
         ));
@@ -172,7 +199,7 @@ fn write_state_dir(
         write("ca.pem".into(), &tls.ca_pem, false)?;
     }
     for app in state.config.apps.iter().filter(|a| a.certificate) {
-        if let Some(certificate) = state.certificates.get(&app.client_id) {
+        if let Some(certificate) = state.generated.get(&app.client_id) {
             write(
                 format!("{}.cert.pem", app.name),
                 &certificate.certificate_pem,
@@ -255,7 +282,7 @@ impl EmulatorHandle {
     /// The certificate and key generated for the app named `name`, if it has one.
     pub fn app_certificate(&self, name: &str) -> Option<&AppCertificate> {
         let app = self.state.config.app(name)?;
-        self.state.certificates.get(&app.client_id)
+        self.state.generated.get(&app.client_id)
     }
 
     /// What it has answered so far.

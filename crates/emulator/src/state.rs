@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app_certificate::AppCertificate;
+use crate::app_certificate::{AppCertificate, RegisteredCertificate};
 use crate::auth_codes::AuthCodes;
 use crate::config::EmulatorConfig;
 use crate::device_codes::DeviceCodes;
@@ -23,8 +23,11 @@ pub(crate) struct AppState {
     pub(crate) signing_key: SigningKey,
     /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub(crate) base_url: String,
-    /// Generated certificates by client id.
-    pub(crate) certificates: HashMap<String, AppCertificate>,
+    /// Every certificate an app authenticates with (generated and registered), by
+    /// client id.
+    pub(crate) certificates: HashMap<String, Vec<RegisteredCertificate>>,
+    /// The certificates the emulator generated, with their keys, by client id.
+    pub(crate) generated: HashMap<String, AppCertificate>,
     pub(crate) faults: Faults,
     /// Signs the federation issuer's tokens (workload identity).
     pub(crate) federation_key: SigningKey,
@@ -62,7 +65,8 @@ impl AppState {
     pub(crate) fn new(
         config: EmulatorConfig,
         keys: [SigningKey; 2],
-        certificates: HashMap<String, AppCertificate>,
+        generated: HashMap<String, AppCertificate>,
+        certificates: HashMap<String, Vec<RegisteredCertificate>>,
         base_url: String,
     ) -> Self {
         let [signing_key, federation_key] = keys;
@@ -76,6 +80,7 @@ impl AppState {
             revocations: Default::default(),
             base_url,
             certificates,
+            generated,
             faults: Faults::default(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),

@@ -75,6 +75,7 @@ mod oidc_scopes;
 mod on_behalf_of;
 #[cfg(feature = "interactive")]
 mod pkce;
+mod pkcs11_key;
 mod public_client;
 mod response;
 mod sign_in;
@@ -109,6 +110,7 @@ pub use managed_identity::{
     ManagedIdentitySource,
 };
 pub use on_behalf_of::{OnBehalfOfCredential, OnBehalfOfCredentialBuilder};
+pub use pkcs11_key::{Pkcs11Key, Pkcs11Pin};
 pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
 pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
 pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};
