@@ -105,8 +105,9 @@ pub use http::{HttpClient, HttpConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{
-    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityId,
-    ManagedIdentitySource,
+    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityHost,
+    ManagedIdentityId, ManagedIdentityRetry, ManagedIdentitySource, PROBE_CONNECT_TIMEOUT,
+    ProbeOutcome,
 };
 pub use on_behalf_of::{OnBehalfOfCredential, OnBehalfOfCredentialBuilder};
 pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
