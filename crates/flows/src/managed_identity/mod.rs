@@ -208,6 +208,20 @@ impl ManagedIdentityCredential {
     /// [`ProbeOutcome::NoEndpoint`] in about a second; any HTTP answer is
     /// [`ProbeOutcome::Answered`]. The probe uses a connection pool of its own; errors
     /// are only for what it could not even try (a bad configuration).
+    ///
+    /// ```no_run
+    /// use tokenhop_flows::{ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource, ProbeOutcome};
+    ///
+    /// # async fn run() -> tokenhop_core::Result<()> {
+    /// let source = ManagedIdentitySource::from_env()?;
+    /// let managed = ManagedIdentityCredential::builder(source, ManagedIdentityId::SystemAssigned).build()?;
+    /// match managed.probe().await? {
+    ///     ProbeOutcome::Answered => { /* use `managed` */ }
+    ///     ProbeOutcome::NoEndpoint { reason } => { /* try the next credential; say `reason` */ }
+    ///     _ => {}
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn probe(&self) -> Result<ProbeOutcome> {
         let tls = match &self.source {
             ManagedIdentitySource::ServiceFabric { thumbprint, .. } => {
