@@ -409,7 +409,7 @@ fn router(state: Arc<AppState>) -> Router {
                 get(authorize::authorize).post(authorize::sign_in),
             );
     }
-    router
+    let router = router
         .route(
             "/metadata/identity/oauth2/token",
             get(managed_identity::imds),
@@ -437,23 +437,23 @@ fn router(state: Arc<AppState>) -> Router {
         .route(
             "/admin/federated-token",
             post(federation::post_federated_token),
-        )
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            fault_injection::middleware,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state)
+        );
+    served(router, state)
 }
 
 /// Service Fabric's listener: its endpoint alone, counted and faulted like the others.
 fn service_fabric_router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route(
-            managed_identity::SERVICE_FABRIC_PATH,
-            get(managed_identity::service_fabric),
-        )
+    let routes = Router::new().route(
+        managed_identity::SERVICE_FABRIC_PATH,
+        get(managed_identity::service_fabric),
+    );
+    served(routes, state)
+}
+
+/// What every listener puts around its routes: the not-found answer, the middleware that
+/// counts requests and applies faults, the body size cap.
+fn served(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    routes
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -246,14 +246,7 @@ fn managed_identity_from_the_emulators_imds_then_from_the_cache() {
     assert_eq!(second["source"], "cache");
     assert_eq!(env.emulator.counters().endpoint("imds"), 1);
 
-    let user = env
-        .emulator
-        .config()
-        .managed_identities
-        .iter()
-        .find(|i| i.name == names::USER_ASSIGNED_IDENTITY)
-        .unwrap()
-        .clone();
+    let user = user_assigned_identity(&env);
     let out = ok(env
         .cmd()
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", env.emulator.url())
@@ -270,18 +263,21 @@ fn managed_identity_from_the_emulators_imds_then_from_the_cache() {
     );
 }
 
-#[test]
-fn managed_identity_by_object_or_resource_id_and_v_says_which_host_and_why() {
-    let env = TestEnv::start();
-    let storage = "https://storage.azure.com/.default";
-    let user = env
-        .emulator
+fn user_assigned_identity(env: &TestEnv) -> tokenhop_emulator::ManagedIdentityConfig {
+    env.emulator
         .config()
         .managed_identities
         .iter()
         .find(|i| i.name == names::USER_ASSIGNED_IDENTITY)
         .unwrap()
-        .clone();
+        .clone()
+}
+
+#[test]
+fn managed_identity_by_object_or_resource_id_and_v_says_which_host_and_why() {
+    let env = TestEnv::start();
+    let storage = "https://storage.azure.com/.default";
+    let user = user_assigned_identity(&env);
     let header = env.emulator.config().identity_header.clone();
     let out = ok(env
         .cmd()

@@ -127,6 +127,18 @@ async fn error_of(credential: &ManagedIdentityCredential) -> Error {
     get(credential).await.unwrap_err()
 }
 
+/// IMDS at the emulator, retrying as `retry` says.
+fn imds_retrying(
+    emulator: &EmulatorHandle,
+    id: ManagedIdentityId,
+    retry: ManagedIdentityRetry,
+) -> ManagedIdentityCredential {
+    ManagedIdentityCredential::builder(imds(emulator), id)
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
 /// Waits in milliseconds instead of seconds.
 fn fast_retry() -> ManagedIdentityRetry {
     ManagedIdentityRetry {
@@ -183,11 +195,7 @@ async fn imds_refuses_an_unknown_identity_in_its_own_words() {
 async fn imds_answering_410_three_times_then_200_gives_a_token() {
     let emulator = Emulator::builder().start().await.unwrap();
     emulator.inject(Fault::new("imds", FaultKind::Status).status(410).times(3));
-    let credential =
-        ManagedIdentityCredential::builder(imds(&emulator), ManagedIdentityId::SystemAssigned)
-            .retry(fast_retry())
-            .build()
-            .unwrap();
+    let credential = imds_retrying(&emulator, ManagedIdentityId::SystemAssigned, fast_retry());
     assert_eq!(token_oid(&credential).await, system_oid(&emulator));
     assert_eq!(emulator.counters().endpoint("imds"), 4);
 }
@@ -197,22 +205,13 @@ async fn imds_retries_404_and_5xx_with_backoff_then_gives_up() {
     let emulator = Emulator::builder().start().await.unwrap();
     emulator.inject(Fault::new("imds", FaultKind::Status).status(404).times(1));
     emulator.inject(Fault::new("imds", FaultKind::Status).status(503).times(1));
-    let credential =
-        ManagedIdentityCredential::builder(imds(&emulator), ManagedIdentityId::SystemAssigned)
-            .retry(fast_retry())
-            .build()
-            .unwrap();
+    let credential = imds_retrying(&emulator, ManagedIdentityId::SystemAssigned, fast_retry());
     token_oid(&credential).await;
     assert_eq!(emulator.counters().endpoint("imds"), 3);
 
     emulator.inject(Fault::new("imds", FaultKind::Status).status(500));
-    let stubborn = ManagedIdentityCredential::builder(
-        imds(&emulator),
-        ManagedIdentityId::ObjectId(system_oid(&emulator)),
-    )
-    .retry(fast_retry())
-    .build()
-    .unwrap();
+    let by_object_id = ManagedIdentityId::ObjectId(system_oid(&emulator));
+    let stubborn = imds_retrying(&emulator, by_object_id, fast_retry());
     emulator.reset_counters();
     error_of(&stubborn).await;
     assert_eq!(
@@ -231,11 +230,7 @@ async fn imds_during_a_configured_upgrade_answers_410_until_it_is_over() {
         gone_retries: 2,
         ..fast_retry()
     };
-    let credential =
-        ManagedIdentityCredential::builder(imds(&emulator), ManagedIdentityId::SystemAssigned)
-            .retry(retry)
-            .build()
-            .unwrap();
+    let credential = imds_retrying(&emulator, ManagedIdentityId::SystemAssigned, retry);
     let err = error_of(&credential).await.to_string();
     assert!(err.contains("IMDS") && err.contains("410"), "{err}");
     assert_eq!(emulator.counters().endpoint("imds"), 3);
