@@ -264,6 +264,52 @@ async fn app_service_with_its_identity_header() {
 }
 
 #[tokio::test]
+async fn app_service_expires_on_gives_the_expiry_and_long_lived_tokens_refresh_at_half_life() {
+    let mut config = tokenhop_emulator::EmulatorConfig::default();
+    config.token_lifetime_secs = 7200;
+    let emulator = Emulator::builder().config(config).start().await.unwrap();
+    let header = emulator.config().identity_header.clone();
+    let start = std::time::SystemTime::now();
+    let clock = std::sync::Arc::new(tokenhop_core::ManualClock::new(start));
+    let credential = ManagedIdentityCredential::builder(
+        app_service(&emulator, &header),
+        ManagedIdentityId::SystemAssigned,
+    )
+    .clock(clock.clone())
+    .build()
+    .unwrap();
+    let token = credential
+        .get_token(&storage(), &TokenRequestOptions::default())
+        .await
+        .unwrap();
+    // App Service sends `expires_on` (epoch seconds as a string) and no `expires_in`.
+    let lifetime = token.expires_on.duration_since(start).unwrap().as_secs();
+    assert!((7190..=7200).contains(&lifetime), "{lifetime}");
+    let refresh = token
+        .refresh_on
+        .unwrap()
+        .duration_since(start)
+        .unwrap()
+        .as_secs();
+    assert!((3590..=3600).contains(&refresh), "{refresh}");
+
+    clock.advance(Duration::from_secs(3000));
+    token_oid(&credential).await;
+    assert_eq!(
+        emulator.counters().endpoint("app_service"),
+        1,
+        "fresh: from the cache"
+    );
+    clock.advance(Duration::from_secs(700));
+    token_oid(&credential).await;
+    assert_eq!(
+        emulator.counters().endpoint("app_service"),
+        2,
+        "past half-life: refreshed"
+    );
+}
+
+#[tokio::test]
 async fn app_service_refuses_a_wrong_identity_header() {
     let emulator = Emulator::builder().start().await.unwrap();
     let credential = mi(
