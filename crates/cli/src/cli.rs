@@ -123,7 +123,9 @@ pub enum Flow {
     ClientSecret,
     /// Client credentials with a certificate (--certificate).
     ClientCertificate,
-    /// The host's managed identity (IMDS or App Service, found from the environment).
+    /// The host's managed identity, the host found from the environment as MSAL finds
+    /// it: Service Fabric, App Service, Machine Learning, Cloud Shell, Azure Arc, else
+    /// IMDS (-v says which and why).
     ManagedIdentity,
     /// Entra Agent ID, two hops: the blueprint's token, then the agent identity's.
     AgentIdentity,
@@ -133,7 +135,8 @@ pub enum Flow {
 #[derive(Debug, Args)]
 pub struct FlowArgs {
     /// The flow (default: agent-identity with --agent-id, client-certificate with
-    /// --certificate, managed-identity with --mi-client-id, otherwise client-secret).
+    /// --certificate, managed-identity with --mi-client-id, --mi-object-id or
+    /// --mi-resource-id, otherwise client-secret).
     #[arg(long, value_enum)]
     pub flow: Option<Flow>,
 
@@ -148,8 +151,16 @@ pub struct FlowArgs {
     pub password_env: Option<String>,
 
     /// A user-assigned managed identity, by client id (default: system-assigned).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", group = "mi_id")]
     pub mi_client_id: Option<String>,
+
+    /// A user-assigned managed identity, by object (principal) id.
+    #[arg(long, value_name = "ID", group = "mi_id")]
+    pub mi_object_id: Option<String>,
+
+    /// A user-assigned managed identity, by ARM resource id.
+    #[arg(long, value_name = "ID", group = "mi_id")]
+    pub mi_resource_id: Option<String>,
 
     /// Agent ID: the blueprint application's client id.
     #[arg(long, value_name = "ID")]

@@ -44,6 +44,18 @@ impl Flow {
 }
 
 impl FlowArgs {
+    /// The user-assigned identity `--mi-client-id`, `--mi-object-id` or
+    /// `--mi-resource-id` names (clap lets at most one through).
+    fn managed_identity(&self) -> Option<ManagedIdentityId> {
+        let (client, object, resource) =
+            (&self.mi_client_id, &self.mi_object_id, &self.mi_resource_id);
+        client
+            .clone()
+            .map(ManagedIdentityId::ClientId)
+            .or_else(|| object.clone().map(ManagedIdentityId::ObjectId))
+            .or_else(|| resource.clone().map(ManagedIdentityId::ResourceId))
+    }
+
     /// `--flow`, or the flow the other options point to.
     pub fn chosen(&self, global: &GlobalArgs) -> Flow {
         if let Some(flow) = self.flow {
@@ -58,7 +70,7 @@ impl FlowArgs {
             Flow::OnBehalfOf
         } else if self.certificate.is_some() {
             Flow::ClientCertificate
-        } else if self.mi_client_id.is_some() {
+        } else if self.managed_identity().is_some() {
             Flow::ManagedIdentity
         } else if global.client_secret_file.is_some()
             || std::env::var_os(CLIENT_SECRET_ENV).is_some()
@@ -150,12 +162,9 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
             settings.password = password(args);
             FlowConfig::ClientCertificate(settings)
         }
-        FlowKind::ManagedIdentity => {
-            FlowConfig::ManagedIdentity(ManagedIdentityConfig::new(match &args.mi_client_id {
-                Some(client_id) => ManagedIdentityId::ClientId(client_id.clone()),
-                None => ManagedIdentityId::SystemAssigned,
-            }))
-        }
+        FlowKind::ManagedIdentity => FlowConfig::ManagedIdentity(ManagedIdentityConfig::new(
+            args.managed_identity().unwrap_or_default(),
+        )),
         kind @ (FlowKind::AgentIdentity | FlowKind::AgentUser) => {
             agent(global, args, scopes, kind)?
         }

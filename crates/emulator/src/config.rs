@@ -35,12 +35,24 @@ pub struct EmulatorConfig {
     /// An Azure AD B2C tenant served beside the main one.
     #[serde(default)]
     pub b2c: Option<B2cConfig>,
-    /// Managed identities of the emulated host (IMDS and App Service endpoints).
+    /// Managed identities of the emulated host (every managed identity endpoint).
     #[serde(default)]
     pub managed_identities: Vec<ManagedIdentityConfig>,
-    /// The secret App Service puts in `IDENTITY_HEADER`.
+    /// The secret App Service and Service Fabric put in `IDENTITY_HEADER` (sent back as
+    /// `X-IDENTITY-HEADER` and `Secret`). Empty refuses every request.
     #[serde(default)]
     pub identity_header: String,
+    /// The secret Machine Learning puts in `MSI_SECRET` (sent back as `secret`). Empty
+    /// refuses every request.
+    #[serde(default)]
+    pub msi_secret: String,
+    /// IMDS answers `410 Gone` (an upgrade) for this many seconds after start, by the
+    /// emulator's clock (`POST /admin/clock` ends it early).
+    #[serde(default)]
+    pub imds_upgrade_secs: u64,
+    /// The `name` of the user signed in to Cloud Shell, whose tokens it gives.
+    #[serde(default)]
+    pub cloud_shell_user: Option<String>,
     /// Entra Agent ID agent identities.
     #[serde(default)]
     pub agent_identities: Vec<AgentIdentityConfig>,

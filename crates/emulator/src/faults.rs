@@ -21,7 +21,8 @@ pub enum FaultKind {
 }
 
 /// A fault for one endpoint (`token`, `discovery`, `jwks`, `authorize`, `devicecode`,
-/// `me`, `imds`, `app_service`).
+/// `me`, `imds`, `app_service`, `service_fabric`, `machine_learning`, `arc`,
+/// `cloud_shell`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -132,6 +133,14 @@ pub(crate) fn endpoint_of(path: &str) -> &'static str {
         "imds"
     } else if path.trim_end_matches('/') == APP_SERVICE_PATH {
         "app_service"
+    } else if path == "/msi/auth" {
+        "machine_learning"
+    } else if path == "/servicefabric/token" {
+        "service_fabric"
+    } else if path == "/arc/metadata/identity/oauth2/token" {
+        "arc"
+    } else if path == "/cloudshell/oauth2/token" {
+        "cloud_shell"
     } else if path.ends_with("/oauth2/v2.0/authorize") {
         "authorize"
     } else if path.ends_with("/oauth2/v2.0/devicecode") {

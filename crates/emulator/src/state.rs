@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::app_certificate::{AppCertificate, RegisteredCertificate};
+use crate::arc_keys::ArcKeys;
 use crate::auth_codes::AuthCodes;
 use crate::config::EmulatorConfig;
 use crate::device_codes::DeviceCodes;
@@ -35,6 +36,10 @@ pub(crate) struct AppState {
     pub(crate) auth_codes: AuthCodes,
     pub(crate) refresh_tokens: RefreshTokens,
     pub(crate) revocations: Revocations,
+    /// Azure Arc's key files and the secrets they hold.
+    pub(crate) arc_keys: ArcKeys,
+    /// When it started, epoch seconds by the wall clock.
+    started_at: u64,
     clock_offset_secs: AtomicI64,
     counters: Mutex<Counters>,
 }
@@ -61,6 +66,14 @@ impl Counters {
     }
 }
 
+/// The wall clock, epoch seconds.
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 impl AppState {
     pub(crate) fn new(
         config: EmulatorConfig,
@@ -68,6 +81,7 @@ impl AppState {
         generated: HashMap<String, AppCertificate>,
         certificates: HashMap<String, Vec<RegisteredCertificate>>,
         base_url: String,
+        arc_keys: ArcKeys,
     ) -> Self {
         let [signing_key, federation_key] = keys;
         Self {
@@ -82,6 +96,8 @@ impl AppState {
             certificates,
             generated,
             faults: Faults::default(),
+            arc_keys,
+            started_at: wall_clock(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),
         }
@@ -89,11 +105,12 @@ impl AppState {
 
     /// The emulator's "now", in epoch seconds: wall clock plus the admin offset.
     pub(crate) fn now(&self) -> u64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        wall.saturating_add_signed(self.clock_offset_secs.load(Ordering::SeqCst))
+        wall_clock().saturating_add_signed(self.clock_offset_secs.load(Ordering::SeqCst))
+    }
+
+    /// When it started, epoch seconds (the emulator's clock at start).
+    pub(crate) fn started_at(&self) -> u64 {
+        self.started_at
     }
 
     pub(crate) fn advance_clock(&self, secs: i64) {

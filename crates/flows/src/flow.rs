@@ -445,7 +445,10 @@ impl UserConfig {
     }
 }
 
-/// `managed-identity` settings: at most one of the ids (none: system-assigned).
+/// `managed-identity` settings: at most one of the ids (none: system-assigned). The host
+/// is found from the environment as MSAL finds it ([`ManagedIdentitySource::from_env`]:
+/// Service Fabric, App Service, Machine Learning, Cloud Shell, Azure Arc, else IMDS),
+/// unless `endpoint` names an IMDS endpoint.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -459,7 +462,7 @@ pub struct ManagedIdentityConfig {
     /// A user-assigned identity's ARM resource id.
     #[serde(default)]
     pub resource_id: Option<String>,
-    /// The IMDS endpoint (default: as the environment says).
+    /// An IMDS endpoint to use instead of finding the host (`…/metadata/identity/oauth2/token`).
     #[serde(default)]
     pub endpoint: Option<String>,
 }

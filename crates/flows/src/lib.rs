@@ -106,8 +106,9 @@ pub use http::{HttpClient, HttpConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{
-    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityId,
-    ManagedIdentitySource,
+    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityHost,
+    ManagedIdentityId, ManagedIdentityRetry, ManagedIdentitySource, PROBE_CONNECT_TIMEOUT,
+    ProbeOutcome,
 };
 pub use on_behalf_of::{OnBehalfOfCredential, OnBehalfOfCredentialBuilder};
 pub use pkcs11_key::{Pkcs11Key, Pkcs11Pin};

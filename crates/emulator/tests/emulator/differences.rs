@@ -146,18 +146,8 @@ async fn there_is_no_instance_discovery_and_common_is_the_one_tenant() {
 }
 
 #[tokio::test]
-async fn managed_identity_needs_no_api_version_and_errors_carry_epoch_seconds() {
+async fn errors_carry_epoch_seconds() {
     let emulator = start().await;
-    let imds = common::http()
-        .get(format!(
-            "{}/metadata/identity/oauth2/token?resource=https://graph.microsoft.com",
-            emulator.url()
-        ))
-        .header("Metadata", "true")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(imds.status(), 200);
     let (status, body) = post_token(
         &emulator.authority(),
         &[("grant_type", "client_credentials")],
