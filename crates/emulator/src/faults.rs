@@ -20,8 +20,8 @@ pub enum FaultKind {
     ErrorAndToken,
 }
 
-/// A fault for one endpoint (`token`, `discovery`, `jwks`, `authorize`, `devicecode`,
-/// `me`, `imds`, `app_service`).
+/// A fault for one endpoint (`token`, `discovery`, `instance_discovery`, `jwks`,
+/// `authorize`, `devicecode`, `me`, `imds`, `app_service`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -119,6 +119,8 @@ impl Faults {
 pub(crate) fn endpoint_of(path: &str) -> &'static str {
     if path.ends_with("/oauth2/v2.0/token") {
         "token"
+    } else if path == "/common/discovery/instance" {
+        "instance_discovery"
     } else if path.ends_with("/.well-known/openid-configuration") {
         "discovery"
     } else if path.ends_with("/discovery/v2.0/keys") {

@@ -336,6 +336,10 @@ fn router(state: Arc<AppState>) -> Router {
     }
     router
         .route(
+            "/common/discovery/instance",
+            get(discovery::instance_discovery),
+        )
+        .route(
             "/metadata/identity/oauth2/token",
             get(managed_identity::imds),
         )

@@ -18,7 +18,7 @@ use tokenhop_core::{ClientId, Clock, Error, Result, Secret, SystemClock, TokenCr
 
 use crate::agent_id::{AgentIdSettings, AgentIdentityCredential, AgentResource};
 use crate::agent_user::AgentUserCredential;
-use crate::authority::Authority;
+use crate::authority::{Authority, AuthorityKind};
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
 use crate::confidential::ConfidentialClient;
@@ -686,8 +686,12 @@ impl FlowCredentialBuilder {
                 let certificate = c
                     .certificate
                     .load(c.password.as_ref(), "flow.certificate")?;
-                let credential = CertificateAssertions::new(certificate).into_credential();
-                parts.confidential(c.authority, c.client_id, credential)
+                let mut assertions = CertificateAssertions::new(certificate);
+                if c.authority.kind() == AuthorityKind::Adfs {
+                    // ADFS takes RS256 assertions with the SHA-1 `x5t`.
+                    assertions = assertions.algorithm(tokenhop_cert::SigningAlgorithm::Rs256);
+                }
+                parts.confidential(c.authority, c.client_id, assertions.into_credential())
             }
             FlowConfig::OnBehalfOf(c) => parts.on_behalf_of(c),
             FlowConfig::Silent(c) => parts.user(c.without_port()?, SignIn::Never),

@@ -191,7 +191,7 @@ async fn request_token(
     };
     let endpoint = loggable(&url);
     let object = json_object(&response, &endpoint)?;
-    if let Some(error) = oauth_error(&object, None) {
+    if let Some(error) = oauth_error(&object, None, &response.request_id) {
         return Err(error);
     }
     let access_token = match object.get("access_token") {

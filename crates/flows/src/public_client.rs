@@ -14,6 +14,7 @@ use tokenhop_core::{
 
 use crate::authority::Authority;
 use crate::cache_slot::{CacheSlot, access_token_for, ensure_loaded, run_blocking};
+use crate::cloud::environment_aliases;
 use crate::device_code::{self, DeviceCodeInfo, PollWait};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
@@ -179,11 +180,24 @@ impl PublicClient {
         }
     }
 
-    /// The accounts signed in at this authority's host.
+    /// The accounts signed in at this authority's host (or another host of its cloud).
     pub async fn accounts(&self) -> Result<Vec<Account>> {
         ensure_loaded(&self.cache).await?;
-        let environment = self.authority().environment();
-        self.cache.read(|c| c.accounts(&environment))
+        let environments = environment_aliases(&self.authority().environment());
+        self.cache.read(|c| {
+            let mut accounts: Vec<Account> = Vec::new();
+            for environment in &environments {
+                for account in c.accounts(environment) {
+                    if !accounts
+                        .iter()
+                        .any(|a| a.home_account_id == account.home_account_id)
+                    {
+                        accounts.push(account);
+                    }
+                }
+            }
+            accounts
+        })
     }
 
     /// Signs an account out: removes it and all its tokens from the cache.
@@ -260,15 +274,16 @@ impl PublicClient {
     /// Each with its cache key and whether it was issued to this app.
     async fn refresh_tokens(&self, account: &Account) -> Result<Vec<(String, Secret, bool)>> {
         ensure_loaded(&self.cache).await?;
-        let environment = self.authority().environment();
+        let environments = environment_aliases(&self.authority().environment());
         let client_id = self.client_id.as_str();
         self.cache.read(|c| {
             let home = account.home_account_id.as_str();
-            let family = c.app_family_id(&environment, client_id).unwrap_or("1");
-            let candidates = [
-                c.find_family_refresh_token(home, &environment, family),
-                c.find_refresh_token(home, &environment, client_id),
-            ];
+            let mut candidates = Vec::new();
+            for environment in &environments {
+                let family = c.app_family_id(environment, client_id).unwrap_or("1");
+                candidates.push(c.find_family_refresh_token(home, environment, family));
+                candidates.push(c.find_refresh_token(home, environment, client_id));
+            }
             let mut found: Vec<(String, Secret, bool)> = Vec::new();
             for (key, entry) in candidates.into_iter().flatten() {
                 if !found.iter().any(|(k, _, _)| k == key)

@@ -3,6 +3,7 @@
 
 mod agent_id;
 mod agent_user;
+mod authority_validation;
 mod bearer;
 #[cfg(feature = "interactive")]
 mod chromium;
@@ -11,9 +12,12 @@ mod common;
 #[cfg(feature = "config")]
 mod config;
 mod faults;
+mod https_only;
 mod managed_identity;
 mod no_secrets_in_logs;
+mod offline_hits;
 mod on_behalf_of;
+mod proxy;
 mod public_client;
 mod token_factory;
 mod workload_identity;
