@@ -203,13 +203,23 @@ impl Authority {
     }
 }
 
-/// From a configuration file: the authority URL, parsed as [`Authority::parse`] does.
+/// From a configuration file: the authority URL, parsed as [`Authority::parse`] does,
+/// or `{ issuer: URL }` for a generic OpenID Connect issuer ([`Authority::oidc`]).
 impl<'de> Deserialize<'de> for Authority {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Authority::parse(&text).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Url(String),
+            Issuer { issuer: String },
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Url(text) => Authority::parse(&text),
+            Written::Issuer { issuer } => Authority::oidc(&issuer),
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 

@@ -21,6 +21,7 @@ use crate::agent_user::AgentUserCredential;
 use crate::authority::{Authority, AuthorityKind};
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
+use crate::cloud::Cloud;
 use crate::confidential::ConfidentialClient;
 use crate::device_code::DeviceCodeInfo;
 use crate::http::HttpClient;
@@ -608,6 +609,32 @@ impl FlowConfig {
             Self::WorkloadIdentity(_) => FlowKind::WorkloadIdentity,
             Self::AgentIdentity(_) => FlowKind::AgentIdentity,
             Self::AgentUser(_) => FlowKind::AgentUser,
+        }
+    }
+
+    /// The flow in `cloud`: the flows that take an authority host (Agent ID, workload
+    /// identity) default to the cloud's, and an Agent ID chain's `graph` or `storage`
+    /// resource (Graph by default) is the cloud's. Authority URLs are left as written.
+    pub fn in_cloud(self, cloud: Cloud) -> Self {
+        let host = || Some(cloud.authority_host().to_owned());
+        let agent = |mut c: AgentConfig| {
+            c.authority_host = c.authority_host.or_else(host);
+            let named = c.resource.as_deref().map(|r| r.trim().to_ascii_lowercase());
+            c.resource = match named.as_deref() {
+                None | Some("graph") => Some(cloud.graph_default_scope()),
+                Some("storage") => Some(cloud.storage_default_scope()),
+                Some(_) => c.resource,
+            };
+            c
+        };
+        match self {
+            Self::AgentIdentity(c) => Self::AgentIdentity(agent(c)),
+            Self::AgentUser(c) => Self::AgentUser(agent(c)),
+            Self::WorkloadIdentity(mut c) => {
+                c.authority_host = c.authority_host.or_else(host);
+                Self::WorkloadIdentity(c)
+            }
+            other => other,
         }
     }
 

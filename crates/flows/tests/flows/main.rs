@@ -11,6 +11,8 @@ mod client_credentials;
 mod common;
 #[cfg(feature = "config")]
 mod config;
+#[cfg(feature = "config")]
+mod config_network;
 mod faults;
 mod https_only;
 mod managed_identity;
