@@ -20,8 +20,7 @@
 //! `workload-identity`, `agent-identity`, `agent-user`; their settings are those of
 //! [`FlowConfig`]'s variants. A generic OpenID Connect provider is declared with
 //! `issuer: URL` in the flow instead of `authority:`. `cloud` picks the default scopes
-//! (that cloud's Graph) and the authority host of the flows that take a host (Agent ID,
-//! workload identity). Unknown fields are refused by name, and every error names
+//! (that cloud's Graph) and the Agent ID flows' authority host. Unknown fields are refused by name, and every error names
 //! the file and the field (never a secret's value). Callables (assertion callbacks,
 //! custom signers, persistence callbacks) cannot be written in a file: use the builders
 //! for those.
@@ -67,7 +66,7 @@ pub struct AuthConfig {
     /// Which proxy requests go through (the file's `proxy` and `no_proxy`; default: the
     /// environment's).
     pub proxy: ProxyConfig,
-    /// The cloud: default scopes, and the authority host of the flows that take one.
+    /// The cloud: default scopes, and the Agent ID flows' authority host.
     pub cloud: Cloud,
     /// Whether the authority is validated (`validate_authority`, default true).
     pub validate_authority: bool,

@@ -612,9 +612,10 @@ impl FlowConfig {
         }
     }
 
-    /// The flow in `cloud`: the flows that take an authority host (Agent ID, workload
-    /// identity) default to the cloud's, and an Agent ID chain's `graph` or `storage`
-    /// resource (Graph by default) is the cloud's. Authority URLs are left as written.
+    /// The flow in `cloud`: an Agent ID chain's authority host defaults to the cloud's,
+    /// and its `graph` or `storage` resource (Graph by default) is the cloud's.
+    /// Authority URLs are left as written, and workload identity keeps the host its
+    /// platform sets (`AZURE_AUTHORITY_HOST`).
     pub fn in_cloud(self, cloud: Cloud) -> Self {
         let host = || Some(cloud.authority_host().to_owned());
         let agent = |mut c: AgentConfig| {
@@ -630,10 +631,6 @@ impl FlowConfig {
         match self {
             Self::AgentIdentity(c) => Self::AgentIdentity(agent(c)),
             Self::AgentUser(c) => Self::AgentUser(agent(c)),
-            Self::WorkloadIdentity(mut c) => {
-                c.authority_host = c.authority_host.or_else(host);
-                Self::WorkloadIdentity(c)
-            }
             other => other,
         }
     }
