@@ -35,8 +35,8 @@ use crate::authority::Authority;
 use crate::cache_location::CacheLocation;
 use crate::cloud::Cloud;
 use crate::flow::{FlowConfig, FlowKind};
+use crate::http::AuthorityValidation;
 use crate::http::{HttpClient, HttpConfig, ProxyConfig};
-use crate::validation::AuthorityValidation;
 
 /// Cache settings: a path, or disabled; the platform default path otherwise.
 #[derive(Clone, Debug, Default, Deserialize)]

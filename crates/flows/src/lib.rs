@@ -104,7 +104,7 @@ pub use flow::{
     PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
-pub use http::{HttpClient, HttpConfig, ProxyConfig, RetryPolicy};
+pub use http::{AuthorityValidation, HttpClient, HttpConfig, ProxyConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{
@@ -116,7 +116,6 @@ pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
 pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
 pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};
 pub use unverified_jwt::unverified_claims;
-pub use validation::AuthorityValidation;
 pub use workload_identity::{
     FederatedTokenFile, WorkloadIdentityCredential, WorkloadIdentityCredentialBuilder,
     WorkloadIdentityEnv,

@@ -10,82 +10,11 @@ use tokenhop_core::{Error, Result};
 use url::Url;
 
 use crate::authority::{Authority, AuthorityKind, Endpoints, join};
-use crate::cloud::{KNOWN_HOSTS, same_environment};
-use crate::http::{HttpClient, is_loopback, loggable};
-
-/// Where Entra answers instance discovery for hosts it does not know by name.
-const INSTANCE_DISCOVERY: &str = "https://login.microsoftonline.com/common/discovery/instance";
-
-/// Which authorities a client trusts with its credentials. The default validates:
-/// the hosts of every Entra cloud and loopback hosts (the emulator) need no instance
-/// discovery; other hosts are asked about at Entra's instance discovery. Set on
-/// [`crate::HttpConfig::with_authority_validation`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthorityValidation {
-    enabled: bool,
-    trusted_hosts: Vec<String>,
-    trust_loopback: bool,
-    instance_discovery: Option<Url>,
-}
-
-impl Default for AuthorityValidation {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            trusted_hosts: KNOWN_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
-            trust_loopback: true,
-            instance_discovery: None,
-        }
-    }
-}
+use crate::cloud::same_environment;
+use crate::http::AuthorityValidation;
+use crate::http::{HttpClient, loggable};
 
 impl AuthorityValidation {
-    /// No validation: the caller vouches for every authority (MSAL's
-    /// `validate_authority=False`). No instance discovery, no issuer or endpoint check.
-    pub fn off() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
-    }
-
-    /// Whether authorities are validated.
-    pub fn is_enabled(&self) -> bool {
-        self.enabled
-    }
-
-    /// Replaces the hosts trusted without instance discovery (default: every Entra
-    /// cloud's hosts).
-    pub fn with_trusted_hosts(
-        mut self,
-        hosts: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
-        self.trusted_hosts = hosts
-            .into_iter()
-            .map(|h| h.into().trim().to_ascii_lowercase())
-            .collect();
-        self
-    }
-
-    /// Whether loopback hosts (the emulator) are trusted without instance discovery
-    /// (default: yes).
-    pub fn with_loopback_trusted(mut self, trusted: bool) -> Self {
-        self.trust_loopback = trusted;
-        self
-    }
-
-    /// Asks another instance discovery endpoint (default: Entra's, at
-    /// `https://login.microsoftonline.com/common/discovery/instance`).
-    pub fn with_instance_discovery(mut self, endpoint: Url) -> Self {
-        self.instance_discovery = Some(endpoint);
-        self
-    }
-
-    fn trusts(&self, authority: &Authority) -> bool {
-        let host = authority.environment();
-        self.trusted_hosts.contains(&host) || (self.trust_loopback && is_loopback(authority.url()))
-    }
-
     /// Asks instance discovery about an Entra host that is not trusted by name; B2C,
     /// CIAM, ADFS and generic issuers need no instance discovery.
     pub(crate) async fn check_instance(
@@ -93,14 +22,13 @@ impl AuthorityValidation {
         http: &HttpClient,
         authority: &Authority,
     ) -> Result<()> {
-        if !self.enabled || authority.kind() != AuthorityKind::Entra || self.trusts(authority) {
+        if !self.is_enabled()
+            || authority.kind() != AuthorityKind::Entra
+            || self.trusts(&authority.environment(), authority.url())
+        {
             return Ok(());
         }
-        let endpoint = match &self.instance_discovery {
-            Some(endpoint) => endpoint.clone(),
-            None => Url::parse(INSTANCE_DISCOVERY)
-                .map_err(|e| Error::configuration(format!("{INSTANCE_DISCOVERY}: {e}")))?,
-        };
+        let endpoint = self.instance_discovery_endpoint()?;
         let mut url = endpoint.clone();
         url.query_pairs_mut()
             .append_pair("api-version", "1.1")
@@ -136,7 +64,7 @@ impl AuthorityValidation {
         authority: &Authority,
         endpoints: &Endpoints,
     ) -> Result<()> {
-        if !self.enabled {
+        if !self.is_enabled() {
             return Ok(());
         }
         let refused = |what: String| {
@@ -403,18 +331,13 @@ mod tests {
                 .check_discovered(&authority, &wrong)
                 .is_ok()
         );
-        assert!(!AuthorityValidation::default().trusts(&authority));
-        assert!(
-            AuthorityValidation::default()
-                .with_trusted_hosts(["Login.Contoso.Example"])
-                .trusts(&authority)
-        );
+        let trusts = |v: AuthorityValidation, a: &Authority| v.trusts(&a.environment(), a.url());
+        assert!(!trusts(AuthorityValidation::default(), &authority));
+        let contoso = AuthorityValidation::default().with_trusted_hosts(["Login.Contoso.Example"]);
+        assert!(trusts(contoso, &authority));
         let loopback = Authority::parse("http://127.0.0.1:1/t").unwrap();
-        assert!(AuthorityValidation::default().trusts(&loopback));
-        assert!(
-            !AuthorityValidation::default()
-                .with_loopback_trusted(false)
-                .trusts(&loopback)
-        );
+        assert!(trusts(AuthorityValidation::default(), &loopback));
+        let strict = AuthorityValidation::default().with_loopback_trusted(false);
+        assert!(!trusts(strict, &loopback));
     }
 }

@@ -11,9 +11,9 @@ use tracing::Instrument;
 use url::Url;
 
 use super::{
-    Form, ProxyConfig, ProxyRoutes, RetryPolicy, is_retryable_status, parse_retry_after, redacted,
+    AuthorityValidation, Form, ProxyConfig, ProxyRoutes, RetryPolicy, is_retryable_status,
+    parse_retry_after, redacted,
 };
-use crate::validation::AuthorityValidation;
 
 /// Timeouts, limits and retries for [`HttpClient`].
 #[derive(Clone, Debug)]

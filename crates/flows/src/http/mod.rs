@@ -8,6 +8,7 @@ mod proxy;
 mod resource;
 mod retry;
 mod transport;
+mod trust;
 
 pub use client::{HttpClient, HttpConfig};
 pub(crate) use client::{HttpResponse, loggable};
@@ -18,3 +19,4 @@ pub(crate) use resource::{check_resource_url, send_with_token};
 pub use retry::RetryPolicy;
 pub(crate) use retry::{is_retryable_status, parse_retry_after};
 pub(crate) use transport::{check_transport_security, is_loopback};
+pub use trust::AuthorityValidation;

@@ -18,6 +18,7 @@ mod https_only;
 mod managed_identity;
 mod no_secrets_in_logs;
 mod offline_hits;
+mod oidc_provider;
 mod on_behalf_of;
 mod proxy;
 mod public_client;
