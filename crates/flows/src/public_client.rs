@@ -140,6 +140,11 @@ impl PublicClient {
         self.endpoint.authority()
     }
 
+    /// Whether logs may show personal data (the HTTP client's `log_pii`).
+    pub(crate) fn logs_pii(&self) -> bool {
+        self.endpoint.http().config().log_pii
+    }
+
     /// Signs a user in with the device code flow: `on_code` gets the message and code to
     /// show; polling follows the server's interval and `slow_down`. Dropping the future
     /// stops it.

@@ -22,5 +22,6 @@ mod oidc_provider;
 mod on_behalf_of;
 mod proxy;
 mod public_client;
+mod resource_calls;
 mod token_factory;
 mod workload_identity;

@@ -74,10 +74,9 @@ impl OidcProvider {
             .unwrap();
         let ready: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("node-oidc-provider did not start ({e}): {line:?}"));
-        Some(Self {
-            child,
-            issuer: ready["issuer"].as_str().unwrap().to_owned(),
-        })
+        let issuer = ready["issuer"].as_str().unwrap().to_owned();
+        eprintln!("node-oidc-provider serves {issuer}, offering {methods} for secrets");
+        Some(Self { child, issuer })
     }
 }
 

@@ -98,12 +98,18 @@ impl Tinyproxy {
         )
     }
 
-    /// The CONNECT requests the proxy logged to `host_port`.
+    /// The CONNECT requests the proxy logged to `host_port` (each shown on stderr:
+    /// the evidence that the proxy carried them).
     fn connects_to(&self, host_port: &str) -> usize {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        log.lines()
+        let connects: Vec<&str> = log
+            .lines()
             .filter(|line| line.contains(&format!("CONNECT {host_port} ")))
-            .count()
+            .collect();
+        for line in &connects {
+            eprintln!("tinyproxy: {line}");
+        }
+        connects.len()
     }
 }
 
