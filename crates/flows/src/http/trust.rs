@@ -1,5 +1,5 @@
 //! [`AuthorityValidation`]: which authorities a client trusts with its credentials, as
-//! data; `crate::validation` does the checks it asks for.
+//! data; the flows' validation module does the checks it asks for.
 
 use tokenhop_core::{Error, Result};
 use url::Url;

@@ -4,32 +4,8 @@
 //! refused when unknown, unless validation is off.
 
 use tokenhop_core::{Error, Scopes, TokenRequestOptions};
-use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::{
-    Authority, AuthorityValidation, ClientCredential, ConfidentialClient, HttpClient, HttpConfig,
-};
-
-fn secret_client(
-    emulator: &EmulatorHandle,
-    authority: &str,
-    http: HttpClient,
-) -> ConfidentialClient {
-    let secret = emulator
-        .config()
-        .app(names::CONFIDENTIAL_SECRET)
-        .unwrap()
-        .secret
-        .clone()
-        .unwrap();
-    ConfidentialClient::builder(
-        crate::common::client_id(emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(authority).unwrap(),
-        ClientCredential::secret(secret),
-    )
-    .http(http)
-    .build()
-    .unwrap()
-}
+use tokenhop_emulator::{Emulator, EmulatorHandle};
+use tokenhop_flows::{AuthorityValidation, HttpClient, HttpConfig};
 
 fn storage() -> Scopes {
     Scopes::new(["https://storage.azure.com/.default"]).unwrap()
@@ -56,7 +32,7 @@ fn nothing_trusted(emulator: &EmulatorHandle) -> AuthorityValidation {
 async fn a_discovery_document_naming_another_issuer_is_refused_before_any_credential_is_sent() {
     let emulator = Emulator::builder().start().await.unwrap();
     let http = HttpClient::new(HttpConfig::default()).unwrap();
-    let client = secret_client(&emulator, &as_localhost(&emulator), http);
+    let client = crate::common::secret_client(&emulator, &as_localhost(&emulator), http);
     let error = client
         .acquire_token_for_client(&storage(), &TokenRequestOptions::default())
         .await
@@ -83,10 +59,11 @@ async fn an_unknown_host_is_refused_by_instance_discovery_and_accepted_with_vali
     )
     .unwrap();
     // localhost is not an instance the emulator knows.
-    let error = secret_client(&emulator, &as_localhost(&emulator), validating.clone())
-        .acquire_token_for_client(&storage(), &TokenRequestOptions::default())
-        .await
-        .unwrap_err();
+    let error =
+        crate::common::secret_client(&emulator, &as_localhost(&emulator), validating.clone())
+            .acquire_token_for_client(&storage(), &TokenRequestOptions::default())
+            .await
+            .unwrap_err();
     assert!(matches!(error, Error::Configuration { .. }), "{error:?}");
     let text = error.to_string();
     assert!(
@@ -100,7 +77,7 @@ async fn an_unknown_host_is_refused_by_instance_discovery_and_accepted_with_vali
 
     // 127.0.0.1 is the emulator's own instance: instance discovery vouches for it.
     emulator.reset_counters();
-    secret_client(&emulator, &emulator.authority(), validating)
+    crate::common::secret_client(&emulator, &emulator.authority(), validating)
         .acquire_token_for_client(&storage(), &TokenRequestOptions::default())
         .await
         .unwrap();
@@ -113,7 +90,7 @@ async fn an_unknown_host_is_refused_by_instance_discovery_and_accepted_with_vali
         HttpConfig::default().with_authority_validation(AuthorityValidation::off()),
     )
     .unwrap();
-    secret_client(&emulator, &as_localhost(&emulator), trusting)
+    crate::common::secret_client(&emulator, &as_localhost(&emulator), trusting)
         .acquire_token_for_client(&storage(), &TokenRequestOptions::default())
         .await
         .unwrap();

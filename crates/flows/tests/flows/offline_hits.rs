@@ -36,16 +36,7 @@ async fn flow_for(
                 .into(),
         )
     };
-    let pem = |app: &str| {
-        let generated = emulator.app_certificate(app).unwrap();
-        let path = dir.join(format!("{app}.pem"));
-        std::fs::write(
-            &path,
-            format!("{}{}", generated.certificate_pem, generated.private_key_pem),
-        )
-        .unwrap();
-        CertificateSource::File(path)
-    };
+    let pem = |app: &str| CertificateSource::File(crate::common::pem_file(emulator, dir, app));
     let storage = Scopes::new(["https://storage.azure.com/.default"]).unwrap();
     let user_read = Scopes::new(["User.Read"]).unwrap();
     let signed_in_user = || async {

@@ -13,10 +13,7 @@ use std::time::{Duration, Instant};
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{Error, Scopes, TokenCredentialExt, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
-use tokenhop_flows::{
-    AgentUserCredential, Authority, BearerClient, ClientCredential, ConfidentialClient, HttpClient,
-    HttpConfig, ProxyConfig,
-};
+use tokenhop_flows::{AgentUserCredential, BearerClient, HttpClient, HttpConfig, ProxyConfig};
 
 const PROXY_USER: &str = "tokenhop";
 const PROXY_PASSWORD: &str = "proxy-pass-5c1e";
@@ -151,16 +148,11 @@ fn http(emulator: &EmulatorHandle, proxy: ProxyConfig) -> HttpClient {
     .unwrap()
 }
 
-fn secret_client(emulator: &EmulatorHandle, http: HttpClient) -> ConfidentialClient {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    ConfidentialClient::builder(
-        crate::common::client_id(emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(&emulator.authority()).unwrap(),
-        ClientCredential::secret(app.secret.clone().unwrap()),
-    )
-    .http(http)
-    .build()
-    .unwrap()
+fn secret_client(
+    emulator: &EmulatorHandle,
+    http: HttpClient,
+) -> tokenhop_flows::ConfidentialClient {
+    crate::common::secret_client(emulator, &emulator.authority(), http)
 }
 
 fn storage() -> Scopes {

@@ -6,11 +6,8 @@
 use std::time::{Duration, Instant};
 
 use tokenhop_core::{Error, Scopes, TokenRequestOptions};
-use tokenhop_emulator::{Emulator, Fault, FaultKind, names};
-use tokenhop_flows::{
-    Authority, BearerClient, ClientCredential, ConfidentialClient, HttpClient, HttpConfig,
-    RetryPolicy,
-};
+use tokenhop_emulator::{Emulator, Fault, FaultKind};
+use tokenhop_flows::{BearerClient, HttpClient, HttpConfig, RetryPolicy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A resource on loopback that answers every request with `chunks` chunks of a chunked
@@ -99,15 +96,8 @@ async fn token_errors_carry_the_client_request_id_as_their_correlation_id() {
     let emulator = Emulator::builder().start().await.unwrap();
     // An injected error body has no correlation id of its own.
     emulator.inject(Fault::new("token", FaultKind::Status).status(400).times(1));
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    let client = ConfidentialClient::builder(
-        crate::common::client_id(&emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(&emulator.authority()).unwrap(),
-        ClientCredential::secret(app.secret.clone().unwrap()),
-    )
-    .http(HttpClient::new(HttpConfig::default().with_retry(RetryPolicy::none())).unwrap())
-    .build()
-    .unwrap();
+    let http = HttpClient::new(HttpConfig::default().with_retry(RetryPolicy::none())).unwrap();
+    let client = crate::common::secret_client(&emulator, &emulator.authority(), http);
     let scopes = Scopes::new(["https://storage.azure.com/.default"]).unwrap();
     let error = client
         .acquire_token_for_client(&scopes, &TokenRequestOptions::default())
