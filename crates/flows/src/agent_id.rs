@@ -426,10 +426,11 @@ impl TokenCredential for AgentIdentityCredential {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn settings() -> AgentIdSettings {
+    /// Settings with every id of the three hops (agent_user's tests use them too).
+    pub(crate) fn settings() -> AgentIdSettings {
         AgentIdSettings {
             tenant_id: Some("t".into()),
             blueprint_id: Some("bp".into()),
