@@ -31,7 +31,7 @@ impl ProxyConfig {
     /// The environment's proxies: `HTTPS_PROXY` for https URLs, `HTTP_PROXY` for http
     /// ones, `ALL_PROXY` for both when the specific one is not set, and `NO_PROXY`
     /// (comma-separated hosts, domains, `.domain`s, IP ranges, `*`) for the hosts that
-    /// bypass them; each upper case first, then lower case. As curl does, `HTTP_PROXY`
+    /// bypass them (link-local addresses, such as IMDS's, always do); each upper case first, then lower case. As curl does, `HTTP_PROXY`
     /// is ignored in a CGI process (`REQUEST_METHOD` set), where a client could set it.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -113,7 +113,11 @@ impl ProxyConfig {
             }
         }
         let with_scheme = |value: &Option<String>| value.as_deref().map(with_default_scheme);
-        let mut matcher = Matcher::builder().no(self.no_proxy.clone());
+        let no_proxy = match self.no_proxy.as_str() {
+            "" => LINK_LOCAL.to_owned(),
+            hosts => format!("{hosts},{LINK_LOCAL}"),
+        };
+        let mut matcher = Matcher::builder().no(no_proxy);
         if let Some(all) = with_scheme(&self.all) {
             matcher = matcher.all(all);
         }
@@ -184,6 +188,11 @@ impl ProxyRoutes {
         reqwest::Proxy::custom(move |url| routes.proxy_with_credentials(url))
     }
 }
+
+/// Hosts that always bypass a proxy: link-local addresses are on this machine's own
+/// link (IMDS is 169.254.169.254), so through a proxy they would reach the proxy's
+/// neighbourhood instead — at worst its managed identity endpoint, and its token.
+const LINK_LOCAL: &str = "169.254.0.0/16,fe80::/10";
 
 /// `host:port` is `http://host:port`, as curl reads it.
 fn with_default_scheme(value: &str) -> String {
@@ -279,6 +288,33 @@ mod tests {
             ("HTTP_PROXY", "http://attacker:1"),
         ]));
         assert!(cgi.is_none());
+    }
+
+    /// A proxy elsewhere would reach its own machine's managed identity endpoint, and
+    /// hand back that machine's token: link-local hosts never go through a proxy.
+    #[test]
+    fn link_local_hosts_bypass_every_proxy() {
+        for config in [
+            ProxyConfig::url("http://proxy.example:3128").unwrap(),
+            ProxyConfig::from_lookup(env(&[
+                ("HTTP_PROXY", "http://proxy.example:3128"),
+                ("NO_PROXY", "internal.example"),
+            ])),
+        ] {
+            assert_eq!(
+                shown(
+                    &config,
+                    "http://169.254.169.254/metadata/identity/oauth2/token"
+                ),
+                None
+            );
+            assert_eq!(shown(&config, "http://169.254.10.1/"), None);
+            assert_eq!(shown(&config, "http://[fe80::1]/"), None);
+            assert_eq!(
+                shown(&config, "http://169.253.169.254/").as_deref(),
+                Some("http://proxy.example:3128")
+            );
+        }
     }
 
     #[test]
