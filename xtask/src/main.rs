@@ -19,6 +19,7 @@ mod interop_node;
 mod invariants;
 mod node;
 mod python;
+mod softhsm;
 mod tools;
 mod util;
 

@@ -20,8 +20,9 @@ pub enum FaultKind {
     ErrorAndToken,
 }
 
-/// A fault for one endpoint (`token`, `discovery`, `jwks`, `authorize`, `devicecode`,
-/// `me`, `imds`, `app_service`).
+/// A fault for one endpoint (`token`, `discovery`, `instance_discovery`, `jwks`,
+/// `authorize`, `devicecode`, `me`, `imds`, `app_service`, `service_fabric`,
+/// `machine_learning`, `arc`, `cloud_shell`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -124,6 +125,8 @@ pub(crate) const APP_SERVICE_PATH: &str = "/msi/token";
 pub(crate) fn endpoint_of(path: &str) -> &'static str {
     if path.ends_with("/oauth2/v2.0/token") {
         "token"
+    } else if path == "/common/discovery/instance" {
+        "instance_discovery"
     } else if path.ends_with("/.well-known/openid-configuration") {
         "discovery"
     } else if path.ends_with("/discovery/v2.0/keys") {
@@ -132,6 +135,14 @@ pub(crate) fn endpoint_of(path: &str) -> &'static str {
         "imds"
     } else if path.trim_end_matches('/') == APP_SERVICE_PATH {
         "app_service"
+    } else if path == "/msi/auth" {
+        "machine_learning"
+    } else if path == "/servicefabric/token" {
+        "service_fabric"
+    } else if path == "/arc/metadata/identity/oauth2/token" {
+        "arc"
+    } else if path == "/cloudshell/oauth2/token" {
+        "cloud_shell"
     } else if path.ends_with("/oauth2/v2.0/authorize") {
         "authorize"
     } else if path.ends_with("/oauth2/v2.0/devicecode") {

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::cloud::environment_aliases;
 use serde_json::{Map, Value};
 use tokenhop_cache::entry::{Entry, Field};
 use tokenhop_cache::{
@@ -25,6 +26,8 @@ pub(crate) struct CacheSlot {
 impl CacheSlot {
     /// What the cache holds for `scopes` (and extended key): an app token, or with
     /// `home_account_id` a user's — fresh, due for refresh (past `refresh_on`), or none.
+    /// Entries under another host of the same cloud count too (MSAL's environment
+    /// aliases: `login.microsoftonline.com`, `login.windows.net`, …).
     pub async fn lookup(
         &self,
         cache: &SharedTokenCache,
@@ -33,20 +36,29 @@ impl CacheSlot {
         ext: Option<&str>,
         now: SystemTime,
     ) -> Result<Cached> {
-        let query = AccessTokenQuery {
-            home_account_id,
-            environment: &self.environment,
-            client_id: &self.client_id,
-            realm: &self.realm,
-            scopes,
-            ext_cache_key: ext,
-        };
-        read_cache(&cache.partition(&query.partition_key()), |c| {
-            match c.find_access_token(&query, epoch_seconds(now)) {
-                AccessTokenLookup::Hit(entry) => Cached::Fresh(access_token_from(entry)),
-                AccessTokenLookup::Aging(entry) => Cached::RefreshDue(access_token_from(entry)),
-                AccessTokenLookup::Miss => Cached::Missing,
+        let partition =
+            tokenhop_cache::partition_key(&self.client_id, &self.realm, home_account_id, ext);
+        read_cache(&cache.partition(&partition), |c| {
+            for environment in environment_aliases(&self.environment) {
+                let query = AccessTokenQuery {
+                    home_account_id,
+                    environment: &environment,
+                    client_id: &self.client_id,
+                    realm: &self.realm,
+                    scopes,
+                    ext_cache_key: ext,
+                };
+                match c.find_access_token(&query, epoch_seconds(now)) {
+                    AccessTokenLookup::Hit(entry) => {
+                        return Cached::Fresh(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Aging(entry) => {
+                        return Cached::RefreshDue(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Miss => {}
+                }
             }
+            Cached::Missing
         })
         .await
     }
