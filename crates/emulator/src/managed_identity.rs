@@ -99,7 +99,7 @@ fn issue(
     });
     state
         .revocations
-        .record(&uti, &identity.object_id, &identity.client_id);
+        .record(&uti, &identity.object_id, &identity.client_id, false);
     let token = state.signing_key.sign(&claims).map_err(|e| {
         refuse(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -268,6 +268,11 @@ impl EmulatorHandle {
         self.state.reset_counters();
     }
 
+    /// Forgets counters, faults and revocations (as `POST /admin/reset` does).
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
     /// Injects a fault (as `POST /admin/faults` does).
     pub fn inject(&self, fault: Fault) {
         self.state.faults.add(fault);

@@ -2,6 +2,7 @@
 //! refusals in Entra's shape, certificate assertions, user flows, resources and Agent
 //! ID, faults, random input, and the `tokenhop-emulator` binary.
 
+mod cae_and_tenants;
 mod certificate_assertions;
 mod common;
 mod faults;
