@@ -86,7 +86,10 @@ pub fn resolve(
         Some(crate::context::scopes(scope_values)?)
     };
     if let (Some(path), None) = (&global.config, args.flow) {
-        let built = tokenhop_flows::AuthConfig::load(path)?;
+        let built = tokenhop_flows::AuthConfig::load_with(path, |file| {
+            file.client_capabilities
+                .extend(global.client_capabilities.iter().cloned());
+        })?;
         return Ok(Resolved {
             credential: built.credential,
             scopes: given.unwrap_or(built.scopes),
@@ -110,6 +113,7 @@ pub fn resolve(
         .http(http.clone())
         .cache(cache)
         .show_code(crate::user::show_code)
+        .client_capabilities(global.client_capabilities.iter().cloned())
         .build()?;
     Ok(Resolved {
         credential,

@@ -4,6 +4,8 @@
 //! scopes: [https://graph.microsoft.com/.default]
 //! cache: { path: /var/lib/app/token_cache.json }   # or { disabled: true }; default: platform path
 //! ca_cert: /etc/app/extra-ca.pem                  # optional extra trusted CA
+//! client_capabilities: [cp1]                      # optional: CAE-aware (xms_cc)
+//! additionally_allowed_tenants: [fabrikam.com]   # optional: per-request tenants ("*": any)
 //! flow:
 //!   type: client-secret
 //!   authority: https://login.microsoftonline.com/contoso.onmicrosoft.com
@@ -55,6 +57,10 @@ pub struct AuthConfig {
     pub cache: CacheConfig,
     /// An extra trusted CA (PEM), e.g. the emulator's.
     pub ca_cert: Option<PathBuf>,
+    /// Client capabilities sent with every token request (`cp1`).
+    pub client_capabilities: Vec<String>,
+    /// Tenants besides the flow's own a request may name (`*` for any).
+    pub additionally_allowed_tenants: Vec<String>,
 }
 
 /// The file's top level, with the flow still a table.
@@ -71,6 +77,10 @@ struct RawConfig {
     /// An extra trusted CA (PEM), e.g. the emulator's.
     #[serde(default)]
     pub ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    client_capabilities: Vec<String>,
+    #[serde(default)]
+    additionally_allowed_tenants: Vec<String>,
 }
 
 /// The flow from a file's `flow` table: `type` picks the variant, the rest are its
@@ -183,12 +193,22 @@ impl AuthConfig {
             scopes: raw.scopes,
             cache: raw.cache,
             ca_cert: raw.ca_cert,
+            client_capabilities: raw.client_capabilities,
+            additionally_allowed_tenants: raw.additionally_allowed_tenants,
         })
     }
 
     /// Reads `path` and builds it; errors name the file.
     pub fn load(path: &Path) -> Result<BuiltAuth> {
-        Self::from_file(path)?.build().map_err(|e| match e {
+        Self::load_with(path, |_| {})
+    }
+
+    /// Reads `path`, lets `adjust` change what it read (a command line's additions), and
+    /// builds it; errors name the file.
+    pub fn load_with(path: &Path, adjust: impl FnOnce(&mut Self)) -> Result<BuiltAuth> {
+        let mut config = Self::from_file(path)?;
+        adjust(&mut config);
+        config.build().map_err(|e| match e {
             Error::Configuration { message } => {
                 Error::configuration(format!("{}: {message}", path.display()))
             }
@@ -224,6 +244,8 @@ impl AuthConfig {
             .credential()
             .http(http.clone())
             .cache(cache)
+            .client_capabilities(self.client_capabilities.clone())
+            .additionally_allowed_tenants(self.additionally_allowed_tenants.clone())
             .build()?;
         Ok(BuiltAuth {
             credential,

@@ -57,6 +57,7 @@ mod bearer;
 mod cache_location;
 mod cache_slot;
 mod certificate;
+mod claims;
 mod client_auth;
 mod confidential;
 #[cfg(feature = "config")]
@@ -78,6 +79,7 @@ mod pkce;
 mod public_client;
 mod response;
 mod sign_in;
+mod tenants;
 mod token_factory;
 mod unverified_jwt;
 mod workload_identity;

@@ -14,7 +14,7 @@ use url::Url;
 
 use crate::cache_slot::{CacheSlot, access_token_for};
 use crate::http::{HttpClient, loggable};
-use crate::response::{json_object, number_field, oauth_error, string_field};
+use crate::response::{MAX_LIFETIME_SECS, json_object, number_field, oauth_error, string_field};
 
 const IMDS_DEFAULT_HOST: &str = "http://169.254.169.254";
 
@@ -212,7 +212,7 @@ async fn request_token(
         })?;
     Ok(ManagedIdentityToken {
         access_token,
-        expires_in,
+        expires_in: expires_in.min(MAX_LIFETIME_SECS),
         token_type: string_field(&object, "token_type").unwrap_or_else(|| "Bearer".into()),
     })
 }
@@ -362,12 +362,23 @@ impl ManagedIdentityCredential {
 }
 
 impl TokenCredential for ManagedIdentityCredential {
+    /// A claims challenge cannot be sent to IMDS or App Service: it bypasses the cache
+    /// (a new token, as MSAL does). Another tenant is refused: a managed identity lives
+    /// in one.
     fn get_token<'a>(
         &'a self,
         scopes: &'a Scopes,
         options: &'a TokenRequestOptions,
     ) -> BoxFuture<'a, Result<AccessToken>> {
-        Box::pin(self.token(scopes, options.force_refresh))
+        Box::pin(async move {
+            if let Some(tenant) = &options.tenant_id {
+                return Err(Error::configuration(format!(
+                    "tenant_id {tenant}: a managed identity gets tokens in its own tenant only"
+                )));
+            }
+            self.token(scopes, options.force_refresh || options.claims.is_some())
+                .await
+        })
     }
 }
 

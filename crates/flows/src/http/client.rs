@@ -2,13 +2,15 @@
 //! retries, that logs requests with secrets redacted.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::HeaderMap;
 use tokenhop_core::{Error, Result};
 use tracing::Instrument;
 use url::Url;
 
+use super::retry::AfterStatus;
+use super::throttle::{ThrottleKey, ThrottleMemory};
 use super::{Form, RetryPolicy, is_retryable_status, parse_retry_after};
 
 /// Timeouts, limits and retries for [`HttpClient`].
@@ -106,12 +108,16 @@ impl HttpResponse {
     }
 }
 
-/// One pooled client for every request a credential makes. Cheap to clone.
+/// One pooled client for every request a credential makes. Cheap to clone; clones share
+/// the pool, the request count and the throttle memory (a `429`/`5xx` with
+/// `Retry-After` is remembered per request, and repeats inside that time are answered
+/// with [`Error::Throttled`] without a request, as MSAL does).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
     config: Arc<HttpConfig>,
     sent: Arc<std::sync::atomic::AtomicU64>,
+    throttles: Arc<ThrottleMemory>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -143,6 +149,7 @@ impl HttpClient {
             client,
             config: Arc::new(config),
             sent: Arc::default(),
+            throttles: Arc::default(),
         })
     }
 
@@ -225,7 +232,13 @@ impl HttpClient {
     ) -> Result<HttpResponse> {
         let policy = &self.config.retry;
         let body = form.map(Form::encode);
+        let throttle = match form {
+            Some(form) => ThrottleKey::post(url, form),
+            None => ThrottleKey::get(url),
+        };
+        self.throttles.check(&throttle, &loggable(url))?;
         let mut attempt = 1;
+        let mut waited = Duration::ZERO;
         loop {
             let mut request = match method {
                 Method::Get => self.client.get(url.clone()),
@@ -248,36 +261,58 @@ impl HttpClient {
                 Ok(response) => self.read(response).await,
                 Err(error) => Err(ReadFailure::Http(error)),
             };
-            match outcome {
-                Ok(response)
-                    if is_retryable_status(response.status)
-                        && attempt < policy.max_attempts.max(1) =>
-                {
+            let wait = match outcome {
+                Ok(response) if is_retryable_status(response.status) => {
                     let retry_after = response
                         .header("retry-after")
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    let wait = policy.delay(attempt, retry_after);
-                    tracing::debug!(
-                        status = response.status,
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        "retrying"
-                    );
-                    tokio::time::sleep(wait).await;
+                    if let Some(retry_after) = retry_after {
+                        // Nobody sends this request again before the server said.
+                        self.throttles
+                            .remember(throttle.clone(), retry_after, response.status);
+                    }
+                    match policy.after_status(attempt, retry_after, waited) {
+                        AfterStatus::Retry(wait) => {
+                            tracing::debug!(
+                                status = response.status,
+                                attempt,
+                                wait_ms = wait.as_millis() as u64,
+                                "retrying"
+                            );
+                            wait
+                        }
+                        AfterStatus::Answer => {
+                            tracing::debug!(status = response.status, attempt, "response");
+                            return Ok(response);
+                        }
+                        AfterStatus::Throttled(retry_after) => {
+                            tracing::debug!(
+                                status = response.status,
+                                attempt,
+                                retry_after_s = retry_after.as_secs(),
+                                "throttled beyond the wait budget"
+                            );
+                            return Err(Error::Throttled {
+                                endpoint: loggable(url),
+                                retry_after,
+                                status: response.status,
+                            });
+                        }
+                    }
                 }
                 Ok(response) => {
                     tracing::debug!(status = response.status, attempt, "response");
                     return Ok(response);
                 }
                 Err(ReadFailure::Http(error))
-                    if is_retryable_error(&error) && attempt < policy.max_attempts.max(1) =>
+                    if may_send_again(method, &error) && attempt < policy.max_attempts.max(1) =>
                 {
-                    let wait = policy.delay(attempt, None);
+                    let wait = policy.delay(attempt);
                     tracing::debug!(error = %error.without_url(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
+                    wait
                 }
                 Err(ReadFailure::Http(error)) => {
-                    return Err(self.transport_error(url, attempt, error));
+                    return Err(self.transport_error(method, url, attempt, error));
                 }
                 Err(ReadFailure::TooLarge) => {
                     return Err(Error::InvalidResponse {
@@ -288,7 +323,10 @@ impl HttpClient {
                         ),
                     });
                 }
-            }
+            };
+            let started = Instant::now();
+            tokio::time::sleep(wait).await;
+            waited += started.elapsed();
             attempt += 1;
         }
     }
@@ -314,7 +352,13 @@ impl HttpClient {
         })
     }
 
-    fn transport_error(&self, url: &Url, attempts: u32, error: reqwest::Error) -> Error {
+    fn transport_error(
+        &self,
+        method: Method,
+        url: &Url,
+        attempts: u32,
+        error: reqwest::Error,
+    ) -> Error {
         let what = if error.is_timeout() {
             format!(
                 "no answer from {} within {:?}",
@@ -326,9 +370,14 @@ impl HttpClient {
         } else {
             format!("request to {} failed", loggable(url))
         };
+        let not_repeated = if matches!(method, Method::Post) && !error.is_connect() {
+            " (a request whose body was sent is not sent again: the server may have acted on it)"
+        } else {
+            ""
+        };
         let source = error.without_url();
         Error::Transport {
-            message: format!("{what} after {attempts} attempt(s): {source}"),
+            message: format!("{what} after {attempts} attempt(s){not_repeated}: {source}"),
             source: Some(Arc::new(source)),
         }
     }
@@ -339,8 +388,15 @@ enum ReadFailure {
     TooLarge,
 }
 
-fn is_retryable_error(error: &reqwest::Error) -> bool {
-    !error.is_timeout() && (error.is_connect() || error.is_request() || error.is_body())
+/// Whether a request that failed with `error` may be sent again: a connection that was
+/// never made, always; otherwise only a GET. A POST whose body went out may have been
+/// acted on (an authorization code is redeemed once, and its tokens would be lost), so
+/// it is not replayed. A timeout is not retried either: the budget is spent.
+fn may_send_again(method: Method, error: &reqwest::Error) -> bool {
+    if error.is_connect() {
+        return true;
+    }
+    matches!(method, Method::Get) && !error.is_timeout() && (error.is_request() || error.is_body())
 }
 
 /// The URL without query or fragment: what goes into logs and errors.

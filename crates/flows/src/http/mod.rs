@@ -4,6 +4,7 @@
 mod client;
 mod form;
 mod retry;
+mod throttle;
 mod transport;
 
 pub use client::{HttpClient, HttpConfig};

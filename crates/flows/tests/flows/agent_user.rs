@@ -179,3 +179,102 @@ async fn a_user_who_is_not_the_agents_user_fails_at_hop_3_and_missing_settings_a
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_tenant_named_by_its_domain_hits_the_cache_on_the_second_call() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut by_domain = settings(&emulator, false);
+    by_domain.tenant_id = Some(emulator.config().tenant_domain.clone());
+    let credential = credential(&emulator, by_domain, SharedTokenCache::in_memory());
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.counters().endpoint("token"),
+        0,
+        "hop 3's token is found under the account client_info named"
+    );
+}
+
+#[tokio::test]
+async fn a_forced_refresh_redoes_hop_3_then_the_whole_chain_when_rejected_again() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = credential(
+        &emulator,
+        settings(&emulator, false),
+        SharedTokenCache::in_memory(),
+    );
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    let grants = |emulator: &EmulatorHandle| {
+        let counters = emulator.counters();
+        (
+            counters.grant("client_credentials"),
+            counters.grant("user_fic"),
+        )
+    };
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::force_refresh())
+        .await
+        .unwrap();
+    assert_eq!(
+        grants(&emulator),
+        (0, 1),
+        "the resource rejected the token: hop 3 again"
+    );
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::force_refresh())
+        .await
+        .unwrap();
+    assert_eq!(
+        grants(&emulator),
+        (2, 1),
+        "and rejected the new one too: T1 and T2 as well"
+    );
+}
+
+#[tokio::test]
+async fn hop_3_refusing_a_revoked_t1_refreshes_the_chain_once() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = credential(
+        &emulator,
+        settings(&emulator, false),
+        SharedTokenCache::in_memory(),
+    );
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    let blueprint = emulator
+        .config()
+        .app(names::AGENT_BLUEPRINT)
+        .unwrap()
+        .client_id
+        .clone();
+    let revocation = serde_json::from_value(serde_json::json!({"client": blueprint})).unwrap();
+    emulator.revoke(&revocation).unwrap();
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::force_refresh())
+        .await
+        .unwrap();
+    let counters = emulator.counters();
+    assert_eq!(
+        (
+            counters.grant("user_fic"),
+            counters.grant("client_credentials")
+        ),
+        (2, 2),
+        "hop 3 refused T1; hops 1 and 2 again, then hop 3"
+    );
+}

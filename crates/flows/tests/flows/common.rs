@@ -22,7 +22,7 @@ pub async fn sign_in(
     user: &str,
 ) -> UserToken {
     client
-        .acquire_token_by_device_code(scopes, |info| {
+        .acquire_token_by_device_code(scopes, &Default::default(), |info| {
             assert!(emulator.approve_device_code(Some(&info.user_code), user, 0));
         })
         .await

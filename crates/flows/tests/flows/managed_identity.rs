@@ -143,3 +143,24 @@ async fn an_unknown_identity_and_a_wrong_header_are_clear_errors() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_dropped_get_is_sent_again_and_claims_bypass_the_cache() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    emulator
+        .inject(tokenhop_emulator::Fault::new("imds", tokenhop_emulator::FaultKind::Drop).times(1));
+    let credential =
+        ManagedIdentityCredential::builder(imds(&emulator), ManagedIdentityId::SystemAssigned)
+            .build()
+            .unwrap();
+    token_oid(&credential).await;
+    assert_eq!(emulator.counters().endpoint("imds"), 2, "a GET is replayed");
+    let challenged = TokenRequestOptions::default()
+        .with_claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#);
+    credential.get_token(&storage(), &challenged).await.unwrap();
+    assert_eq!(emulator.counters().endpoint("imds"), 3, "past the cache");
+    let other = TokenRequestOptions::default()
+        .with_tenant(tokenhop_core::TenantId::new("fabrikam.com").unwrap());
+    let err = credential.get_token(&storage(), &other).await.unwrap_err();
+    assert!(err.to_string().contains("own tenant"), "{err}");
+}
