@@ -19,6 +19,7 @@ const STEPS: &[Step] = &[
     ("interop-cache", crate::interop_cache::check),
     ("interop-emulator", crate::interop_emulator::check),
     ("interop-flows", crate::interop_flows::check),
+    ("faults", crate::faults::check),
     ("demo", demo),
 ];
 
