@@ -145,3 +145,29 @@ async fn a_signed_in_user_gets_the_other_tenants_token_silently() {
         "then from the cache"
     );
 }
+
+#[tokio::test]
+async fn a_device_code_sign_in_goes_to_the_requested_tenant() {
+    use tokenhop_flows::{FlowConfig, UserConfig};
+    let mut config = tokenhop_emulator::EmulatorConfig::default();
+    config.device_code.interval_secs = 1;
+    let emulator = std::sync::Arc::new(Emulator::builder().config(config).start().await.unwrap());
+    let (other, other_id) = other_tenant(&emulator);
+    let approver = std::sync::Arc::clone(&emulator);
+    let credential = FlowConfig::DeviceCode(UserConfig::new(
+        Authority::parse(&emulator.authority()).unwrap(),
+        crate::common::client_id(&emulator, names::PUBLIC_CLIENT),
+    ))
+    .credential()
+    .show_code(move |info| {
+        approver.approve_device_code(Some(&info.user_code), names::BOB, 0);
+    })
+    .additionally_allowed_tenants([other.as_str()])
+    .build()
+    .unwrap();
+    let token = credential
+        .get_token(&Scopes::new(["User.Read"]).unwrap(), &in_tenant(&other))
+        .await
+        .unwrap();
+    assert_eq!(tid(&token), other_id);
+}
