@@ -18,6 +18,15 @@ fn settings(emulator: &EmulatorHandle, by_upn: bool) -> AgentIdSettings {
     settings
 }
 
+/// Requests per hop kind: (client credentials: hops 1 and 2, user_fic: hop 3).
+fn grants(emulator: &EmulatorHandle) -> (u64, u64) {
+    let counters = emulator.counters();
+    (
+        counters.grant("client_credentials"),
+        counters.grant("user_fic"),
+    )
+}
+
 fn credential(
     emulator: &EmulatorHandle,
     settings: AgentIdSettings,
@@ -47,14 +56,7 @@ async fn three_hops_give_the_agent_user_a_delegated_graph_token_and_cache_each_h
     assert_eq!(claims["oid"], user.object_id.as_str());
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
     assert_eq!(claims["xms_sub_fct"], "13");
-    let counters = emulator.counters();
-    assert_eq!(
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic")
-        ),
-        (2, 1)
-    );
+    assert_eq!(grants(&emulator), (2, 1));
 
     // The account is recorded as MSAL records it.
     let accounts = cache
@@ -93,14 +95,7 @@ async fn three_hops_give_the_agent_user_a_delegated_graph_token_and_cache_each_h
         .token(&TokenRequestOptions::default())
         .await
         .unwrap();
-    let counters = emulator.counters();
-    assert_eq!(
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic")
-        ),
-        (0, 1)
-    );
+    assert_eq!(grants(&emulator), (0, 1));
 }
 
 #[tokio::test]
@@ -120,12 +115,8 @@ async fn by_upn_the_cached_account_is_found_and_concurrent_callers_share_one_cha
     for caller in callers {
         caller.await.unwrap().unwrap();
     }
-    let counters = emulator.counters();
     assert_eq!(
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic")
-        ),
+        grants(&emulator),
         (2, 1),
         "one request per hop for 100 callers"
     );
@@ -214,13 +205,6 @@ async fn a_forced_refresh_redoes_hop_3_then_the_whole_chain_when_rejected_again(
         .token(&TokenRequestOptions::default())
         .await
         .unwrap();
-    let grants = |emulator: &EmulatorHandle| {
-        let counters = emulator.counters();
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic"),
-        )
-    };
     emulator.reset_counters();
     credential
         .token(&TokenRequestOptions::force_refresh())
@@ -268,12 +252,8 @@ async fn hop_3_refusing_a_revoked_t1_refreshes_the_chain_once() {
         .token(&TokenRequestOptions::force_refresh())
         .await
         .unwrap();
-    let counters = emulator.counters();
     assert_eq!(
-        (
-            counters.grant("user_fic"),
-            counters.grant("client_credentials")
-        ),
+        grants(&emulator),
         (2, 2),
         "hop 3 refused T1; hops 1 and 2 again, then hop 3"
     );

@@ -1,6 +1,9 @@
 //! What several flows tests build the same way: an app's client id, a device code
 //! sign-in, Agent ID settings and the blueprint's credential from the emulator's
-//! directory.
+//! directory, and callers released all at once.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use tokenhop_core::{ClientId, Scopes};
 use tokenhop_emulator::{EmulatorHandle, names};
@@ -55,4 +58,30 @@ pub fn blueprint_credential(emulator: &EmulatorHandle) -> ClientCredential {
     let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
     let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
     CertificateAssertions::new(certificate).into_credential()
+}
+
+/// Calls `credential` (a shared value) with `call` from `callers` tasks released at the
+/// same moment; every caller's outcome.
+pub async fn at_once<C, F, Fut, T>(callers: usize, credential: Arc<C>, call: F) -> Vec<T>
+where
+    C: Send + Sync + 'static,
+    F: Fn(Arc<C>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(callers));
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (barrier, call) = (Arc::clone(&barrier), call(Arc::clone(&credential)));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                call.await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(callers);
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
 }

@@ -57,23 +57,14 @@ async fn a_hundred_callers_in_an_outage_make_as_many_requests_as_one() {
     emulator.reset_counters();
 
     let shared = Arc::new(client(&emulator, clock));
-    let barrier = Arc::new(tokio::sync::Barrier::new(100));
-    let callers: Vec<_> = (0..100)
-        .map(|_| {
-            let (client, barrier) = (Arc::clone(&shared), Arc::clone(&barrier));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client
-                    .acquire_token_for_client(&graph(), &TokenRequestOptions::default())
-                    .await
-            })
-        })
-        .collect();
-    for caller in callers {
-        assert!(matches!(
-            caller.await.unwrap(),
-            Err(Error::TokenExchange { .. })
-        ));
+    let outcomes = crate::common::at_once(100, shared, |client| async move {
+        client
+            .acquire_token_for_client(&graph(), &TokenRequestOptions::default())
+            .await
+    })
+    .await;
+    for outcome in outcomes {
+        assert!(matches!(outcome, Err(Error::TokenExchange { .. })));
     }
     assert_eq!(emulator.counters().endpoint("token"), one_caller);
 }

@@ -27,34 +27,19 @@ async fn concurrent_callers_without_an_account_share_one_device_code_sign_in() {
             .build(),
     );
     let scopes = Scopes::new(["User.Read"]).unwrap();
-    let barrier = Arc::new(tokio::sync::Barrier::new(10));
-    let callers: Vec<_> = (0..10)
-        .map(|_| {
-            let (credential, scopes, barrier) = (
-                Arc::clone(&credential),
-                scopes.clone(),
-                Arc::clone(&barrier),
-            );
-            tokio::spawn(async move {
-                barrier.wait().await;
-                credential
-                    .get_token(&scopes, &TokenRequestOptions::default())
-                    .await
-            })
-        })
-        .collect();
-    let mut secrets = std::collections::HashSet::new();
-    for caller in callers {
-        secrets.insert(
-            caller
+    let outcomes = crate::common::at_once(10, credential, move |credential| {
+        let scopes = scopes.clone();
+        async move {
+            credential
+                .get_token(&scopes, &TokenRequestOptions::default())
                 .await
-                .unwrap()
-                .unwrap()
-                .secret
-                .expose_secret()
-                .to_owned(),
-        );
-    }
+        }
+    })
+    .await;
+    let secrets: std::collections::HashSet<String> = outcomes
+        .into_iter()
+        .map(|token| token.unwrap().secret.expose_secret().to_owned())
+        .collect();
     assert_eq!(emulator.counters().endpoint("devicecode"), 1, "one sign-in");
     assert_eq!(secrets.len(), 1, "everyone got its token");
 }
