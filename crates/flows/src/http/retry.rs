@@ -15,7 +15,8 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// No backoff wait is longer than this (a server's `Retry-After` is not shortened).
     pub max_delay: Duration,
-    /// How long one request may wait in all for what `Retry-After` asks (default 60 s).
+    /// How long one request may wait in all between its tries (default 60 s): a
+    /// `Retry-After` that does not fit in what is left fails at once.
     pub wait_budget: Duration,
 }
 

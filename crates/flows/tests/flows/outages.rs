@@ -54,6 +54,7 @@ async fn a_hundred_callers_in_an_outage_make_as_many_requests_as_one() {
         .await
         .unwrap_err();
     let one_caller = emulator.counters().endpoint("token");
+    assert_eq!(one_caller, 3, "one caller: its three attempts");
     emulator.reset_counters();
 
     let shared = Arc::new(client(&emulator, clock));
@@ -66,7 +67,11 @@ async fn a_hundred_callers_in_an_outage_make_as_many_requests_as_one() {
     for outcome in outcomes {
         assert!(matches!(outcome, Err(Error::TokenExchange { .. })));
     }
-    assert_eq!(emulator.counters().endpoint("token"), one_caller);
+    assert_eq!(
+        emulator.counters().endpoint("token"),
+        one_caller,
+        "a hundred callers share the leader's attempts and its failure"
+    );
 }
 
 #[tokio::test]
