@@ -171,26 +171,34 @@ async fn a_user_who_is_not_the_agents_user_fails_at_hop_3_and_missing_settings_a
     }
 }
 
+/// The requests per hop kind (see [`grants`]) that one call with `options` makes.
+async fn grants_of_one_call(
+    emulator: &EmulatorHandle,
+    credential: &AgentUserCredential,
+    options: &TokenRequestOptions,
+) -> (u64, u64) {
+    emulator.reset_counters();
+    credential.token(options).await.unwrap();
+    grants(emulator)
+}
+
 #[tokio::test]
 async fn a_tenant_named_by_its_domain_hits_the_cache_on_the_second_call() {
     let emulator = Emulator::builder().start().await.unwrap();
     let mut by_domain = settings(&emulator, false);
     by_domain.tenant_id = Some(emulator.config().tenant_domain.clone());
     let credential = credential(&emulator, by_domain, SharedTokenCache::in_memory());
-    credential
-        .token(&TokenRequestOptions::default())
-        .await
-        .unwrap();
-    emulator.reset_counters();
-    credential
-        .token(&TokenRequestOptions::default())
-        .await
-        .unwrap();
+    let once = TokenRequestOptions::default();
     assert_eq!(
-        emulator.counters().endpoint("token"),
-        0,
+        grants_of_one_call(&emulator, &credential, &once).await,
+        (2, 1)
+    );
+    assert_eq!(
+        grants_of_one_call(&emulator, &credential, &once).await,
+        (0, 0),
         "hop 3's token is found under the account client_info named"
     );
+    assert_eq!(emulator.counters().endpoint("token"), 0);
 }
 
 #[tokio::test]
@@ -201,27 +209,18 @@ async fn a_forced_refresh_redoes_hop_3_then_the_whole_chain_when_rejected_again(
         settings(&emulator, false),
         SharedTokenCache::in_memory(),
     );
+    let forced = TokenRequestOptions::force_refresh();
     credential
         .token(&TokenRequestOptions::default())
         .await
         .unwrap();
-    emulator.reset_counters();
-    credential
-        .token(&TokenRequestOptions::force_refresh())
-        .await
-        .unwrap();
     assert_eq!(
-        grants(&emulator),
+        grants_of_one_call(&emulator, &credential, &forced).await,
         (0, 1),
         "the resource rejected the token: hop 3 again"
     );
-    emulator.reset_counters();
-    credential
-        .token(&TokenRequestOptions::force_refresh())
-        .await
-        .unwrap();
     assert_eq!(
-        grants(&emulator),
+        grants_of_one_call(&emulator, &credential, &forced).await,
         (2, 1),
         "and rejected the new one too: T1 and T2 as well"
     );
@@ -247,13 +246,13 @@ async fn hop_3_refusing_a_revoked_t1_refreshes_the_chain_once() {
         .clone();
     let revocation = serde_json::from_value(serde_json::json!({"client": blueprint})).unwrap();
     emulator.revoke(&revocation).unwrap();
-    emulator.reset_counters();
-    credential
-        .token(&TokenRequestOptions::force_refresh())
-        .await
-        .unwrap();
     assert_eq!(
-        grants(&emulator),
+        grants_of_one_call(
+            &emulator,
+            &credential,
+            &TokenRequestOptions::force_refresh()
+        )
+        .await,
         (2, 2),
         "hop 3 refused T1; hops 1 and 2 again, then hop 3"
     );
