@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: the main job, end to end, with the real `tokenhop` CLI against the
 //! emulator (`tokenhop-emulator serve`): app tokens with a secret and a certificate, a
 //! device code sign-in approved through the admin API, a silent token from the cache,
-//! the three-hop Agent ID chain, and a bearer call that survives a revoked token.
+//! the three-hop Agent ID chain (with the blueprint's key in a file, then in SoftHSM2),
+//! and a bearer call that survives a revoked token.
 //! Prints a table (flow, result, time, token requests) and fails if any step fails.
 
 use std::path::{Path, PathBuf};
@@ -11,11 +12,15 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::emulator_process::EmulatorProcess;
-use crate::util::{cargo, run};
+use crate::softhsm::{DemoToken, PIN_VARIABLE};
+
+/// The app whose key the SoftHSM2 step keeps in the token.
+const HSM_APP: &str = "agent-blueprint";
 
 struct Demo {
     tokenhop: PathBuf,
     emulator: EmulatorProcess,
+    hsm: DemoToken,
     url: String,
     authority: String,
     config: Value,
@@ -66,10 +71,15 @@ impl Demo {
 
     /// `tokenhop` with the demo's global options and `args`.
     fn tokenhop(&self, client: &str, args: &[&str]) -> Command {
+        self.tokenhop_with_cache(client, &self.cache, args)
+    }
+
+    /// [`Demo::tokenhop`] with a cache file of its own.
+    fn tokenhop_with_cache(&self, client: &str, cache: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(&self.tokenhop);
         command
             .args(["--authority", &self.authority, "--cache"])
-            .arg(&self.cache)
+            .arg(cache)
             .args(["--client-id", client, "--json"])
             .args(args)
             .env_remove("TOKENHOP_CONFIG")
@@ -129,7 +139,9 @@ fn pem_with_key(demo: &Demo, app: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
+/// The agent user chain's options, the blueprint signing with `blueprint_certificate`
+/// (a file, or a `pkcs11:` URI).
+fn agent_args(demo: &Demo, blueprint_certificate: &str) -> Vec<String> {
     let agent = demo.named("agent_identities", "agent-identity");
     let user = demo.named("users", agent["agent_user"].as_str().unwrap_or_default());
     [
@@ -140,7 +152,7 @@ fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
             .as_str()
             .unwrap_or_default(),
         "--blueprint-certificate",
-        &blueprint_pem.display().to_string(),
+        blueprint_certificate,
         "--agent-id",
         agent["client_id"].as_str().unwrap_or_default(),
         "--agent-user-id",
@@ -162,6 +174,10 @@ const STEPS: &[Step] = &[
     ("device code (approved by the admin API)", device_code),
     ("silent (cached account)", silent),
     ("Agent ID three hops (agent user)", agent_user),
+    (
+        "Agent ID three hops, blueprint key in SoftHSM2",
+        agent_user_hsm,
+    ),
     (
         "bearer GET /v1.0/me after a revocation",
         bearer_after_revocation,
@@ -258,7 +274,7 @@ fn agent_user_command(demo: &Demo, first: &[&str]) -> Result<Command, String> {
     let pem = pem_with_key(demo, "agent-blueprint")?;
     let mut args: Vec<String> = first.iter().map(|s| (*s).to_owned()).collect();
     args.extend(["--scope".to_owned(), GRAPH.to_owned()]);
-    args.extend(agent_args(demo, &pem));
+    args.extend(agent_args(demo, &pem.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Ok(demo.tokenhop("", &args))
 }
@@ -266,6 +282,38 @@ fn agent_user_command(demo: &Demo, first: &[&str]) -> Result<Command, String> {
 fn agent_user(demo: &Demo) -> Result<String, String> {
     let token = finished(agent_user_command(demo, &["token"])?.output())?;
     Ok(described(&token))
+}
+
+/// The three-hop chain again, the blueprint signing with its key in a SoftHSM2 token
+/// (the emulator trusts the certificate `tokenhop cert generate --pkcs11` made for it),
+/// with a cache of its own so that every hop is asked for anew.
+fn agent_user_hsm(demo: &Demo) -> Result<String, String> {
+    let token = match &demo.hsm {
+        DemoToken::Ready(token) => token,
+        DemoToken::Skipped(why) => return Ok(format!("skipped: {why}")),
+        DemoToken::Failed(why) => return Err(why.clone()),
+    };
+    let module = token.module.display().to_string();
+    let mut args: Vec<String> = ["token", "--scope", GRAPH]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    args.extend(agent_args(demo, &token.uri));
+    args.extend([
+        "--pkcs11-module".into(),
+        module,
+        "--pin-env".into(),
+        PIN_VARIABLE.into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cache = demo.emulator.state_dir.join("hsm_token_cache.json");
+    let mut command = demo.tokenhop_with_cache("", &cache, &args);
+    token.point_at(&mut command);
+    let answer = finished(command.output())?;
+    Ok(format!(
+        "{}; the key never left the token",
+        described(&answer)
+    ))
 }
 
 fn bearer_after_revocation(demo: &Demo) -> Result<String, String> {
@@ -282,17 +330,12 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("usage: cargo xtask demo".into());
     }
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "-p",
-        "tokenhop-cli",
-        "--bin",
-        "tokenhop",
-    ]))?;
-    let tokenhop = crate::emulator_process::target_dir().join("debug/tokenhop");
+    let tokenhop = crate::emulator_process::build_tokenhop_cli()?;
+    // Before the emulator: it reads the certificates it trusts from its configuration.
+    let hsm = DemoToken::prepare(&tokenhop, HSM_APP);
     let emulator = EmulatorProcess::start("demo", false, |config| {
         config["device_code"]["interval_secs"] = 1.into();
+        hsm.register(config, HSM_APP);
     })?;
     let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
     let config: Value = serde_json::from_str(
@@ -307,6 +350,7 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
         url,
         config,
         emulator,
+        hsm,
     };
     println!("emulator at {} (authority {})\n", demo.url, demo.authority);
     let started = Instant::now();

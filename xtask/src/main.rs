@@ -15,8 +15,12 @@ mod faults;
 mod interop_cache;
 mod interop_emulator;
 mod interop_flows;
+mod interop_lock;
+mod interop_node;
 mod invariants;
+mod node;
 mod python;
+mod softhsm;
 mod tools;
 mod util;
 

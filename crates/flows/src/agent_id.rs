@@ -20,6 +20,7 @@ use tokenhop_core::{
 
 use crate::authority::Authority;
 use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
+use crate::cloud::Cloud;
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
 use crate::http::HttpClient;
 
@@ -40,11 +41,16 @@ pub enum AgentResource {
 }
 
 impl AgentResource {
-    /// The scopes of the last hop.
+    /// The scopes of the last hop, in the public cloud.
     pub fn scopes(&self) -> Result<Scopes> {
+        self.scopes_in(Cloud::Public)
+    }
+
+    /// The scopes of the last hop in `cloud` (whose Graph has its own name).
+    pub fn scopes_in(&self, cloud: Cloud) -> Result<Scopes> {
         match self {
-            Self::Graph => Scopes::new(["https://graph.microsoft.com/.default"]),
-            Self::Storage => Scopes::new(["https://storage.azure.com/.default"]),
+            Self::Graph => Scopes::new([cloud.graph_default_scope()]),
+            Self::Storage => Scopes::new([cloud.storage_default_scope()]),
             Self::Scopes(scopes) => Ok(scopes.clone()),
         }
     }

@@ -12,7 +12,7 @@ use crate::agent_id::{
     AgentIdBuilder, AgentIdSettings, AgentIdentities, AgentUser, Chain, TOKEN_EXCHANGE_SCOPE,
     only_for, refuses_the_chain, sealed,
 };
-use crate::cache_slot::ensure_loaded;
+use crate::cache_slot::read_cache;
 use crate::http::Form;
 use crate::oidc_scopes::with_oidc_scopes;
 use crate::response::home_account_id;
@@ -174,10 +174,9 @@ impl AgentUserCredential {
         {
             return Ok(Some(home));
         }
-        ensure_loaded(self.cache()).await?;
         let authority = self.chain.agent.authority();
         let (environment, realm) = (authority.environment(), authority.realm());
-        self.cache().read(|c| {
+        read_cache(self.cache(), |c| {
             c.accounts(&environment)
                 .into_iter()
                 .find(|a| {
@@ -189,6 +188,7 @@ impl AgentUserCredential {
                 })
                 .map(|a| a.home_account_id)
         })
+        .await
     }
 }
 

@@ -3,9 +3,12 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::cloud::environment_aliases;
 use serde_json::{Map, Value};
 use tokenhop_cache::entry::{Entry, Field};
-use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent};
+use tokenhop_cache::{
+    AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenCache, TokenEvent,
+};
 use tokenhop_core::{
     AccessToken, Cached, Error, Result, Scopes, epoch_seconds, from_epoch_seconds,
 };
@@ -23,6 +26,8 @@ pub(crate) struct CacheSlot {
 impl CacheSlot {
     /// What the cache holds for `scopes` (and extended key): an app token, or with
     /// `home_account_id` a user's — fresh, due for refresh (past `refresh_on`), or none.
+    /// Entries under another host of the same cloud count too (MSAL's environment
+    /// aliases: `login.microsoftonline.com`, `login.windows.net`, …).
     pub async fn lookup(
         &self,
         cache: &SharedTokenCache,
@@ -31,22 +36,29 @@ impl CacheSlot {
         ext: Option<&str>,
         now: SystemTime,
     ) -> Result<Cached> {
-        ensure_loaded(cache).await?;
-        cache.read(|c| {
-            let query = AccessTokenQuery {
-                home_account_id,
-                environment: &self.environment,
-                client_id: &self.client_id,
-                realm: &self.realm,
-                scopes,
-                ext_cache_key: ext,
-            };
-            match c.find_access_token(&query, epoch_seconds(now)) {
-                AccessTokenLookup::Hit(entry) => Cached::Fresh(access_token_from(entry)),
-                AccessTokenLookup::Aging(entry) => Cached::RefreshDue(access_token_from(entry)),
-                AccessTokenLookup::Miss => Cached::Missing,
+        read_cache(cache, |c| {
+            for environment in environment_aliases(&self.environment) {
+                let query = AccessTokenQuery {
+                    home_account_id,
+                    environment: &environment,
+                    client_id: &self.client_id,
+                    realm: &self.realm,
+                    scopes,
+                    ext_cache_key: ext,
+                };
+                match c.find_access_token(&query, epoch_seconds(now)) {
+                    AccessTokenLookup::Hit(entry) => {
+                        return Cached::Fresh(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Aging(entry) => {
+                        return Cached::RefreshDue(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Miss => {}
+                }
             }
+            Cached::Missing
         })
+        .await
     }
 
     /// Writes a token response (as MSAL's `add` would) and returns the token.
@@ -83,13 +95,29 @@ impl CacheSlot {
     }
 }
 
-/// Loads the cache on the blocking pool the first time (it may read a file).
-pub(crate) async fn ensure_loaded(cache: &SharedTokenCache) -> Result<()> {
-    if cache.is_loaded() {
-        return Ok(());
+/// Reads the cache without blocking an executor thread: from memory when it is current
+/// (one `stat` of a file backend), else after loading it again on the blocking pool
+/// (another process saved, or nothing is loaded yet). A file that keeps changing while
+/// we load is answered from the copy just loaded.
+pub(crate) async fn read_cache<R>(
+    cache: &SharedTokenCache,
+    f: impl Fn(&TokenCache) -> R,
+) -> Result<R> {
+    const RELOADS: usize = 3;
+    for _ in 0..RELOADS {
+        if let Some(value) = cache.read_if_current(&f) {
+            return Ok(value);
+        }
+        let shared = cache.clone();
+        run_blocking(move || shared.read(|_| ())).await?;
     }
-    let cache = cache.clone();
-    run_blocking(move || cache.read(|_| ())).await
+    loop {
+        if let Some(value) = cache.read_loaded(&f) {
+            return Ok(value);
+        }
+        // A write holds the copy this instant; it does no file I/O under that lock.
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Runs cache work that may read or write a file, or call a host's callback, on the

@@ -264,13 +264,23 @@ impl ConfidentialClient {
         headers: &[(&str, &str)],
         hop: Option<u8>,
     ) -> Result<TokenResponse> {
-        let token_url = endpoint.endpoints().await?.token.to_string();
+        let endpoints = endpoint.endpoints().await?;
         let context = AssertionContext {
             client_id: self.client_id.to_string(),
-            token_endpoint: token_url,
+            token_endpoint: endpoints.token.to_string(),
         };
-        let form = self.credential.authenticate(form, &context).await?;
-        endpoint.request_token(&form, headers, hop).await
+        let (form, basic) = self
+            .credential
+            .authenticate(form, &context, &endpoints.token_auth_methods)
+            .await?;
+        match basic {
+            Some(authorization) => {
+                let mut with_basic = headers.to_vec();
+                with_basic.push(("Authorization", authorization.expose_secret()));
+                endpoint.request_token(&form, &with_basic, hop).await
+            }
+            None => endpoint.request_token(&form, headers, hop).await,
+        }
     }
 
     /// The single-flight mechanism of this client's requests, for the flows built on it

@@ -59,6 +59,7 @@ mod cache_slot;
 mod certificate;
 mod claims;
 mod client_auth;
+mod cloud;
 mod confidential;
 #[cfg(feature = "config")]
 mod config;
@@ -76,12 +77,14 @@ mod oidc_scopes;
 mod on_behalf_of;
 #[cfg(feature = "interactive")]
 mod pkce;
+mod pkcs11_key;
 mod public_client;
 mod response;
 mod sign_in;
 mod tenants;
 mod token_factory;
 mod unverified_jwt;
+mod validation;
 mod workload_identity;
 
 pub use agent_id::{
@@ -93,6 +96,7 @@ pub use bearer::{BearerClient, BearerClientBuilder, BearerResponse};
 pub use cache_location::CacheLocation;
 pub use certificate::{CertificateAssertions, cert_error};
 pub use client_auth::{AssertionContext, AssertionSource, ClientCredential};
+pub use cloud::Cloud;
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 #[cfg(feature = "config")]
 pub use config::{AuthConfig, BuiltAuth, CacheConfig};
@@ -103,14 +107,16 @@ pub use flow::{
     PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
-pub use http::{HttpClient, HttpConfig, RetryPolicy};
+pub use http::{AuthorityValidation, HttpClient, HttpConfig, ProxyConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{
-    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityId,
-    ManagedIdentitySource,
+    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityHost,
+    ManagedIdentityId, ManagedIdentityRetry, ManagedIdentitySource, PROBE_CONNECT_TIMEOUT,
+    ProbeOutcome,
 };
 pub use on_behalf_of::{OnBehalfOfCredential, OnBehalfOfCredentialBuilder};
+pub use pkcs11_key::{Pkcs11Key, Pkcs11Pin};
 pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
 pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
 pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};

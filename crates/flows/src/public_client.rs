@@ -13,8 +13,9 @@ use tokenhop_core::{
 };
 
 use crate::authority::Authority;
-use crate::cache_slot::{CacheSlot, access_token_for, ensure_loaded, run_blocking};
+use crate::cache_slot::{CacheSlot, access_token_for, read_cache, run_blocking};
 use crate::claims::{checked_capabilities, merged};
+use crate::cloud::environment_aliases;
 use crate::device_code::{self, DeviceCodeInfo, PollWait};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
@@ -178,6 +179,11 @@ impl PublicClient {
         self.endpoints.home().authority()
     }
 
+    /// Whether logs may show personal data (the HTTP client's `log_pii`).
+    pub(crate) fn logs_pii(&self) -> bool {
+        self.endpoints.home().http().config().log_pii
+    }
+
     /// The `claims` this client sends with `options`' challenge (its capabilities
     /// merged in), if any.
     fn claims(&self, options: &TokenRequestOptions) -> Result<Option<String>> {
@@ -248,11 +254,24 @@ impl PublicClient {
         }
     }
 
-    /// The accounts signed in at this authority's host.
+    /// The accounts signed in at this authority's host (or another host of its cloud).
     pub async fn accounts(&self) -> Result<Vec<Account>> {
-        ensure_loaded(&self.cache).await?;
-        let environment = self.authority().environment();
-        self.cache.read(|c| c.accounts(&environment))
+        let environments = environment_aliases(&self.authority().environment());
+        read_cache(&self.cache, |c| {
+            let mut accounts: Vec<Account> = Vec::new();
+            for environment in &environments {
+                for account in c.accounts(environment) {
+                    if !accounts
+                        .iter()
+                        .any(|a| a.home_account_id == account.home_account_id)
+                    {
+                        accounts.push(account);
+                    }
+                }
+            }
+            accounts
+        })
+        .await
     }
 
     /// Signs an account out: removes it and all its tokens from the cache.
@@ -361,16 +380,16 @@ impl PublicClient {
     /// family or not known to be outside one, then the app's own.
     /// Each with its cache key and whether it was issued to this app.
     async fn refresh_tokens(&self, account: &Account) -> Result<Vec<(String, Secret, bool)>> {
-        ensure_loaded(&self.cache).await?;
-        let environment = self.authority().environment();
+        let environments = environment_aliases(&self.authority().environment());
         let client_id = self.client_id.as_str();
-        self.cache.read(|c| {
+        read_cache(&self.cache, |c| {
             let home = account.home_account_id.as_str();
-            let family = c.app_family_id(&environment, client_id).unwrap_or("1");
-            let candidates = [
-                c.find_family_refresh_token(home, &environment, family),
-                c.find_refresh_token(home, &environment, client_id),
-            ];
+            let mut candidates = Vec::new();
+            for environment in &environments {
+                let family = c.app_family_id(environment, client_id).unwrap_or("1");
+                candidates.push(c.find_family_refresh_token(home, environment, family));
+                candidates.push(c.find_refresh_token(home, environment, client_id));
+            }
             let mut found: Vec<(String, Secret, bool)> = Vec::new();
             for (key, entry) in candidates.into_iter().flatten() {
                 if !found.iter().any(|(k, _, _)| k == key)
@@ -382,6 +401,7 @@ impl PublicClient {
             }
             found
         })
+        .await
     }
 
     fn slot_for(&self, realm: &str) -> CacheSlot {
