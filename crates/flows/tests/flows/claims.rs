@@ -5,7 +5,7 @@ use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::unverified_claims;
-use tokenhop_flows::{Authority, ClientCredential, ConfidentialClient, PublicClient};
+use tokenhop_flows::{Authority, ConfidentialClient, PublicClient};
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
@@ -25,16 +25,11 @@ fn claims_of(token: &tokenhop_core::AccessToken) -> serde_json::Map<String, serd
 }
 
 fn secret_app(emulator: &EmulatorHandle, cache: SharedTokenCache) -> ConfidentialClient {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    ConfidentialClient::builder(
-        crate::common::client_id(emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(&emulator.authority()).unwrap(),
-        ClientCredential::secret(app.secret.clone().unwrap()),
-    )
-    .cache(cache)
-    .client_capabilities(["cp1"])
-    .build()
-    .unwrap()
+    crate::common::secret_builder(emulator, &emulator.authority())
+        .cache(cache)
+        .client_capabilities(["cp1"])
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use tokenhop_emulator::{EmulatorHandle, names};
 use tokenhop_flows::AgentIdSettings;
 use tokenhop_flows::CertificateAssertions;
 use tokenhop_flows::ClientCredential;
-use tokenhop_flows::{Authority, ConfidentialClient, HttpClient};
+use tokenhop_flows::{Authority, ConfidentialClient, ConfidentialClientBuilder, HttpClient};
 use tokenhop_flows::{PublicClient, UserToken};
 
 /// The client id of the emulator's app named `app`.
@@ -25,6 +25,14 @@ pub fn secret_client(
     authority: &str,
     http: HttpClient,
 ) -> ConfidentialClient {
+    secret_builder(emulator, authority)
+        .http(http)
+        .build()
+        .unwrap()
+}
+
+/// A builder for the emulator's secret app at `authority`, for tests that set more.
+pub fn secret_builder(emulator: &EmulatorHandle, authority: &str) -> ConfidentialClientBuilder {
     let secret = emulator
         .config()
         .app(names::CONFIDENTIAL_SECRET)
@@ -36,9 +44,6 @@ pub fn secret_client(
         Authority::parse(authority).unwrap(),
         ClientCredential::secret(secret.unwrap()),
     )
-    .http(http)
-    .build()
-    .unwrap()
 }
 
 /// Writes the certificate and key the emulator generated for `app` to one PEM file in

@@ -7,33 +7,26 @@ use std::time::{Duration, SystemTime};
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{Error, ManualClock, Scopes, TokenRequestOptions};
-use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, FaultKind, names};
-use tokenhop_flows::{
-    Authority, ClientCredential, ConfidentialClient, HttpClient, HttpConfig, RetryPolicy,
-};
+use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fault, FaultKind};
+use tokenhop_flows::{ConfidentialClient, HttpClient, HttpConfig, RetryPolicy};
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
 }
 
 fn client(emulator: &EmulatorHandle, clock: Arc<ManualClock>) -> ConfidentialClient {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
     let retry = RetryPolicy {
         max_attempts: 3,
         base_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(100),
         ..RetryPolicy::default()
     };
-    ConfidentialClient::builder(
-        crate::common::client_id(emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(&emulator.authority()).unwrap(),
-        ClientCredential::secret(app.secret.clone().unwrap()),
-    )
-    .http(HttpClient::new(HttpConfig::default().with_retry(retry)).unwrap())
-    .cache(SharedTokenCache::in_memory())
-    .clock(clock)
-    .build()
-    .unwrap()
+    crate::common::secret_builder(emulator, &emulator.authority())
+        .http(HttpClient::new(HttpConfig::default().with_retry(retry)).unwrap())
+        .cache(SharedTokenCache::in_memory())
+        .clock(clock)
+        .build()
+        .unwrap()
 }
 
 fn outage(emulator: &EmulatorHandle) {

@@ -7,7 +7,7 @@ use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{Error, Scopes, TenantId, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::unverified_claims;
-use tokenhop_flows::{Authority, ClientCredential, ConfidentialClient, PublicClient};
+use tokenhop_flows::{Authority, ConfidentialClient, PublicClient};
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
@@ -33,15 +33,10 @@ fn tid(token: &tokenhop_core::AccessToken) -> String {
 }
 
 fn secret_app(emulator: &EmulatorHandle, allowed: &[&str]) -> ConfidentialClient {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    ConfidentialClient::builder(
-        crate::common::client_id(emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(&emulator.authority()).unwrap(),
-        ClientCredential::secret(app.secret.clone().unwrap()),
-    )
-    .additionally_allowed_tenants(allowed.iter().copied())
-    .build()
-    .unwrap()
+    crate::common::secret_builder(emulator, &emulator.authority())
+        .additionally_allowed_tenants(allowed.iter().copied())
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]

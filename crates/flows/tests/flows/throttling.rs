@@ -5,25 +5,15 @@
 use std::time::{Duration, Instant};
 
 use tokenhop_core::{Error, Scopes, TokenRequestOptions};
-use tokenhop_emulator::{Emulator, EmulatorHandle, Fault, FaultKind, names};
-use tokenhop_flows::{
-    Authority, ClientCredential, ConfidentialClient, HttpClient, HttpConfig, RetryPolicy,
-};
+use tokenhop_emulator::{Emulator, EmulatorHandle, Fault, FaultKind};
+use tokenhop_flows::{ConfidentialClient, HttpClient, HttpConfig, RetryPolicy};
 
 fn graph() -> Scopes {
     Scopes::new(["https://graph.microsoft.com/.default"]).unwrap()
 }
 
 fn client(emulator: &EmulatorHandle, http: HttpClient) -> ConfidentialClient {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    ConfidentialClient::builder(
-        crate::common::client_id(emulator, names::CONFIDENTIAL_SECRET),
-        Authority::parse(&emulator.authority()).unwrap(),
-        ClientCredential::secret(app.secret.clone().unwrap()),
-    )
-    .http(http)
-    .build()
-    .unwrap()
+    crate::common::secret_client(emulator, &emulator.authority(), http)
 }
 
 fn throttle(emulator: &EmulatorHandle, seconds: &str) {
