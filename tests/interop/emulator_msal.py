@@ -1,6 +1,6 @@
-"""MSAL Python 1.39 against the tokenhop emulator: every grant MSAL offers, over TLS,
-and MSAL's managed identity client on every host it supports (IMDS, App Service,
-Service Fabric, Machine Learning, Azure Arc).
+"""MSAL Python 1.39 against the tokenhop emulator: every grant MSAL offers, CAE with
+client_capabilities=["cp1"], over TLS, and MSAL's managed identity client on every host
+it supports (IMDS, App Service, Service Fabric, Machine Learning, Azure Arc).
 
 Run by `cargo xtask ci` (step interop-emulator) against a freshly started
 `tokenhop-emulator serve --tls`. Usage:
@@ -280,6 +280,60 @@ def agent_chain():
     check("a UPN sent as user_id is refused with AADSTS50000", 50000 in wrong.get("error_codes", []), wrong)
 
 
+def cae():
+    """MSAL with client_capabilities=["cp1"]: a CAE token, the challenge after a critical
+    event, and the recovery with the challenge's claims."""
+    me_url = f"{URL}/v1.0/me"
+    bob = users["bob"]
+    cca = msal.ConfidentialClientApplication(
+        apps["confidential-secret"]["client_id"],
+        client_credential=apps["confidential-secret"]["secret"],
+        authority=AUTHORITY,
+        http_client=session,
+        instance_discovery=False,
+        client_capabilities=["cp1"],
+    )
+    expect_token("cp1 client credentials get xms_cc", cca.acquire_token_for_client([f"{GRAPH}/.default"]), xms_cc=["cp1"])
+    pca = msal.PublicClientApplication(
+        apps["public-client"]["client_id"],
+        authority=AUTHORITY,
+        http_client=session,
+        instance_discovery=False,
+        client_capabilities=["cp1"],
+    )
+    flow = pca.initiate_device_flow(scopes=["User.Read"])
+    session.post(f"{URL}/admin/device/approve", json={"user_code": flow["user_code"], "user": "bob"})
+    result = pca.acquire_token_by_device_flow(flow)
+    decoded = expect_token("cp1: a CAE token for Graph", result, xms_cc=["cp1"], oid=bob["object_id"])
+    if not decoded:
+        return
+    lifetime = decoded["exp"] - decoded["iat"]
+    check("the CAE token has the long CAE lifetime", lifetime == config["cae_token_lifetime_secs"], lifetime)
+    bearer = lambda token: {"Authorization": f"Bearer {token}"}
+    check("Graph accepts it", session.get(me_url, headers=bearer(result["access_token"])).status_code == 200)
+    event = session.post(f"{URL}/admin/revoke", json={"user": "bob", "cae": True})
+    check("a critical event for the user", event.status_code == 200, event.text)
+    challenged = session.get(me_url, headers=bearer(result["access_token"]))
+    header = challenged.headers.get("WWW-Authenticate", "")
+    check(
+        "Graph answers the older CAE token with insufficient_claims",
+        challenged.status_code == 401 and 'error="insufficient_claims"' in header,
+        f"{challenged.status_code} {header}",
+    )
+    encoded = header.split('claims="')[1].split('"')[0] if 'claims="' in header else ""
+    claims = base64.b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    nbf = json.loads(claims)["access_token"]["nbf"]["value"]
+    account = pca.get_accounts(username=bob["upn"])[0]
+    before = grant_count("refresh_token")
+    renewed = pca.acquire_token_silent(["User.Read"], account=account, claims_challenge=claims)
+    fresh = expect_token("acquire_token_silent(claims_challenge) gets a new CAE token", renewed or {}, xms_cc=["cp1"], oid=bob["object_id"])
+    check("past MSAL's cache: one refresh with the claims", grant_count("refresh_token") == before + 1, counters())
+    if fresh:
+        check("the new token is issued after the event", fresh["nbf"] >= int(nbf), (fresh["nbf"], nbf))
+        check("Graph accepts the new token", session.get(me_url, headers=bearer(renewed["access_token"])).status_code == 200)
+
+
+
 MI_VARIABLES = (
     "IDENTITY_ENDPOINT",
     "IDENTITY_HEADER",
@@ -432,7 +486,7 @@ MANAGED_IDENTITY_HOSTS = (
 )
 
 
-for section in (app_tokens, user_tokens, agent_chain, *MANAGED_IDENTITY_HOSTS):
+for section in (app_tokens, user_tokens, agent_chain, cae, *MANAGED_IDENTITY_HOSTS):
     try:
         section()
     except Exception as error:  # report and go on: one broken section must not hide others

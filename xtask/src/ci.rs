@@ -21,6 +21,7 @@ const STEPS: &[Step] = &[
     ("interop-flows", crate::interop_flows::check),
     ("interop-node", crate::interop_node::check),
     ("interop-lock", crate::interop_lock::check),
+    ("faults", crate::faults::check),
     ("demo", demo),
 ];
 

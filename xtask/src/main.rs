@@ -4,12 +4,14 @@
 //!   ends with a one-line summary and exits non-zero if any step failed.
 //! - `demo`: the main job with the real CLI against the emulator.
 //! - `bench [--quick]`: tokenhop and MSAL Python on the same work, in one run.
+//! - `faults`: every flow against every fault of the emulator, as a table.
 
 mod bench;
 mod cert_standalone;
 mod ci;
 mod demo;
 mod emulator_process;
+mod faults;
 mod fleet_bench;
 mod interop_cache;
 mod interop_emulator;
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run_bench(&args[1..]),
         Some("demo") => demo::run_demo(&args[1..]),
+        Some("faults") => faults::run_faults(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             return ExitCode::SUCCESS;
@@ -52,6 +55,7 @@ fn print_help() {
          commands:\n  \
          ci [--only STEP]...   fmt, clippy, tests, doctests, docs, interop: what CI runs\n  \
          demo                  the main job with the CLI against the emulator, as a table\n  \
-         bench [--quick]       tokenhop against MSAL Python, side by side: target/bench/report.md\n"
+         bench [--quick]       tokenhop against MSAL Python, side by side: target/bench/report.md\n  \
+         faults                every flow against every fault of the emulator: outcome, requests, time\n"
     );
 }

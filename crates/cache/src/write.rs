@@ -175,16 +175,22 @@ impl TokenCache {
             event.text("token_type").unwrap_or("Bearer"),
         );
         at.set(Field::CachedAt, event.now.to_string());
-        at.set(Field::ExpiresOn, (event.now + expires_in).to_string());
+        at.set(
+            Field::ExpiresOn,
+            event.now.saturating_add(expires_in).to_string(),
+        );
         at.set(
             Field::ExtendedExpiresOn,
-            (event.now + ext_expires_in).to_string(),
+            event.now.saturating_add(ext_expires_in).to_string(),
         );
         if let Some(ext) = &ext {
             at.set(Field::ExtCacheKey, ext.as_str());
         }
         if let Some(refresh_in) = number(response, "refresh_in") {
-            at.set(Field::RefreshOn, (event.now + refresh_in).to_string());
+            at.set(
+                Field::RefreshOn,
+                event.now.saturating_add(refresh_in).to_string(),
+            );
         }
         let key = keys::access_token_key(
             context.home(),

@@ -19,7 +19,11 @@ Exit codes:
   3  interaction required: a user must sign in
   4  the token endpoint refused the request (an OAuth error such as invalid_client, with its AADSTS codes)
   5  network: no answer, or no valid answer, from the authority or resource
-  6  configuration: a missing or invalid setting, certificate or file";
+  6  configuration: a missing or invalid setting, certificate or file
+  7  throttled: the server asked to wait (Retry-After) longer than tokenhop waits; try again after the time the message names
+
+A resource's claims challenge that a new token does not satisfy exits with 3 (interaction
+required): the message carries the claims to sign in with.";
 
 /// Get OAuth2 access tokens from Microsoft Entra ID, and look after the token cache.
 #[derive(Debug, Parser)]
@@ -112,6 +116,12 @@ pub struct GlobalArgs {
     /// Trust one more CA certificate (PEM) for TLS, besides the platform's roots.
     #[arg(long, global = true, value_name = "PEM")]
     pub ca_cert: Option<PathBuf>,
+
+    /// Declare a client capability, sent with every token request (`cp1`: the client
+    /// handles CAE claims challenges, so CAE-capable resources give long-lived tokens);
+    /// repeat for several.
+    #[arg(long = "client-capability", global = true, value_name = "CAP", action = ArgAction::Append)]
+    pub client_capabilities: Vec<String>,
 
     /// Print JSON instead of text.
     #[arg(long, global = true)]

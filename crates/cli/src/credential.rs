@@ -129,6 +129,7 @@ pub fn resolve(
         .http(http.clone())
         .cache(cache)
         .show_code(crate::user::show_code)
+        .client_capabilities(global.client_capabilities.iter().cloned())
         .build()?;
     Ok(Resolved {
         credential,
@@ -205,8 +206,9 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
     })
 }
 
-/// A configuration file with what the command line says about the network on top:
-/// `--ca-cert`, `--proxy`/`--no-proxy`, `--no-authority-validation`, `--cloud`.
+/// A configuration file with what the command line says on top: about the network
+/// (`--ca-cert`, `--proxy`/`--no-proxy`, `--no-authority-validation`, `--cloud`), and
+/// the `--client-capability` values added to the file's.
 fn with_global_options(
     mut file: tokenhop_flows::AuthConfig,
     global: &GlobalArgs,
@@ -223,6 +225,8 @@ fn with_global_options(
     if let Some(cloud) = global.cloud {
         file.cloud = cloud;
     }
+    file.client_capabilities
+        .extend(global.client_capabilities.iter().cloned());
     Ok(file)
 }
 

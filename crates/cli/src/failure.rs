@@ -16,6 +16,8 @@ pub const TOKEN_ENDPOINT_REFUSED: u8 = 4;
 pub const NETWORK: u8 = 5;
 /// Exit code: a setting, certificate or file is missing or wrong.
 pub const CONFIGURATION: u8 = 6;
+/// Exit code: the server throttled the request for longer than tokenhop waits.
+pub const THROTTLED: u8 = 7;
 
 /// Why a command failed.
 #[derive(Debug)]
@@ -81,7 +83,8 @@ impl Failure {
 /// The exit code of a tokenhop error.
 pub fn exit_code_of(error: &Error) -> u8 {
     match error {
-        Error::Authentication { .. } => INTERACTION_REQUIRED,
+        Error::Authentication { .. } | Error::InsufficientClaims { .. } => INTERACTION_REQUIRED,
+        Error::Throttled { .. } => THROTTLED,
         Error::TokenExchange { .. } => TOKEN_ENDPOINT_REFUSED,
         Error::Transport { .. } | Error::InvalidResponse { .. } => NETWORK,
         Error::Configuration { .. }
@@ -103,6 +106,9 @@ mod tests {
             description: "bad secret".into(),
             error_codes: vec![7000215],
             correlation_id: None,
+            suberror: None,
+            claims: None,
+            trace_id: None,
         };
         assert_eq!(exit_code_of(&exchange), 4);
         assert_eq!(
@@ -118,6 +124,17 @@ mod tests {
             6
         );
         assert_eq!(exit_code_of(&Error::TokenExpired { reason: "x".into() }), 1);
+        let throttled = Error::Throttled {
+            endpoint: "token".into(),
+            retry_after: std::time::Duration::from_secs(120),
+            status: 429,
+        };
+        assert_eq!(exit_code_of(&throttled), 7);
+        let claims = Error::InsufficientClaims {
+            claims: "{}".into(),
+            reason: "again".into(),
+        };
+        assert_eq!(exit_code_of(&claims), 3);
         assert_eq!(Failure::Other("x".into()).exit_code(), 1);
     }
 }

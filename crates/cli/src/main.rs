@@ -22,10 +22,11 @@
 //! | 0 | success |
 //! | 1 | any other failure (the resource answered an HTTP error, a file could not be written, …) |
 //! | 2 | usage: the command line is wrong |
-//! | 3 | interaction required: a user must sign in ([`tokenhop_core::Error::Authentication`]) |
+//! | 3 | interaction required: a user must sign in ([`tokenhop_core::Error::Authentication`]), or a resource's claims challenge needs a token with those claims ([`tokenhop_core::Error::InsufficientClaims`]) |
 //! | 4 | the token endpoint refused the request ([`tokenhop_core::Error::TokenExchange`]) |
 //! | 5 | network: no answer or no valid answer ([`tokenhop_core::Error::Transport`], [`tokenhop_core::Error::InvalidResponse`]) |
 //! | 6 | configuration: a missing or invalid setting, certificate or file ([`tokenhop_core::Error::Configuration`], [`tokenhop_core::Error::AgentIdNotAvailable`], [`tokenhop_core::Error::CertNotFound`]) |
+//! | 7 | throttled: the server asked to wait longer than tokenhop waits ([`tokenhop_core::Error::Throttled`]); try again after the time the message names |
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 

@@ -48,11 +48,16 @@ pub fn login(global: &GlobalArgs, args: &LoginArgs) -> Outcome {
     let signed_in = runtime()?.block_on(async {
         if args.device_code {
             client
-                .acquire_token_by_device_code(&scopes, show_code)
+                .acquire_token_by_device_code(&scopes, &Default::default(), show_code)
                 .await
         } else {
             client
-                .acquire_token_interactive(&scopes, &Default::default(), show_code)
+                .acquire_token_interactive(
+                    &scopes,
+                    &Default::default(),
+                    &Default::default(),
+                    show_code,
+                )
                 .await
         }
     })?;

@@ -23,7 +23,8 @@ use crate::{
 /// - [`TokenRequestOptions::force_refresh`] and [`CachingCredential::invalidate`] serve
 ///   the 401-retry path; concurrent forced refreshes of the same token also make one
 ///   request.
-/// - Requests with a claims challenge bypass the cache.
+/// - Requests with a claims challenge bypass the cache; the token they get replaces the
+///   cached one (the old one did not satisfy the resource).
 pub struct CachingCredential<C> {
     inner: C,
     clock: Arc<dyn Clock>,
@@ -73,10 +74,12 @@ impl<C: TokenCredential> CachingCredential<C> {
     }
 
     async fn get(&self, scopes: &Scopes, options: &TokenRequestOptions) -> Result<AccessToken> {
-        if options.claims.is_some() {
-            return self.inner.get_token(scopes, options).await;
-        }
         let key: SlotKey = (scopes.clone(), options.tenant_id.clone());
+        if options.claims.is_some() {
+            let token = self.inner.get_token(scopes, options).await?;
+            lock(&self.slots).insert(key, token.clone());
+            return Ok(token);
+        }
         self.flights
             .acquire(
                 key.clone(),

@@ -1,6 +1,7 @@
 //! The error type shared by every tokenhop layer.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What can go wrong getting or using a token. Every message says what happened and
 /// what to do; none contains a secret (tokens, assertions and client secrets are never
@@ -36,6 +37,13 @@ pub enum Error {
         error_codes: Vec<u64>,
         /// Entra's correlation id, to quote to support.
         correlation_id: Option<String>,
+        /// Entra's `suberror` (`basic_action`, `consent_required`, …), when it gave one.
+        suberror: Option<String>,
+        /// The `claims` the server asks for (a Conditional Access challenge, JSON): what
+        /// a middle tier passes up to its caller, who asks again with them.
+        claims: Option<String>,
+        /// Entra's trace id, to quote to support.
+        trace_id: Option<String>,
     },
 
     /// Entra Agent ID configuration is incomplete.
@@ -52,6 +60,36 @@ pub enum Error {
     TokenExpired {
         /// What the resource said.
         reason: String,
+    },
+
+    /// A resource challenged the token for claims (`insufficient_claims`, a CAE or
+    /// Conditional Access challenge) that the token asked with them did not satisfy
+    /// either, or that the provider cannot ask for.
+    #[error(
+        "the resource asked for claims the token does not satisfy ({reason}); get a token with these claims (for a user: sign in again interactively with them), claims: {claims}"
+    )]
+    InsufficientClaims {
+        /// The claims the resource asked for (JSON), to pass on to whoever can satisfy
+        /// them.
+        claims: String,
+        /// What happened.
+        reason: String,
+    },
+
+    /// The server throttled the request (`429` or `5xx` with `Retry-After`) for longer
+    /// than the caller waits, or a throttle it asked for earlier is still running: no
+    /// request was (or will be) sent before that time.
+    #[error(
+        "throttled: {endpoint} asked to wait {} s before the next request (HTTP {status} with Retry-After); try again after that time (or allow a longer wait budget in the retry policy)",
+        retry_after.as_secs().max(1)
+    )]
+    Throttled {
+        /// Which endpoint throttled.
+        endpoint: String,
+        /// How long is left to wait.
+        retry_after: Duration,
+        /// The status it answered with (429, 503, …).
+        status: u16,
     },
 
     /// A signing certificate or key could not be found.
@@ -125,9 +163,24 @@ impl Error {
         }
     }
 
-    /// True when a user must sign in ([`Error::Authentication`]).
+    /// True when a user must sign in ([`Error::Authentication`]), or satisfy claims a
+    /// resource asked for ([`Error::InsufficientClaims`]).
     pub fn is_interaction_required(&self) -> bool {
-        matches!(self, Self::Authentication { .. })
+        matches!(
+            self,
+            Self::Authentication { .. } | Self::InsufficientClaims { .. }
+        )
+    }
+
+    /// The claims a server or resource asked for, when the error carries them
+    /// ([`Error::InsufficientClaims`], or a [`Error::TokenExchange`] with `claims`): what
+    /// a middle tier passes up to its caller.
+    pub fn claims(&self) -> Option<&str> {
+        match self {
+            Self::InsufficientClaims { claims, .. } => Some(claims),
+            Self::TokenExchange { claims, .. } => claims.as_deref(),
+            _ => None,
+        }
     }
 }
 
@@ -146,11 +199,28 @@ mod tests {
             description: "AADSTS7002137: no matching federated credential".into(),
             error_codes: vec![7002137, 50000],
             correlation_id: Some("c0ffee".into()),
+            suberror: None,
+            claims: None,
+            trace_id: None,
         };
         let text = err.to_string();
         assert!(text.contains("hop 2"), "{text}");
         assert!(text.contains("AADSTS7002137, AADSTS50000"), "{text}");
         assert!(text.contains("correlation id c0ffee"), "{text}");
+    }
+
+    #[test]
+    fn throttled_names_the_wait_and_what_to_do() {
+        let err = Error::Throttled {
+            endpoint: "https://login/token".into(),
+            retry_after: Duration::from_secs(120),
+            status: 429,
+        };
+        let text = err.to_string();
+        assert!(
+            text.contains("120 s") && text.contains("try again"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -90,6 +90,22 @@ pub trait TokenProvider: Send + Sync {
     fn refreshed_token(&self) -> BoxFuture<'_, Result<AccessToken>> {
         self.token()
     }
+
+    /// A token that satisfies `claims` (JSON: a resource's claims challenge, e.g. a CAE
+    /// `nbf` after a critical event), asked for past every cache: called once after a
+    /// resource answered `insufficient_claims`. The default cannot ask for claims and
+    /// says so: [`Error::InsufficientClaims`] with the claims, for the caller to pass on.
+    fn token_with_claims<'a>(&'a self, claims: &'a str) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(std::future::ready(Err(cannot_ask_for_claims(claims))))
+    }
+}
+
+/// What a provider that cannot ask for claims answers a claims challenge with.
+fn cannot_ask_for_claims(claims: &str) -> Error {
+    Error::InsufficientClaims {
+        claims: claims.to_owned(),
+        reason: "this token provider cannot ask for claims".into(),
+    }
 }
 
 impl<F, Fut, T> TokenProvider for F
@@ -116,6 +132,12 @@ pub trait BlockingTokenProvider: Send + Sync {
     /// [`TokenProvider::refreshed_token`].
     fn refreshed_token_blocking(&self) -> Result<AccessToken> {
         self.token_blocking()
+    }
+
+    /// A token that satisfies `claims`; see [`TokenProvider::token_with_claims`]. The
+    /// default cannot ask for claims: [`Error::InsufficientClaims`].
+    fn token_with_claims_blocking(&self, claims: &str) -> Result<AccessToken> {
+        Err(cannot_ask_for_claims(claims))
     }
 }
 
@@ -163,6 +185,13 @@ impl<C: TokenCredential> TokenProvider for ScopedProvider<C> {
             self.credential.get_token(&self.scopes, &options).await
         })
     }
+
+    fn token_with_claims<'a>(&'a self, claims: &'a str) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(async move {
+            let options = TokenRequestOptions::default().with_claims(claims);
+            self.credential.get_token(&self.scopes, &options).await
+        })
+    }
 }
 
 /// Binds credentials to scopes.
@@ -191,16 +220,22 @@ where
 #[derive(Debug)]
 pub struct BlockingToAsync<P>(Arc<P>);
 
+/// Which of a provider's questions an adapter passes on.
+#[derive(Clone, Debug)]
+enum Ask {
+    Token,
+    Refreshed,
+    WithClaims(String),
+}
+
 impl<P: BlockingTokenProvider + 'static> BlockingToAsync<P> {
-    fn run(&self, refresh: bool) -> BoxFuture<'_, Result<AccessToken>> {
+    fn run(&self, ask: Ask) -> BoxFuture<'_, Result<AccessToken>> {
         let provider = Arc::clone(&self.0);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || {
-                if refresh {
-                    provider.refreshed_token_blocking()
-                } else {
-                    provider.token_blocking()
-                }
+            tokio::task::spawn_blocking(move || match ask {
+                Ask::Token => provider.token_blocking(),
+                Ask::Refreshed => provider.refreshed_token_blocking(),
+                Ask::WithClaims(claims) => provider.token_with_claims_blocking(&claims),
             })
             .await
             .map_err(|join| Error::Cancelled {
@@ -212,11 +247,15 @@ impl<P: BlockingTokenProvider + 'static> BlockingToAsync<P> {
 
 impl<P: BlockingTokenProvider + 'static> TokenProvider for BlockingToAsync<P> {
     fn token(&self) -> BoxFuture<'_, Result<AccessToken>> {
-        self.run(false)
+        self.run(Ask::Token)
     }
 
     fn refreshed_token(&self) -> BoxFuture<'_, Result<AccessToken>> {
-        self.run(true)
+        self.run(Ask::Refreshed)
+    }
+
+    fn token_with_claims<'a>(&'a self, claims: &'a str) -> BoxFuture<'a, Result<AccessToken>> {
+        self.run(Ask::WithClaims(claims.to_owned()))
     }
 }
 
@@ -251,17 +290,17 @@ pub struct AsyncToBlocking<P> {
 }
 
 impl<P: TokenProvider + 'static> AsyncToBlocking<P> {
-    fn run(&self, refresh: bool) -> Result<AccessToken> {
+    fn run(&self, ask: Ask) -> Result<AccessToken> {
         let runtime = self.runtime.as_ref().ok_or_else(|| Error::Cancelled {
             reason: "the provider's runtime is shut down".into(),
         })?;
         let provider = Arc::clone(&self.provider);
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         runtime.spawn(async move {
-            let result = if refresh {
-                provider.refreshed_token().await
-            } else {
-                provider.token().await
+            let result = match ask {
+                Ask::Token => provider.token().await,
+                Ask::Refreshed => provider.refreshed_token().await,
+                Ask::WithClaims(claims) => provider.token_with_claims(&claims).await,
             };
             // The receiver only disappears if the caller's thread died; nothing to tell then.
             let _ = sender.send(result);
@@ -274,11 +313,15 @@ impl<P: TokenProvider + 'static> AsyncToBlocking<P> {
 
 impl<P: TokenProvider + 'static> BlockingTokenProvider for AsyncToBlocking<P> {
     fn token_blocking(&self) -> Result<AccessToken> {
-        self.run(false)
+        self.run(Ask::Token)
     }
 
     fn refreshed_token_blocking(&self) -> Result<AccessToken> {
-        self.run(true)
+        self.run(Ask::Refreshed)
+    }
+
+    fn token_with_claims_blocking(&self, claims: &str) -> Result<AccessToken> {
+        self.run(Ask::WithClaims(claims.to_owned()))
     }
 }
 

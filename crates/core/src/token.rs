@@ -106,9 +106,14 @@ pub fn epoch_seconds(time: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// The time `seconds` after the Unix epoch.
+/// The time `seconds` after the Unix epoch; a time the platform cannot hold (a cache
+/// entry's absurd `expires_on`) becomes the last second of the year 9999.
 pub fn from_epoch_seconds(seconds: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    const YEAR_9999_ENDS: u64 = 253_402_300_799;
+    let at = |s: u64| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(s));
+    at(seconds)
+        .or_else(|| at(seconds.min(YEAR_9999_ENDS)))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// Where "now" comes from, so that tests move time instead of sleeping.
@@ -185,6 +190,11 @@ mod tests {
         assert_eq!(with.refresh_due(), from_epoch_seconds(6_000));
         assert!(with.needs_refresh_at(from_epoch_seconds(6_000)));
         assert!(!with.needs_refresh_at(from_epoch_seconds(5_999)));
+    }
+
+    #[test]
+    fn absurd_epoch_seconds_do_not_overflow() {
+        assert!(from_epoch_seconds(u64::MAX) > from_epoch_seconds(4_000_000_000));
     }
 
     #[test]

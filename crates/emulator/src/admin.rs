@@ -28,10 +28,7 @@ pub(crate) async fn counters(State(state): State<Arc<AppState>>) -> Json<Counter
 
 /// `POST /admin/reset`: counters, faults, revocations and an Arc realm are forgotten.
 pub(crate) async fn reset(State(state): State<Arc<AppState>>) -> StatusCode {
-    state.reset_counters();
-    state.faults.clear();
-    state.revocations.clear();
-    state.arc_keys.set_realm(None);
+    state.reset();
     StatusCode::NO_CONTENT
 }
 
@@ -52,13 +49,14 @@ pub(crate) async fn clock(State(state): State<Arc<AppState>>, body: Bytes) -> Re
     }
 }
 
-/// `POST /admin/revoke` `{"user"?, "client"?, "token"?, "block"?}` → `{"revoked": N}`.
+/// `POST /admin/revoke` `{"user"?, "client"?, "token"?, "block"?, "cae"?}` →
+/// `{"revoked": N}`.
 pub(crate) async fn revoke(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let revocation = match serde_json::from_slice::<Revocation>(&body) {
         Ok(r) => r,
         Err(e) => {
             return bad_request(format!(
-                "expected {{\"user\", \"client\", \"token\", \"block\"}}: {e}"
+                "expected {{\"user\", \"client\", \"token\", \"block\", \"cae\"}}: {e}"
             ));
         }
     };
@@ -94,5 +92,6 @@ pub(crate) fn revoke_tokens(state: &AppState, revocation: &Revocation) -> Result
         revocation,
         user_object_id.as_deref(),
         token_uti.as_deref(),
+        state.now(),
     ))
 }

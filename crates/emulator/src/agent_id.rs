@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::app_tokens::{app_resource, app_token};
+use crate::cae::RequestedClaims;
 use crate::client_auth::{Credential, credential};
 use crate::config::{AgentIdentityConfig, UserConfig};
 use crate::entra_error::EntraError;
@@ -97,6 +98,7 @@ fn agent_claims(blueprint: &str, subject_facet: &str) -> Map<String, Value> {
 /// resource token of the two-hop chain).
 pub(crate) fn agent_app_token(
     state: &AppState,
+    realm: &Realm,
     form: &Form,
     agent: &AgentIdentityConfig,
 ) -> Result<Value, EntraError> {
@@ -104,9 +106,11 @@ pub(crate) fn agent_app_token(
     let resource = app_resource(state, form)?;
     app_token(
         state,
+        realm,
         &agent.client_id,
         &resource,
         agent_claims(&blueprint, AGENT_IDENTITY_FACET),
+        &RequestedClaims::from_form(form)?,
     )
 }
 
@@ -165,6 +169,7 @@ pub(crate) fn agent_user_token(
             nonce: None,
             client_info: user_tokens::asks_for_client_info(form),
             extra: agent_claims(&blueprint, AGENT_USER_FACET),
+            requested: RequestedClaims::from_form(form)?,
         },
     )
 }

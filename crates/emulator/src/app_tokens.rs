@@ -4,8 +4,10 @@
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use crate::cae::RequestedClaims;
 use crate::entra_error::EntraError;
 use crate::form::{Form, required};
+use crate::realm::Realm;
 use crate::state::AppState;
 
 /// The resource of a client-credentials `scope` (`{resource}/.default`), if known.
@@ -28,24 +30,27 @@ pub(crate) fn app_resource(state: &AppState, form: &Form) -> Result<String, Entr
     }
 }
 
-/// An app-only token for `client_id` to `resource`; `extra` claims override the defaults.
+/// An app-only token for `client_id` to `resource` in `realm`'s tenant, satisfying the
+/// request's `claims` (`requested`); `extra` claims override the defaults.
 pub(crate) fn app_token(
     state: &AppState,
+    realm: &Realm,
     client_id: &str,
     resource: &str,
     extra: Map<String, Value>,
+    requested: &RequestedClaims,
 ) -> Result<Value, EntraError> {
     let now = state.now();
-    let lifetime = state.config.token_lifetime_secs;
+    let lifetime = requested.lifetime(state, resource);
     let uti = uuid::Uuid::new_v4().simple().to_string();
     let service_principal = service_principal_id(client_id);
     let mut claims = json!({
         "aud": resource,
-        "iss": state.issuer(),
+        "iss": realm.issuer(&state.base_url),
         "iat": now,
         "nbf": now,
         "exp": now + lifetime,
-        "tid": state.config.tenant_id,
+        "tid": realm.tenant_id,
         "oid": service_principal,
         "sub": service_principal,
         "azp": client_id,
@@ -57,10 +62,14 @@ pub(crate) fn app_token(
     if let Some(object) = claims.as_object_mut() {
         object.extend(extra);
     }
-    state
-        .revocations
-        .record(&uti, &service_principal, client_id);
-    state.access_token_response(&claims, None)
+    requested.stamp(state, resource, &mut claims);
+    state.revocations.record(
+        &uti,
+        &service_principal,
+        client_id,
+        requested.is_cae(state, resource),
+    );
+    state.access_token_response(&claims, None, lifetime)
 }
 
 /// A stable object id for an app's service principal, derived from its client id.

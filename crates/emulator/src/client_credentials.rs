@@ -6,15 +6,18 @@ use serde_json::{Map, Value};
 
 use crate::agent_id;
 use crate::app_tokens::{app_resource, app_token};
+use crate::cae::RequestedClaims;
 use crate::client_auth;
 use crate::entra_error::EntraError;
 use crate::federation::TOKEN_EXCHANGE;
 use crate::form::Form;
+use crate::realm::Realm;
 use crate::state::AppState;
 
-/// `grant_type=client_credentials` at the token endpoint `token_endpoint`.
+/// `grant_type=client_credentials` at `realm`'s token endpoint `token_endpoint`.
 pub(crate) fn grant(
     state: &AppState,
+    realm: &Realm,
     form: &Form,
     token_endpoint: &str,
 ) -> Result<Value, EntraError> {
@@ -22,7 +25,7 @@ pub(crate) fn grant(
         .get("client_id")
         .and_then(|id| state.config.agent_by_client_id(id))
     {
-        return agent_id::agent_app_token(state, form, agent);
+        return agent_id::agent_app_token(state, realm, form, agent);
     }
     let app = client_auth::authenticate(state, form, token_endpoint, false)?;
     let client_id = app.client_id.as_str();
@@ -37,5 +40,6 @@ pub(crate) fn grant(
     } else {
         Map::new()
     };
-    app_token(state, client_id, &resource, extra)
+    let requested = RequestedClaims::from_form(form)?;
+    app_token(state, realm, client_id, &resource, extra, &requested)
 }

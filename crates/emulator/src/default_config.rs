@@ -2,7 +2,8 @@
 
 use crate::config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, UserConfig, names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
+    names,
 };
 
 const CONFIDENTIAL_SECRET_ID: &str = "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
@@ -32,6 +33,7 @@ fn resource(app_id_uri: &str, scopes: &[&str]) -> ResourceConfig {
     ResourceConfig {
         app_id_uri: app_id_uri.into(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        cae: false,
     }
 }
 
@@ -59,6 +61,11 @@ impl Default for EmulatorConfig {
             resources: resources(),
             users: users(),
             token_lifetime_secs: 3600,
+            cae_token_lifetime_secs: 24 * 3600,
+            other_tenants: vec![TenantConfig {
+                tenant_id: "2b3c4d5e-0000-4000-8000-00000000e0e1".into(),
+                domain: names::OTHER_TENANT_DOMAIN.into(),
+            }],
             device_code: DeviceCodeConfig::default(),
             auto_sign_in: None,
             managed_identities: managed_identities(),
@@ -115,10 +122,14 @@ fn apps() -> Vec<AppConfig> {
 
 fn resources() -> Vec<ResourceConfig> {
     vec![
-        resource(
-            "https://graph.microsoft.com",
-            &["User.Read", "Mail.Read", "Files.Read"],
-        ),
+        // Graph evaluates access continuously, as the real one does.
+        ResourceConfig {
+            cae: true,
+            ..resource(
+                "https://graph.microsoft.com",
+                &["User.Read", "Mail.Read", "Files.Read"],
+            )
+        },
         resource("https://storage.azure.com", &["user_impersonation"]),
         resource("api://AzureADTokenExchange", &[]),
         // The confidential app's own API, for on-behalf-of.

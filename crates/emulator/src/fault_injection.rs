@@ -27,7 +27,7 @@ pub(crate) async fn middleware(
     let Some(fault) = state.faults.take(endpoint) else {
         return next.run(request).await;
     };
-    if fault.delay_ms > 0 {
+    if fault.delay_ms > 0 && fault.kind != FaultKind::SlowBody {
         tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
     }
     injected_response(fault)
@@ -66,6 +66,25 @@ fn injected_response(fault: Fault) -> Response {
             "expires_in": 3600,
         }))
         .into_response(),
+        FaultKind::SlowBody => {
+            let delay = Duration::from_millis(fault.delay_ms);
+            let start = futures_util::stream::iter([Ok::<_, std::io::Error>(
+                axum::body::Bytes::from_static(b"{\"token_type\": \"Bearer\", "),
+            )]);
+            let rest = futures_util::stream::once(async move {
+                tokio::time::sleep(delay).await;
+                Ok(axum::body::Bytes::from_static(
+                    b"\"error\": \"temporarily_unavailable\", \"error_description\": \"AADSTS50196: injected slow body.\"}",
+                ))
+            });
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(futures_util::StreamExt::chain(
+                    start, rest,
+                )))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
         FaultKind::Drop => {
             let broken = futures_util::stream::iter([
                 Ok(axum::body::Bytes::from_static(

@@ -16,6 +16,9 @@ pub enum FaultKind {
     Malformed,
     /// Send the headers, then break the connection in the middle of the body.
     Drop,
+    /// Send the headers and the start of a token response at once, the rest of the
+    /// body only after `delay_ms` (a body slower than a client's timeout).
+    SlowBody,
     /// Answer 200 with a body holding both `error` and `access_token`.
     ErrorAndToken,
 }
@@ -40,7 +43,8 @@ pub struct Fault {
     /// How many requests it affects; none means every one until reset.
     #[serde(default)]
     pub times: Option<u32>,
-    /// A delay before answering (or before the fault), in milliseconds.
+    /// A delay before answering (or before the fault; for [`FaultKind::SlowBody`],
+    /// inside the body), in milliseconds.
     #[serde(default)]
     pub delay_ms: u64,
 }

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::cae;
 use crate::state::AppState;
 
 /// The app id URI whose tokens `/v1.0/me` accepts.
@@ -31,7 +32,9 @@ fn graph_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// `GET /v1.0/me`: the signed-in user for a delegated token; 400 for an app-only
-/// token; 401 `InvalidAuthenticationToken` for an expired, revoked or invalid one.
+/// token; 401 `InvalidAuthenticationToken` for an expired, revoked or invalid one; 401
+/// with an `insufficient_claims` challenge for a CAE token issued before a critical
+/// event.
 pub(crate) async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -54,6 +57,9 @@ pub(crate) async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -
             "Access token has expired, was revoked, or is not valid for this resource.",
         );
     };
+    if let Some(challenge) = cae::challenge(&state, &claims) {
+        return challenge;
+    }
     if claims["idtyp"].as_str() != Some("user") {
         return graph_error(
             StatusCode::BAD_REQUEST,

@@ -44,6 +44,7 @@ mod app_tokens;
 mod arc_keys;
 mod auth_codes;
 mod authorize;
+mod cae;
 mod client_auth;
 mod client_credentials;
 mod config;
@@ -73,7 +74,8 @@ mod user_tokens;
 pub use app_certificate::AppCertificate;
 pub use config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, UserConfig, names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
+    names,
 };
 pub use entra_error::EntraError;
 pub use error::EmulatorError;

@@ -370,6 +370,12 @@ impl EmulatorHandle {
         self.state.reset_counters();
     }
 
+    /// Forgets counters, faults, revocations and an Arc realm (as `POST /admin/reset`
+    /// does).
+    pub fn reset(&self) {
+        self.state.reset();
+    }
+
     /// Injects a fault (as `POST /admin/faults` does).
     pub fn inject(&self, fault: Fault) {
         self.state.faults.add(fault);

@@ -6,8 +6,6 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use crate::realm::Realm;
-
 /// A refresh token's grant.
 #[derive(Clone, Debug)]
 pub(crate) struct RefreshGrant {
@@ -15,7 +13,6 @@ pub(crate) struct RefreshGrant {
     pub(crate) client_id: String,
     /// FOCI family of the client it was issued to.
     pub(crate) family: Option<String>,
-    pub(crate) realm: Realm,
     pub(crate) expires_at: u64,
     pub(crate) revoked: bool,
 }
@@ -72,13 +69,32 @@ pub struct Revocation {
     /// resource does once it has revoked a user's sessions for good).
     #[serde(default)]
     pub block: bool,
+    /// A critical event (CAE) for the user or client instead: CAE-capable resources answer
+    /// its CAE tokens issued so far with an `insufficient_claims` challenge asking for a
+    /// token issued after the event; its other access tokens are revoked as without
+    /// `cae`; its refresh tokens stay valid, so a client recovers by asking again with
+    /// the challenge's claims.
+    #[serde(default)]
+    pub cae: bool,
+}
+
+/// An access token the emulator issued, as revocation finds it.
+struct Issued {
+    /// The user's or service principal's object id.
+    subject: String,
+    client_id: String,
+    /// Whether it is a CAE token.
+    cae: bool,
 }
 
 #[derive(Default)]
 struct Revoked {
-    /// `uti` of each access token issued → (user or service principal oid, client id).
-    issued: HashMap<String, (String, String)>,
+    /// Each access token issued, by `uti`.
+    issued: HashMap<String, Issued>,
     utis: HashSet<String>,
+    /// CAE tokens issued before a critical event for their subject, by `uti`, with the
+    /// event's time.
+    challenged: HashMap<String, u64>,
     /// Subjects (user object ids, client ids) refused at the resource from now on.
     blocked: HashSet<String>,
 }
@@ -88,11 +104,24 @@ struct Revoked {
 pub(crate) struct Revocations(Mutex<Revoked>);
 
 impl Revocations {
-    /// Remembers an issued access token so that revoking its user or client finds it.
-    pub(crate) fn record(&self, uti: &str, subject: &str, client_id: &str) {
-        lock(&self.0)
-            .issued
-            .insert(uti.to_owned(), (subject.to_owned(), client_id.to_owned()));
+    /// Remembers an issued access token (`cae` for a CAE token) so that revoking its user
+    /// or client finds it.
+    pub(crate) fn record(&self, uti: &str, subject: &str, client_id: &str, cae: bool) {
+        lock(&self.0).issued.insert(
+            uti.to_owned(),
+            Issued {
+                subject: subject.to_owned(),
+                client_id: client_id.to_owned(),
+                cae,
+            },
+        );
+    }
+
+    /// The time of the critical event a CAE token with these claims was issued before,
+    /// if there was one.
+    pub(crate) fn critical_event_for(&self, claims: &serde_json::Value) -> Option<u64> {
+        let uti = claims["uti"].as_str()?;
+        lock(&self.0).challenged.get(uti).copied()
     }
 
     /// Whether an access token with these claims was revoked or its subject blocked.
@@ -104,30 +133,38 @@ impl Revocations {
             || revoked.blocked.contains(named("azp"))
     }
 
-    /// Revokes what `revocation` names; `user_object_id` is its user's object id, and
-    /// `token_uti` the `uti` of its token when that is an access token. Returns how many
-    /// tokens it revoked.
+    /// Revokes what `revocation` names at `now`; `user_object_id` is its user's object
+    /// id, and `token_uti` the `uti` of its token when that is an access token. Returns
+    /// how many tokens it revoked (or, for a critical event, challenged).
     pub(crate) fn revoke(
         &self,
         refresh_tokens: &RefreshTokens,
         revocation: &Revocation,
         user_object_id: Option<&str>,
         token_uti: Option<&str>,
+        now: u64,
     ) -> usize {
         let mut revoked = lock(&self.0);
         let Revoked {
             issued,
             utis,
+            challenged,
             blocked,
         } = &mut *revoked;
         let mut count = 0;
         let subject_matches = |subject: &str, client: &str| {
             user_object_id == Some(subject) || revocation.client.as_deref() == Some(client)
         };
-        for (uti, (subject, client)) in issued.iter() {
-            if subject_matches(subject, client) && utis.insert(uti.clone()) {
-                count += 1;
+        for (uti, token) in issued.iter() {
+            if !subject_matches(&token.subject, &token.client_id) {
+                continue;
             }
+            let newly = if revocation.cae && token.cae {
+                challenged.insert(uti.clone(), now).is_none()
+            } else {
+                utis.insert(uti.clone())
+            };
+            count += usize::from(newly);
         }
         if let Some(uti) = token_uti
             && utis.insert(uti.to_owned())
@@ -135,7 +172,7 @@ impl Revocations {
             count += 1;
         }
         count += refresh_tokens.revoke(|token, grant| {
-            subject_matches(&grant.user_object_id, &grant.client_id)
+            (!revocation.cae && subject_matches(&grant.user_object_id, &grant.client_id))
                 || revocation.token.as_deref() == Some(token)
         });
         if revocation.block {
@@ -148,6 +185,7 @@ impl Revocations {
     pub(crate) fn clear(&self) {
         let mut revoked = lock(&self.0);
         revoked.utis.clear();
+        revoked.challenged.clear();
         revoked.blocked.clear();
     }
 }

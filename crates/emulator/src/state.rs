@@ -137,6 +137,14 @@ impl AppState {
         *self.lock() = Counters::default();
     }
 
+    /// Counters, faults and revocations forgotten.
+    pub(crate) fn reset(&self) {
+        self.reset_counters();
+        self.faults.clear();
+        self.revocations.clear();
+        self.arc_keys.set_realm(None);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Counters> {
         self.counters
             .lock()
@@ -156,14 +164,14 @@ impl AppState {
     }
 
     /// The part of every token endpoint answer that carries the access token: `claims`
-    /// signed, with `scope` when given, and `refresh_in` (half the lifetime) for
-    /// lifetimes of two hours or more, as Entra does.
+    /// signed, with `scope` when given, its `lifetime`, and `refresh_in` (half the
+    /// lifetime) for lifetimes of two hours or more, as Entra does.
     pub(crate) fn access_token_response(
         &self,
         claims: &serde_json::Value,
         scope: Option<String>,
+        lifetime: u64,
     ) -> Result<serde_json::Value, EntraError> {
-        let lifetime = self.config.token_lifetime_secs;
         let mut response = serde_json::json!({ "token_type": "Bearer" });
         if let Some(scope) = scope {
             response["scope"] = scope.into();

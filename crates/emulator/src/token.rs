@@ -40,7 +40,7 @@ fn answer(state: &AppState, realm: &Realm, body: &[u8]) -> Result<Value, EntraEr
     state.count_grant(grant_type);
     let token_endpoint = realm.token_endpoint(&state.base_url);
     match grant_type {
-        "client_credentials" => client_credentials::grant(state, &form, &token_endpoint),
+        "client_credentials" => client_credentials::grant(state, realm, &form, &token_endpoint),
         "authorization_code" => {
             let app = client_auth::authenticate(state, &form, &token_endpoint, true)?;
             authorize::redeem(state, &form, &app.client_id)
@@ -49,7 +49,7 @@ fn answer(state: &AppState, realm: &Realm, body: &[u8]) -> Result<Value, EntraEr
             client_auth::authenticate(state, &form, &token_endpoint, true)?;
             device::poll(state, &form)
         }
-        "refresh_token" => user_grants::refresh(state, &form, &token_endpoint),
+        "refresh_token" => user_grants::refresh(state, realm, &form, &token_endpoint),
         JWT_BEARER_GRANT => user_grants::on_behalf_of(state, realm, &form, &token_endpoint),
         "user_fic" => agent_id::agent_user_token(state, realm, &form),
         other => Err(EntraError::new(

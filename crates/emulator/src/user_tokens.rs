@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use crate::cae::RequestedClaims;
 use crate::config::{ResourceConfig, UserConfig};
 use crate::entra_error::EntraError;
 use crate::form::Form;
@@ -136,6 +137,8 @@ pub(crate) struct UserGrant<'a> {
     pub(crate) client_info: bool,
     /// Extra access token claims (Agent ID's `xms_*`).
     pub(crate) extra: Map<String, Value>,
+    /// What the request's `claims` parameter asks of the access token.
+    pub(crate) requested: RequestedClaims,
 }
 
 /// Whether the request asks for `client_info` (`client_info=1`).
@@ -148,11 +151,18 @@ pub(crate) fn asks_for_client_info(form: &Form) -> bool {
 pub(crate) fn issue(state: &AppState, grant: UserGrant<'_>) -> Result<Value, EntraError> {
     let now = state.now();
     let uti = uuid::Uuid::new_v4().simple().to_string();
-    let claims = access_token_claims(state, &grant, &uti, now);
-    state
-        .revocations
-        .record(&uti, &grant.user.object_id, grant.client_id);
-    let mut response = state.access_token_response(&claims, Some(grant.scopes.granted()))?;
+    let resource = grant.scopes.resource.as_str();
+    let lifetime = grant.requested.lifetime(state, resource);
+    let mut claims = access_token_claims(state, &grant, &uti, now, lifetime);
+    grant.requested.stamp(state, resource, &mut claims);
+    state.revocations.record(
+        &uti,
+        &grant.user.object_id,
+        grant.client_id,
+        grant.requested.is_cae(state, resource),
+    );
+    let mut response =
+        state.access_token_response(&claims, Some(grant.scopes.granted()), lifetime)?;
     if grant.scopes.wants("openid") {
         response["id_token"] = json!(id_token(state, &grant, now)?);
     }
@@ -171,7 +181,6 @@ pub(crate) fn issue(state: &AppState, grant: UserGrant<'_>) -> Result<Value, Ent
             user_object_id: grant.user.object_id.clone(),
             client_id: grant.client_id.to_owned(),
             family,
-            realm: grant.realm.clone(),
             expires_at: now + REFRESH_TOKEN_LIFETIME_SECS,
             revoked: false,
         });
@@ -180,15 +189,22 @@ pub(crate) fn issue(state: &AppState, grant: UserGrant<'_>) -> Result<Value, Ent
     Ok(response)
 }
 
-/// The access token's claims, issued at `now`; `grant.extra` overrides the defaults.
-fn access_token_claims(state: &AppState, grant: &UserGrant<'_>, uti: &str, now: u64) -> Value {
+/// The access token's claims, issued at `now` for `lifetime` seconds; `grant.extra`
+/// overrides the defaults.
+fn access_token_claims(
+    state: &AppState,
+    grant: &UserGrant<'_>,
+    uti: &str,
+    now: u64,
+    lifetime: u64,
+) -> Value {
     let user = grant.user;
     let mut claims = json!({
         "aud": grant.scopes.resource,
         "iss": grant.realm.issuer(&state.base_url),
         "iat": now,
         "nbf": now,
-        "exp": now + state.config.token_lifetime_secs,
+        "exp": now + lifetime,
         "tid": grant.realm.tenant_id,
         "oid": user.object_id,
         "sub": pairwise_subject(&user.object_id, grant.client_id),
@@ -243,7 +259,7 @@ fn client_info(grant: &UserGrant<'_>) -> String {
         Some(policy) => format!("{}-{policy}", grant.user.object_id),
         None => grant.user.object_id.clone(),
     };
-    let info = json!({"uid": uid, "utid": grant.realm.tenant_id});
+    let info = json!({"uid": uid, "utid": grant.realm.home_tenant_id});
     URL_SAFE_NO_PAD.encode(info.to_string())
 }
 
@@ -277,6 +293,7 @@ pub(crate) fn issue_remembered(
             nonce,
             client_info: asks_for_client_info(form),
             extra: Map::new(),
+            requested: RequestedClaims::from_form(form)?,
         },
     )
 }

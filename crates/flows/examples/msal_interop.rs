@@ -153,7 +153,7 @@ async fn write(context: &Context, cache_file: &str, tokens_file: &str) -> Result
 
     let public = public_client(context, cache)?;
     let token = public
-        .acquire_token_by_device_code(&Scopes::new(["User.Read"])?, |info| {
+        .acquire_token_by_device_code(&Scopes::new(["User.Read"])?, &Default::default(), |info| {
             approve(context, info.user_code.clone());
         })
         .await?;

@@ -9,12 +9,13 @@
 //!   as `user_federated_identity_credential` → a delegated token.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{
-    AccessToken, BoxFuture, ClientId, Clock, Error, Result, Scopes, Secret, SystemClock, TenantId,
-    TokenCredential, TokenRequestOptions,
+    AccessToken, BoxFuture, Cached, ClientId, Clock, Error, Result, Scopes, Secret, SystemClock,
+    TenantId, TokenCredential, TokenRequestOptions,
 };
 
 use crate::authority::Authority;
@@ -180,11 +181,91 @@ impl AgentIdSettings {
 /// Hop 1 (the blueprint's token for this agent, by `fmi_path`) and hop 2 (the agent's
 /// token for the resource) are each cached; a call while both are valid makes no
 /// request, and when only hop 2's token expired only hop 2 runs again. Errors name the
-/// hop that failed. Constructing it does no I/O.
+/// hop that failed. A forced refresh (after a resource rejected the token) redoes hop 2;
+/// if that token is rejected too, or hop 2 refuses T1, hop 1 is redone as well. A
+/// claims challenge goes to hop 2. Constructing it does no I/O.
 #[derive(Debug)]
 pub struct AgentIdentityCredential {
-    agent: ConfidentialClient,
-    resource: Scopes,
+    chain: Chain,
+}
+
+/// What both chains hold: the agent identity's client (its assertion is T1), the
+/// blueprint's T1, the resource, and what the last forced refresh gave.
+#[derive(Debug)]
+pub struct Chain {
+    pub(crate) agent: ConfidentialClient,
+    pub(crate) t1: Arc<BlueprintToken>,
+    pub(crate) tenant: TenantId,
+    pub(crate) resource: Scopes,
+    pub(crate) forced: ForcedRefreshes,
+}
+
+impl Chain {
+    /// Agent ID chains get tokens in their own tenant only: another is a configuration
+    /// error.
+    pub(crate) fn check_tenant(&self, options: &TokenRequestOptions) -> Result<()> {
+        match &options.tenant_id {
+            Some(tenant) if !tenant.as_str().eq_ignore_ascii_case(self.tenant.as_str()) => {
+                Err(Error::configuration(format!(
+                    "tenant_id {tenant}: an Entra Agent ID chain gets tokens in its own tenant ({}) only",
+                    self.tenant
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Hop 2, the agent's token for `scopes`: from the cache unless `force_refresh` or
+    /// `claims`; with `refresh_chain`, hop 1 is redone first, and then hop 2.
+    pub(crate) async fn agent_token(
+        &self,
+        scopes: &Scopes,
+        claims: Option<&str>,
+        force_refresh: bool,
+        refresh_chain: bool,
+    ) -> Result<AccessToken> {
+        if refresh_chain {
+            tracing::debug!("refreshing the whole Agent ID chain, from hop 1");
+            self.t1.token(true).await?;
+        }
+        let no_options = TokenRequestOptions::default();
+        let mut request = AppTokenRequest::new(scopes, &no_options).hop(2);
+        request.force_refresh = force_refresh || refresh_chain;
+        request.claims = claims;
+        self.agent.app_token(&request).await
+    }
+}
+
+/// True for a refusal of the chain's own tokens (T1 as client assertion, T2 as user
+/// credential): worth one more try with a fresh chain.
+pub(crate) fn refuses_the_chain(error: &Error) -> bool {
+    matches!(error, Error::TokenExchange { error, error_codes, .. }
+        if error == "invalid_client" || (error == "invalid_grant" && error_codes.contains(&50013)))
+}
+
+/// The token the last forced refresh of a chain gave (a digest): a forced refresh that
+/// comes while that very token is the cached one means the resource rejected the fresh
+/// token too, so the whole chain is refreshed.
+#[derive(Debug, Default)]
+pub struct ForcedRefreshes(Mutex<Option<[u8; 32]>>);
+
+impl ForcedRefreshes {
+    fn digest(token: &AccessToken) -> [u8; 32] {
+        Sha256::digest(token.secret.expose_secret().as_bytes()).into()
+    }
+
+    /// Whether `cached` is the token the last forced refresh gave.
+    pub(crate) fn rejected_again(&self, cached: &Cached) -> bool {
+        let (Cached::Fresh(token) | Cached::RefreshDue(token)) = cached else {
+            return false;
+        };
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) == Some(Self::digest(token))
+    }
+
+    /// Remembers what a forced refresh gave.
+    pub(crate) fn remember(&self, token: &AccessToken) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Self::digest(token));
+    }
 }
 
 /// Builds an Agent ID credential: [`AgentIdentityCredential::builder`] for the two-hop
@@ -198,6 +279,7 @@ pub struct AgentIdBuilder<C> {
     cache: Option<SharedTokenCache>,
     http: Option<HttpClient>,
     clock: Arc<dyn Clock>,
+    client_capabilities: Vec<String>,
     credential: PhantomData<fn() -> C>,
 }
 
@@ -218,22 +300,17 @@ pub trait AgentChain: sealed::Chain {}
 impl<C: sealed::Chain> AgentChain for C {}
 
 pub(crate) mod sealed {
-    use tokenhop_core::{Result, Scopes};
+    use tokenhop_core::Result;
 
     use super::AgentIdentities;
-    use crate::confidential::ConfidentialClient;
 
     /// What [`super::AgentIdBuilder::build`] needs of a chain; not nameable outside.
     pub trait Chain: Sized {
         /// Whether the chain needs an agent user (three hops).
         const NEEDS_USER: bool;
 
-        /// The credential from validated settings and the agent identity's client.
-        fn assemble(
-            identities: AgentIdentities,
-            agent: ConfidentialClient,
-            resource: Scopes,
-        ) -> Result<Self>;
+        /// The credential from validated settings and the chain's clients.
+        fn assemble(identities: AgentIdentities, chain: super::Chain) -> Result<Self>;
     }
 }
 
@@ -247,8 +324,19 @@ impl<C: AgentChain> AgentIdBuilder<C> {
             cache: None,
             http: None,
             clock: Arc::new(SystemClock),
+            client_capabilities: Vec::new(),
             credential: PhantomData,
         }
+    }
+
+    /// Client capabilities of every hop (see
+    /// [`crate::ConfidentialClientBuilder::client_capabilities`]).
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
     }
 
     /// The blueprint's credential (normally a certificate).
@@ -325,21 +413,30 @@ impl<C: AgentChain> AgentIdBuilder<C> {
         .cache(cache.clone())
         .http(http.clone())
         .clock(Arc::clone(&self.clock))
+        .client_capabilities(self.client_capabilities.clone())
         .build()?;
-        let t1 = BlueprintToken {
-            blueprint: Arc::new(blueprint),
+        let t1 = Arc::new(BlueprintToken {
+            blueprint,
             fmi_path: identities.agent_id.as_str().to_owned(),
-        };
+        });
         let agent = ConfidentialClient::builder(
             identities.agent_id.clone(),
             authority,
-            ClientCredential::assertion_source(t1),
+            ClientCredential::Assertion(Arc::clone(&t1) as Arc<dyn AssertionSource>),
         )
         .cache(cache)
         .http(http)
         .clock(self.clock)
+        .client_capabilities(self.client_capabilities)
         .build()?;
-        C::assemble(identities, agent, self.resource.scopes()?)
+        let chain = Chain {
+            agent,
+            t1,
+            tenant: identities.tenant_id.clone(),
+            resource: self.resource.scopes()?,
+            forced: ForcedRefreshes::default(),
+        };
+        C::assemble(identities, chain)
     }
 }
 
@@ -355,36 +452,37 @@ pub(crate) fn only_for(resource: &Scopes, requested: &Scopes, credential: &str) 
     }
 }
 
-/// Hop 1 as the agent's client assertion: the blueprint's (cached) token for this agent.
-struct BlueprintToken {
-    blueprint: Arc<ConfidentialClient>,
+/// Hop 1, and as such the agent's client assertion: the blueprint's (cached) token for
+/// this agent (not nameable outside the crate).
+#[derive(Debug)]
+pub struct BlueprintToken {
+    blueprint: ConfidentialClient,
     fmi_path: String,
+}
+
+impl BlueprintToken {
+    /// T1, from the cache unless `force_refresh`.
+    async fn token(&self, force_refresh: bool) -> Result<AccessToken> {
+        let scopes = Scopes::new([TOKEN_EXCHANGE_SCOPE])?;
+        let no_options = TokenRequestOptions::default();
+        let mut request = AppTokenRequest::new(&scopes, &no_options).hop(1);
+        request.extra_fields = vec![("fmi_path".to_owned(), self.fmi_path.clone())];
+        request.force_refresh = force_refresh;
+        self.blueprint.app_token(&request).await
+    }
 }
 
 impl AssertionSource for BlueprintToken {
     fn assertion<'a>(&'a self, _context: &'a AssertionContext) -> BoxFuture<'a, Result<Secret>> {
-        Box::pin(async move {
-            let scopes = Scopes::new([TOKEN_EXCHANGE_SCOPE])?;
-            let request = AppTokenRequest {
-                scopes: &scopes,
-                extra_fields: vec![("fmi_path".to_owned(), self.fmi_path.clone())],
-                hop: Some(1),
-                force_refresh: false,
-            };
-            Ok(self.blueprint.app_token(&request).await?.secret)
-        })
+        Box::pin(async move { Ok(self.token(false).await?.secret) })
     }
 }
 
 impl sealed::Chain for AgentIdentityCredential {
     const NEEDS_USER: bool = false;
 
-    fn assemble(
-        _identities: AgentIdentities,
-        agent: ConfidentialClient,
-        resource: Scopes,
-    ) -> Result<Self> {
-        Ok(Self { agent, resource })
+    fn assemble(_identities: AgentIdentities, chain: Chain) -> Result<Self> {
+        Ok(Self { chain })
     }
 }
 
@@ -394,20 +492,41 @@ impl AgentIdentityCredential {
         AgentIdBuilder::new(settings)
     }
 
-    /// The app-only token of the agent identity for its resource.
+    /// The app-only token of the agent identity for its resource; `options` as the type
+    /// describes (no other tenant).
     pub async fn token(&self, options: &TokenRequestOptions) -> Result<AccessToken> {
-        let request = AppTokenRequest {
-            scopes: &self.resource,
-            extra_fields: Vec::new(),
-            hop: Some(2),
-            force_refresh: options.force_refresh,
+        let chain = &self.chain;
+        chain.check_tenant(options)?;
+        let claims = options.claims.as_deref();
+        if !(options.force_refresh || claims.is_some()) {
+            let request = AppTokenRequest::new(&chain.resource, options).hop(2);
+            return chain.agent.app_token(&request).await;
+        }
+        let endpoint = chain.agent.endpoint(None)?;
+        let cached = chain
+            .agent
+            .cached(&endpoint, None, &chain.resource, None)
+            .await?;
+        let whole_chain = chain.forced.rejected_again(&cached);
+        let token = match chain
+            .agent_token(&chain.resource, claims, true, whole_chain)
+            .await
+        {
+            Err(error) if !whole_chain && refuses_the_chain(&error) => {
+                tracing::debug!(%error, "hop 2 refused T1; refreshing hop 1");
+                chain
+                    .agent_token(&chain.resource, claims, true, true)
+                    .await?
+            }
+            outcome => outcome?,
         };
-        self.agent.app_token(&request).await
+        chain.forced.remember(&token);
+        Ok(token)
     }
 
     /// The token cache every hop uses.
     pub fn cache(&self) -> &SharedTokenCache {
-        self.agent.cache()
+        self.chain.agent.cache()
     }
 }
 
@@ -419,7 +538,7 @@ impl TokenCredential for AgentIdentityCredential {
         options: &'a TokenRequestOptions,
     ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(async move {
-            only_for(&self.resource, scopes, "agent identity")?;
+            only_for(&self.chain.resource, scopes, "agent identity")?;
             self.token(options).await
         })
     }

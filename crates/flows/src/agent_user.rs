@@ -1,5 +1,7 @@
 //! The Entra Agent ID three-hop chain: a delegated token for the agent user.
 
+use std::sync::Mutex;
+
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{
     AccessToken, BoxFuture, Cached, Error, Result, Scopes, Secret, TokenCredential,
@@ -7,36 +9,38 @@ use tokenhop_core::{
 };
 
 use crate::agent_id::{
-    AgentIdBuilder, AgentIdSettings, AgentIdentities, AgentUser, TOKEN_EXCHANGE_SCOPE, only_for,
-    sealed,
+    AgentIdBuilder, AgentIdSettings, AgentIdentities, AgentUser, Chain, TOKEN_EXCHANGE_SCOPE,
+    only_for, refuses_the_chain, sealed,
 };
 use crate::cache_slot::read_cache;
-use crate::confidential::{AppTokenRequest, ConfidentialClient};
 use crate::http::Form;
 use crate::oidc_scopes::with_oidc_scopes;
+use crate::response::home_account_id;
 
 /// The three-hop chain: the blueprint's T1 (hop 1, cached per agent under its
 /// `fmi_path` key), the agent identity's T2 (hop 2, cached), and the agent user's
-/// delegated token by `user_fic` (hop 3, cached under the user's account, recorded with
-/// `account_source=user_fic` as MSAL does). A call while all three are valid makes no
-/// request; when only hop 3's token expired only hop 3 runs. Errors name their hop.
-/// Build it with [`AgentUserCredential::builder`]; that does no I/O.
+/// delegated token by `user_fic` (hop 3, cached under the account the response's
+/// `client_info` names, recorded with `account_source=user_fic` as MSAL does). A call
+/// while all three are valid makes no request; when only hop 3's token expired only hop
+/// 3 runs. Errors name their hop.
+///
+/// A forced refresh (after a resource rejected the token) redoes hop 3; if hop 3
+/// refuses T1 or T2, or the resource rejects that new token too, hops 1 and 2 are redone
+/// as well. A claims challenge goes to hop 3. Build it with
+/// [`AgentUserCredential::builder`]; that does no I/O.
 #[derive(Debug)]
 pub struct AgentUserCredential {
-    agent: ConfidentialClient,
+    chain: Chain,
     identities: AgentIdentities,
     user: AgentUser,
-    resource: Scopes,
+    /// The agent user's account as hop 3's `client_info` named it (`uid.utid`).
+    home_account_id: Mutex<Option<String>>,
 }
 
 impl sealed::Chain for AgentUserCredential {
     const NEEDS_USER: bool = true;
 
-    fn assemble(
-        identities: AgentIdentities,
-        agent: ConfidentialClient,
-        resource: Scopes,
-    ) -> Result<Self> {
+    fn assemble(identities: AgentIdentities, chain: Chain) -> Result<Self> {
         let user = identities
             .agent_user
             .clone()
@@ -44,10 +48,10 @@ impl sealed::Chain for AgentUserCredential {
                 missing: vec!["agent_user_id or agent_user_upn".into()],
             })?;
         Ok(Self {
-            agent,
+            chain,
             identities,
             user,
-            resource,
+            home_account_id: Mutex::new(None),
         })
     }
 }
@@ -74,71 +78,117 @@ impl AgentUserCredential {
         AgentIdBuilder::new(settings)
     }
 
-    /// The agent user's delegated token for the configured resource.
+    /// The agent user's delegated token for the configured resource; `options` as the
+    /// type describes (no other tenant).
     pub async fn token(&self, options: &TokenRequestOptions) -> Result<AccessToken> {
-        self.agent
+        let chain = &self.chain;
+        chain.check_tenant(options)?;
+        let claims = options.claims.as_deref();
+        let forced = options.force_refresh || claims.is_some();
+        chain
+            .agent
             .flights()
             .acquire(
-                format!("agent-user|{}", self.resource),
-                options.force_refresh,
+                format!("agent-user|{}|{}", chain.resource, claims.unwrap_or_default()),
+                forced,
                 || self.cached(),
-                || self.hop3(),
+                || async move {
+                    if !forced {
+                        return self.hop3(claims, false).await;
+                    }
+                    let whole_chain = chain.forced.rejected_again(&self.cached().await?);
+                    let token = match self.hop3(claims, whole_chain).await {
+                        Err(error) if !whole_chain && refuses_the_chain(&error) => {
+                            tracing::debug!(%error, "hop 3 refused the chain's tokens; refreshing hops 1 and 2");
+                            self.hop3(claims, true).await?
+                        }
+                        outcome => outcome?,
+                    };
+                    chain.forced.remember(&token);
+                    Ok(token)
+                },
             )
             .await
     }
 
-    async fn hop3(&self) -> Result<AccessToken> {
+    /// Hop 3 (after hops 1 and 2 again with `refresh_chain`), with `claims`.
+    async fn hop3(&self, claims: Option<&str>, refresh_chain: bool) -> Result<AccessToken> {
+        let chain = &self.chain;
         let exchange = Scopes::new([TOKEN_EXCHANGE_SCOPE])?;
-        let t2 = self
-            .agent
-            .app_token(&AppTokenRequest {
-                scopes: &exchange,
-                extra_fields: Vec::new(),
-                hop: Some(2),
-                force_refresh: false,
-            })
+        let t2 = chain
+            .agent_token(&exchange, None, false, refresh_chain)
             .await?
             .secret;
-        let form = hop3_form(&self.identities, &self.user, &self.resource, &t2);
+        let form = hop3_form(&self.identities, &self.user, &chain.resource, &t2);
+        let form = chain.agent.with_claims(form, claims)?;
         let anchor = self.user.anchor_mailbox(&self.identities.tenant_id);
-        let response = self
+        let endpoint = chain.agent.endpoint(None)?;
+        let response = chain
             .agent
-            .post_authenticated(form, &[("X-AnchorMailbox", anchor.as_str())], Some(3))
+            .post_authenticated(
+                &endpoint,
+                form,
+                &[("X-AnchorMailbox", anchor.as_str())],
+                Some(3),
+            )
             .await?;
-        self.agent
-            .store("user_fic", &self.resource, &response, &[])
+        if let Some(home) = home_account_id(&response) {
+            *self
+                .home_account_id
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(home);
+        }
+        chain
+            .agent
+            .store(&endpoint, "user_fic", &chain.resource, &response, &[])
             .await
     }
 
     /// The token cache every hop uses.
     pub fn cache(&self) -> &SharedTokenCache {
-        self.agent.cache()
+        self.chain.agent.cache()
     }
 
     async fn cached(&self) -> Result<Cached> {
+        let endpoint = self.chain.agent.endpoint(None)?;
         match self.home_account_id().await? {
-            Some(home) => self.agent.cached(Some(&home), &self.resource, None).await,
+            Some(home) => {
+                self.chain
+                    .agent
+                    .cached(&endpoint, Some(&home), &self.chain.resource, None)
+                    .await
+            }
             None => Ok(Cached::Missing),
         }
     }
 
-    /// The agent user's account: `{oid}.{tenant}` when configured by object id (Entra's
-    /// `client_info`), else the cached account whose username is the UPN.
+    /// The agent user's account: as hop 3's `client_info` named it, else the cached
+    /// account of this realm whose object id or username is the configured user's (a
+    /// cache another process filled).
     async fn home_account_id(&self) -> Result<Option<String>> {
-        match &self.user {
-            AgentUser::ObjectId(oid) => Ok(Some(format!("{oid}.{}", self.identities.tenant_id))),
-            AgentUser::Upn(upn) => {
-                let environment = self.agent.authority().environment();
-                let realm = self.agent.authority().realm().to_owned();
-                read_cache(self.cache(), |c| {
-                    c.accounts(&environment)
-                        .into_iter()
-                        .find(|a| a.username.eq_ignore_ascii_case(upn) && a.realm == realm)
-                        .map(|a| a.home_account_id)
-                })
-                .await
-            }
+        if let Some(home) = self
+            .home_account_id
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Ok(Some(home));
         }
+        let authority = self.chain.agent.authority();
+        let (environment, realm) = (authority.environment(), authority.realm());
+        read_cache(self.cache(), |c| {
+            c.accounts(&environment)
+                .into_iter()
+                .find(|a| {
+                    a.realm.eq_ignore_ascii_case(realm)
+                        && match &self.user {
+                            AgentUser::ObjectId(oid) => a.local_account_id == *oid,
+                            AgentUser::Upn(upn) => a.username.eq_ignore_ascii_case(upn),
+                        }
+                })
+                .map(|a| a.home_account_id)
+        })
+        .await
     }
 }
 
@@ -150,7 +200,7 @@ impl TokenCredential for AgentUserCredential {
         options: &'a TokenRequestOptions,
     ) -> BoxFuture<'a, Result<AccessToken>> {
         Box::pin(async move {
-            only_for(&self.resource, scopes, "agent user")?;
+            only_for(&self.chain.resource, scopes, "agent user")?;
             self.token(options).await
         })
     }

@@ -1,6 +1,6 @@
 //! [`BearerClient`]: an HTTP client for protected resources that adds
 //! `Authorization: Bearer …` from a token provider to every request and survives one
-//! revoked or expired token.
+//! revoked or expired token, or one claims challenge (CAE).
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use tokenhop_core::{
     AccessToken, BlockingTokenProvider, Error, Result, TokenProvider, blocking_to_async,
 };
 
+use crate::claims::insufficient_claims;
 use crate::http::{HttpClient, check_resource_url, loggable, send_with_token};
 
 /// How much of a 401 body is read to see why the token was refused.
@@ -54,9 +55,14 @@ impl BearerClientBuilder {
 /// have no whole-request timeout: the HTTP client's connect and read (idle between
 /// bytes) timeouts apply, so a large download takes as long as it needs.
 ///
-/// On a `401` whose body says `InvalidAuthenticationToken` or whose `WWW-Authenticate`
-/// says `invalid_token`, it asks the provider for a refreshed token once and sends the
-/// request once more. A second such `401` is [`Error::TokenExpired`]. Any other
+/// On a `401` whose `WWW-Authenticate` is a claims challenge (`error="insufficient_claims"`,
+/// `claims="<base64>"`, as CAE resources send after a critical event), it asks the
+/// provider for a token with those claims ([`TokenProvider::token_with_claims`]) and
+/// sends the request once more; on a `401` whose body says `InvalidAuthenticationToken`
+/// or whose `WWW-Authenticate` says `invalid_token`, it asks for a refreshed token once
+/// and sends it once more. One retry, never more: a second claims challenge is
+/// [`Error::InsufficientClaims`] carrying the claims (for whoever can satisfy them, e.g.
+/// an interactive sign-in), a second rejection [`Error::TokenExpired`]. Any other
 /// response, including other `401`s, is returned untouched.
 #[derive(Clone)]
 pub struct BearerClient {
@@ -167,16 +173,33 @@ impl BearerClient {
             return Ok(BearerResponse { response });
         };
         let (response, rejection) = inspect_rejection(response).await?;
-        let Some(first_reason) = rejection else {
-            return Ok(BearerResponse { response });
+        let token = match rejection {
+            None => return Ok(BearerResponse { response }),
+            Some(Rejection::Claims(claims)) => {
+                tracing::debug!(%claims, "the resource sent a claims challenge (insufficient_claims); asking for a token with those claims and retrying once");
+                self.provider.token_with_claims(&claims).await?
+            }
+            Some(Rejection::Token(reason)) => {
+                tracing::debug!(%reason, "the resource rejected the token; refreshing once");
+                self.provider.refreshed_token().await?
+            }
         };
-        tracing::debug!(reason = %first_reason, "the resource rejected the token; refreshing once");
-        let token = self.provider.refreshed_token().await?;
         let response = self.execute(replay, &token).await?;
         let (response, rejection) = inspect_rejection(response).await?;
         match rejection {
-            Some(reason) => Err(Error::TokenExpired { reason }),
-            None => Ok(BearerResponse { response }),
+            None => {
+                tracing::debug!(
+                    status = response.status().as_u16(),
+                    "the retry was answered"
+                );
+                Ok(BearerResponse { response })
+            }
+            Some(Rejection::Claims(claims)) => Err(Error::InsufficientClaims {
+                claims,
+                reason: "the resource challenged the retried request's token for claims again"
+                    .into(),
+            }),
+            Some(Rejection::Token(reason)) => Err(Error::TokenExpired { reason }),
         }
     }
 
@@ -195,18 +218,29 @@ impl BearerClient {
     }
 }
 
-/// For a token-related 401, the reason (and the response rebuilt from what was read);
+/// Why a resource refused a token.
+enum Rejection {
+    /// A claims challenge: the claims (JSON) a new token must satisfy.
+    Claims(String),
+    /// An expired, revoked or invalid token: what the resource said.
+    Token(String),
+}
+
+/// For a token-related 401, why (and the response rebuilt from what was read);
 /// otherwise the response untouched.
-async fn inspect_rejection(response: Response) -> Result<(Response, Option<String>)> {
+async fn inspect_rejection(response: Response) -> Result<(Response, Option<Rejection>)> {
     if response.status() != StatusCode::UNAUTHORIZED {
         return Ok((response, None));
     }
-    let challenge = response
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.contains("invalid_token"))
-        .map(str::to_owned);
+    let headers = response.headers().get_all(WWW_AUTHENTICATE);
+    let values: Vec<&str> = headers.iter().filter_map(|v| v.to_str().ok()).collect();
+    if let Some(claims) = values.iter().find_map(|v| insufficient_claims(v)) {
+        return Ok((response, Some(Rejection::Claims(claims))));
+    }
+    let challenge = values
+        .iter()
+        .find(|v| v.contains("invalid_token"))
+        .map(|v| (*v).to_owned());
     let status = response.status();
     let version = response.version();
     let headers = response.headers().clone();
@@ -219,8 +253,10 @@ async fn inspect_rejection(response: Response) -> Result<(Response, Option<Strin
                 .map(str::to_owned)
         });
     let reason = match (code.as_deref(), challenge) {
-        (Some("InvalidAuthenticationToken"), _) => Some("InvalidAuthenticationToken".to_owned()),
-        (_, Some(challenge)) => Some(format!("WWW-Authenticate: {challenge}")),
+        (Some("InvalidAuthenticationToken"), _) => {
+            Some(Rejection::Token("InvalidAuthenticationToken".to_owned()))
+        }
+        (_, Some(challenge)) => Some(Rejection::Token(format!("WWW-Authenticate: {challenge}"))),
         _ => None,
     };
     let mut rebuilt = http::Response::new(body);

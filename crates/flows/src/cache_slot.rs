@@ -15,6 +15,8 @@ use tokenhop_core::{
     AccessToken, Cached, Error, Result, Scopes, TokenFlights, epoch_seconds, from_epoch_seconds,
 };
 
+use crate::response::MAX_LIFETIME_SECS;
+
 /// Where a credential's tokens live in the cache: MSAL's environment, realm and client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CacheSlot {
@@ -146,7 +148,9 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
         })?
 }
 
-/// An [`AccessToken`] for a fresh response: expiry and refresh time from now.
+/// An [`AccessToken`] for a fresh response: expiry and refresh time from now, each
+/// lifetime clamped to [`MAX_LIFETIME_SECS`] (a server's absurd `expires_in` must not
+/// overflow the clock).
 pub(crate) fn access_token_for(
     secret: tokenhop_core::Secret,
     token_type: &str,
@@ -155,11 +159,11 @@ pub(crate) fn access_token_for(
     scopes: Scopes,
     now: SystemTime,
 ) -> AccessToken {
-    let mut token =
-        AccessToken::new(secret, now + Duration::from_secs(expires_in)).with_scopes(scopes);
+    let after = |seconds: u64| now + Duration::from_secs(seconds.min(MAX_LIFETIME_SECS));
+    let mut token = AccessToken::new(secret, after(expires_in)).with_scopes(scopes);
     token.token_type = token_type.to_owned();
     if let Some(refresh_in) = refresh_in {
-        token = token.with_refresh_on(now + Duration::from_secs(refresh_in));
+        token = token.with_refresh_on(after(refresh_in.min(expires_in)));
     }
     token
 }
@@ -178,4 +182,24 @@ fn access_token_from(entry: &Entry) -> AccessToken {
         token = token.with_refresh_on(from_epoch_seconds(refresh_on));
     }
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_expires_in_is_clamped_not_an_overflow() {
+        let now = SystemTime::now();
+        let token = access_token_for(
+            tokenhop_core::Secret::new("t"),
+            "Bearer",
+            u64::MAX,
+            Some(u64::MAX),
+            Scopes::default(),
+            now,
+        );
+        assert!(token.expires_on > now);
+        assert!(token.refresh_on.is_some_and(|r| r <= token.expires_on));
+    }
 }

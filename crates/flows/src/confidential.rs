@@ -6,16 +6,18 @@ use std::sync::Arc;
 
 use tokenhop_cache::{SharedTokenCache, keys};
 use tokenhop_core::{
-    AccessToken, BoxFuture, Cached, ClientId, Clock, Result, Scopes, SystemClock, TokenCredential,
-    TokenFlights, TokenRequestOptions,
+    AccessToken, BoxFuture, Cached, ClientId, Clock, Result, Scopes, SystemClock, TenantId,
+    TokenCredential, TokenFlights, TokenRequestOptions,
 };
 
 use crate::authority::Authority;
 use crate::cache_slot::{CacheSlot, access_token_for};
+use crate::claims::{checked_capabilities, with_claims};
 use crate::client_auth::{AssertionContext, ClientCredential};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
 use crate::response::TokenResponse;
+use crate::tenants::{AllowedTenants, TenantEndpoints};
 
 /// Builds a [`ConfidentialClient`]. Building does no I/O.
 #[derive(Debug)]
@@ -26,6 +28,8 @@ pub struct ConfidentialClientBuilder {
     cache: Option<SharedTokenCache>,
     http: Option<HttpClient>,
     clock: Arc<dyn Clock>,
+    client_capabilities: Vec<String>,
+    allowed_tenants: Vec<String>,
 }
 
 impl ConfidentialClientBuilder {
@@ -47,18 +51,45 @@ impl ConfidentialClientBuilder {
         self
     }
 
-    /// The client.
+    /// Declares client capabilities (`cp1`: the client handles claims challenges, so
+    /// CAE-capable resources give it long-lived tokens they revoke in near real time).
+    /// Sent as `xms_cc` in the `claims` of every token request, as MSAL sends them.
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Tenants besides the authority's own that a request may name in
+    /// [`TokenRequestOptions::tenant_id`] (ids or domains; `*` for any), as the Azure
+    /// SDKs' `additionally_allowed_tenants`. Any other tenant is refused.
+    pub fn additionally_allowed_tenants(
+        mut self,
+        tenants: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The client; an invalid capability or tenant is [`tokenhop_core::Error::Configuration`].
     pub fn build(self) -> Result<ConfidentialClient> {
         let http = HttpClient::given_or_default(self.http)?;
         let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
         let flights = slot_of(&self.authority, &self.client_id).flights(&cache);
         Ok(ConfidentialClient {
             client_id: self.client_id,
-            endpoint: TokenEndpoint::new(self.authority, http),
+            endpoints: TenantEndpoints::new(
+                self.authority,
+                http,
+                AllowedTenants::new(self.allowed_tenants)?,
+            ),
             credential: self.credential,
             cache,
             flights,
             clock: self.clock,
+            capabilities: checked_capabilities(self.client_capabilities)?,
         })
     }
 }
@@ -69,32 +100,63 @@ impl ConfidentialClientBuilder {
 /// returned without any network I/O (not even discovery); concurrent misses for the
 /// same token make one request and share its outcome; a token past `refresh_on` is
 /// refreshed by one caller, and served when that refresh fails.
+///
+/// [`TokenRequestOptions`] are honoured: `claims` bypasses the cache and is sent (with
+/// the client capabilities merged in), its token stored; `tenant_id` sends the request
+/// to that tenant (if allowed) and caches its token under that tenant's realm.
 pub struct ConfidentialClient {
     client_id: ClientId,
-    endpoint: TokenEndpoint,
+    endpoints: TenantEndpoints,
     credential: ClientCredential,
     cache: SharedTokenCache,
     flights: TokenFlights<String>,
     clock: Arc<dyn Clock>,
+    capabilities: Vec<String>,
 }
 
 impl fmt::Debug for ConfidentialClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConfidentialClient")
             .field("client_id", &self.client_id)
-            .field("authority", self.endpoint.authority())
+            .field("authority", self.authority())
             .field("credential", &self.credential)
+            .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
     }
 }
 
-/// One app-token request: which scopes, which extra fields, which hop of a chain.
+/// One app-token request: which scopes, which extra fields, which hop of a chain, and
+/// the request's options.
 #[derive(Clone, Debug)]
 pub(crate) struct AppTokenRequest<'a> {
     pub scopes: &'a Scopes,
     pub extra_fields: Vec<(String, String)>,
     pub hop: Option<u8>,
     pub force_refresh: bool,
+    /// A claims challenge: bypasses the cache and goes to the token endpoint.
+    pub claims: Option<&'a str>,
+    /// Another tenant than the client's own.
+    pub tenant: Option<&'a TenantId>,
+}
+
+impl<'a> AppTokenRequest<'a> {
+    /// A request for `scopes` with `options`, no extra fields, no hop.
+    pub(crate) fn new(scopes: &'a Scopes, options: &'a TokenRequestOptions) -> Self {
+        Self {
+            scopes,
+            extra_fields: Vec::new(),
+            hop: None,
+            force_refresh: options.force_refresh,
+            claims: options.claims.as_deref(),
+            tenant: options.tenant_id.as_ref(),
+        }
+    }
+
+    /// The same request as hop `hop` of a chain.
+    pub(crate) fn hop(mut self, hop: u8) -> Self {
+        self.hop = Some(hop);
+        self
+    }
 }
 
 impl ConfidentialClient {
@@ -111,6 +173,8 @@ impl ConfidentialClient {
             cache: None,
             http: None,
             clock: Arc::new(SystemClock),
+            client_capabilities: Vec::new(),
+            allowed_tenants: Vec::new(),
         }
     }
 
@@ -126,7 +190,7 @@ impl ConfidentialClient {
 
     /// The authority.
     pub fn authority(&self) -> &Authority {
-        self.endpoint.authority()
+        self.endpoints.home().authority()
     }
 
     /// An app token for `scopes` (a resource's `/.default`) by the client-credentials grant.
@@ -135,33 +199,29 @@ impl ConfidentialClient {
         scopes: &Scopes,
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
-        let request = AppTokenRequest {
-            scopes,
-            extra_fields: Vec::new(),
-            hop: None,
-            force_refresh: options.force_refresh,
-        };
-        self.app_token(&request).await
+        self.app_token(&AppTokenRequest::new(scopes, options)).await
     }
 
     pub(crate) async fn app_token(&self, request: &AppTokenRequest<'_>) -> Result<AccessToken> {
         let scopes = request.scopes;
+        let endpoint = self.endpoint(request.tenant)?;
         let ext = keys::ext_cache_key(
             request
                 .extra_fields
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
-        let flight = format!(
-            "app|{}|{}",
-            scopes.to_space_separated(),
-            ext.as_deref().unwrap_or_default()
+        let flight = flight_key(
+            "app",
+            &endpoint,
+            &format!("{scopes}|{}", ext.as_deref().unwrap_or_default()),
+            request.claims,
         );
         self.flights
             .acquire(
                 flight,
-                request.force_refresh,
-                || self.cached(None, scopes, ext.as_deref()),
+                request.force_refresh || request.claims.is_some(),
+                || self.cached(&endpoint, None, scopes, ext.as_deref()),
                 || async {
                     let mut form = Form::new()
                         .field("grant_type", "client_credentials")
@@ -170,8 +230,12 @@ impl ConfidentialClient {
                     for (name, value) in &request.extra_fields {
                         form = form.field(name, value.as_str());
                     }
-                    let response = self.post_authenticated(form, &[], request.hop).await?;
+                    let form = self.with_claims(form, request.claims)?;
+                    let response = self
+                        .post_authenticated(&endpoint, form, &[], request.hop)
+                        .await?;
                     self.store(
+                        &endpoint,
                         "client_credentials",
                         scopes,
                         &response,
@@ -183,14 +247,26 @@ impl ConfidentialClient {
             .await
     }
 
-    /// Adds the client's credential to `form` and posts it to the token endpoint.
+    /// The token endpoint of `tenant` (none: the client's own), if the client may go there.
+    pub(crate) fn endpoint(&self, tenant: Option<&TenantId>) -> Result<Arc<TokenEndpoint>> {
+        self.endpoints.for_tenant(tenant)
+    }
+
+    /// `form` with the `claims` this client sends for `challenge` (its capabilities
+    /// merged in).
+    pub(crate) fn with_claims(&self, form: Form, challenge: Option<&str>) -> Result<Form> {
+        with_claims(form, &self.capabilities, challenge)
+    }
+
+    /// Adds the client's credential to `form` and posts it to `endpoint`.
     pub(crate) async fn post_authenticated(
         &self,
+        endpoint: &TokenEndpoint,
         form: Form,
         headers: &[(&str, &str)],
         hop: Option<u8>,
     ) -> Result<TokenResponse> {
-        let endpoints = self.endpoint.endpoints().await?;
+        let endpoints = endpoint.endpoints().await?;
         let context = AssertionContext {
             client_id: self.client_id.to_string(),
             token_endpoint: endpoints.token.to_string(),
@@ -203,9 +279,9 @@ impl ConfidentialClient {
             Some(authorization) => {
                 let mut with_basic = headers.to_vec();
                 with_basic.push(("Authorization", authorization.expose_secret()));
-                self.endpoint.request_token(&form, &with_basic, hop).await
+                endpoint.request_token(&form, &with_basic, hop).await
             }
-            None => self.endpoint.request_token(&form, headers, hop).await,
+            None => endpoint.request_token(&form, headers, hop).await,
         }
     }
 
@@ -215,25 +291,28 @@ impl ConfidentialClient {
         &self.flights
     }
 
-    fn slot(&self) -> CacheSlot {
-        slot_of(self.endpoint.authority(), &self.client_id)
+    fn slot(&self, endpoint: &TokenEndpoint) -> CacheSlot {
+        slot_of(endpoint.authority(), &self.client_id)
     }
 
-    /// What the cache holds for the request (see [`CacheSlot::lookup`]).
+    /// What the cache holds for the request to `endpoint` (see [`CacheSlot::lookup`]).
     pub(crate) async fn cached(
         &self,
+        endpoint: &TokenEndpoint,
         home_account_id: Option<&str>,
         scopes: &Scopes,
         ext: Option<&str>,
     ) -> Result<Cached> {
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-        self.slot()
+        self.slot(endpoint)
             .lookup(&self.cache, home_account_id, &wanted, ext, self.clock.now())
             .await
     }
 
+    /// Stores `endpoint`'s response in the cache, under that tenant's realm.
     pub(crate) async fn store(
         &self,
+        endpoint: &TokenEndpoint,
         grant_type: &'static str,
         scopes: &Scopes,
         response: &TokenResponse,
@@ -250,7 +329,7 @@ impl ConfidentialClient {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        self.slot()
+        self.slot(endpoint)
             .store(
                 &self.cache,
                 grant_type,
@@ -278,6 +357,21 @@ fn slot_of(authority: &Authority, client_id: &ClientId) -> CacheSlot {
         realm: authority.realm().to_owned(),
         client_id: client_id.to_string(),
     }
+}
+
+/// The flight of a request: its kind, the tenant's realm, what identifies the token,
+/// and a claims challenge (requests with different claims never share a flight).
+pub(crate) fn flight_key(
+    kind: &str,
+    endpoint: &TokenEndpoint,
+    token: &str,
+    claims: Option<&str>,
+) -> String {
+    format!(
+        "{kind}|{}|{token}|{}",
+        endpoint.authority().realm().to_ascii_lowercase(),
+        claims.unwrap_or_default()
+    )
 }
 
 impl TokenCredential for ConfidentialClient {

@@ -6,6 +6,8 @@
 //! # or, for a fleet (feature `redis`): one token request per token lifetime for all
 //! # cache: { redis: { url: "redis://cache:6379/0", prefix: "app:", encryption_key: ${CACHE_KEY}, lease_ms: 5000 } }
 //! ca_cert: /etc/app/extra-ca.pem                  # optional extra trusted CA
+//! client_capabilities: [cp1]                      # optional: CAE-aware (xms_cc)
+//! additionally_allowed_tenants: [fabrikam.com]   # optional: per-request tenants ("*": any)
 //! proxy: http://proxy.corp.example:3128           # or none; default: HTTPS_PROXY & co.
 //! no_proxy: .corp.example,10.0.0.0/8              # hosts that bypass the proxy
 //! cloud: usgov                                    # public (default), usgov, usgov-dod, china
@@ -165,6 +167,10 @@ pub struct AuthConfig {
     pub cache: CacheConfig,
     /// An extra trusted CA (PEM), e.g. the emulator's.
     pub ca_cert: Option<PathBuf>,
+    /// Client capabilities sent with every token request (`cp1`).
+    pub client_capabilities: Vec<String>,
+    /// Tenants besides the flow's own a request may name (`*` for any).
+    pub additionally_allowed_tenants: Vec<String>,
     /// Which proxy requests go through (the file's `proxy` and `no_proxy`; default: the
     /// environment's).
     pub proxy: ProxyConfig,
@@ -188,6 +194,10 @@ struct RawConfig {
     /// An extra trusted CA (PEM), e.g. the emulator's.
     #[serde(default)]
     pub ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    client_capabilities: Vec<String>,
+    #[serde(default)]
+    additionally_allowed_tenants: Vec<String>,
     /// A proxy URL, or `none`.
     #[serde(default)]
     proxy: Option<String>,
@@ -365,6 +375,8 @@ impl AuthConfig {
             scopes: raw.scopes,
             cache: raw.cache,
             ca_cert: raw.ca_cert,
+            client_capabilities: raw.client_capabilities,
+            additionally_allowed_tenants: raw.additionally_allowed_tenants,
             proxy,
             cloud: raw.cloud,
             validate_authority: raw.validate_authority,
@@ -408,6 +420,8 @@ impl AuthConfig {
             .credential()
             .http(http.clone())
             .cache(cache)
+            .client_capabilities(self.client_capabilities.clone())
+            .additionally_allowed_tenants(self.additionally_allowed_tenants.clone())
             .build()?;
         Ok(BuiltAuth {
             credential,

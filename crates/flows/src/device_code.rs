@@ -45,11 +45,13 @@ impl fmt::Debug for DeviceAuthorization {
     }
 }
 
-/// Asks the device authorization endpoint for a user code.
+/// Asks the device authorization endpoint for a user code (with `claims`, as MSAL sends
+/// them).
 pub(crate) async fn start(
     endpoint: &TokenEndpoint,
     client_id: &ClientId,
     scopes: &Scopes,
+    claims: Option<&str>,
 ) -> Result<DeviceAuthorization> {
     let url = endpoint
         .endpoints()
@@ -62,9 +64,12 @@ pub(crate) async fn start(
                 endpoint.authority()
             ))
         })?;
-    let form = Form::new()
+    let mut form = Form::new()
         .field("client_id", client_id.as_str())
         .field("scope", scopes.to_space_separated());
+    if let Some(claims) = claims {
+        form = form.field("claims", claims);
+    }
     let response = endpoint.http().post_form(&url, &form, &[]).await?;
     let object = json_object(&response, &loggable(&url))?;
     if let Some(error) = oauth_error(&object, None, &response.request_id) {
@@ -110,22 +115,26 @@ pub(crate) fn sleep_wait() -> PollWait {
     std::sync::Arc::new(|duration| Box::pin(tokio::time::sleep(duration)))
 }
 
-/// Polls the token endpoint until the user approves, declines, or the code expires,
-/// waiting through `wait`: `interval` between polls, 5 s more on each `slow_down`.
-/// Dropping the future stops polling.
+/// Polls the token endpoint (with `claims`) until the user approves, declines, or the
+/// code expires, waiting through `wait`: `interval` between polls, 5 s more on each
+/// `slow_down`. Dropping the future stops polling.
 pub(crate) async fn poll(
     endpoint: &TokenEndpoint,
     client_id: &ClientId,
     authorization: &DeviceAuthorization,
+    claims: Option<&str>,
     wait: &PollWait,
 ) -> Result<TokenResponse> {
     let mut interval = authorization.info.interval;
     let mut waited = 0;
-    let form = Form::new()
+    let mut form = Form::new()
         .field("grant_type", GRANT_TYPE)
         .field("client_id", client_id.as_str())
         .secret("device_code", &authorization.device_code)
         .field("client_info", "1");
+    if let Some(claims) = claims {
+        form = form.field("claims", claims);
+    }
     loop {
         waited += interval;
         if waited > authorization.info.expires_in {

@@ -699,6 +699,8 @@ impl FlowConfig {
             cache: None,
             clock: Arc::new(SystemClock),
             show_code: None,
+            client_capabilities: Vec::new(),
+            allowed_tenants: Vec::new(),
         }
     }
 }
@@ -711,6 +713,8 @@ pub struct FlowCredentialBuilder {
     cache: Option<SharedTokenCache>,
     clock: Arc<dyn Clock>,
     show_code: Option<ShowCode>,
+    client_capabilities: Vec<String>,
+    allowed_tenants: Vec<String>,
 }
 
 impl fmt::Debug for FlowCredentialBuilder {
@@ -746,15 +750,54 @@ impl FlowCredentialBuilder {
         self
     }
 
+    /// Client capabilities (`cp1`) sent with every token request, as MSAL sends them
+    /// (see [`crate::ConfidentialClientBuilder::client_capabilities`]). A managed
+    /// identity takes none.
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Tenants besides its own a request may name (see
+    /// [`crate::ConfidentialClientBuilder::additionally_allowed_tenants`]). Managed
+    /// identities and Agent ID chains stay in their tenant and take none.
+    pub fn additionally_allowed_tenants(
+        mut self,
+        tenants: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The credential.
     pub fn build(self) -> Result<DynCredential> {
         let http = HttpClient::given_or_default(self.http)?;
         let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
+        let kind = self.flow.kind();
+        let stays_in_its_tenant = matches!(
+            kind,
+            FlowKind::ManagedIdentity | FlowKind::AgentIdentity | FlowKind::AgentUser
+        );
+        if stays_in_its_tenant && !self.allowed_tenants.is_empty() {
+            return Err(Error::configuration(format!(
+                "additionally_allowed_tenants: a {kind} credential gets tokens in its own tenant only"
+            )));
+        }
+        if kind == FlowKind::ManagedIdentity && !self.client_capabilities.is_empty() {
+            return Err(Error::configuration(
+                "client_capabilities: managed identity (IMDS, App Service) takes no client capabilities",
+            ));
+        }
         let parts = Parts {
             http,
             cache,
             clock: self.clock,
             show_code: self.show_code,
+            capabilities: self.client_capabilities,
+            allowed_tenants: self.allowed_tenants,
         };
         match self.flow {
             FlowConfig::ClientSecret(c) => {
@@ -788,6 +831,8 @@ impl FlowCredentialBuilder {
                     .http(parts.http)
                     .cache(parts.cache)
                     .clock(parts.clock)
+                    .client_capabilities(parts.capabilities)
+                    .additionally_allowed_tenants(parts.allowed_tenants)
                     .build()?,
             )),
             FlowConfig::AgentIdentity(c) => {
@@ -808,6 +853,8 @@ struct Parts {
     cache: SharedTokenCache,
     clock: Arc<dyn Clock>,
     show_code: Option<ShowCode>,
+    capabilities: Vec<String>,
+    allowed_tenants: Vec<String>,
 }
 
 impl Parts {
@@ -822,6 +869,8 @@ impl Parts {
                 .http(self.http)
                 .cache(self.cache)
                 .clock(self.clock)
+                .client_capabilities(self.capabilities)
+                .additionally_allowed_tenants(self.allowed_tenants)
                 .build()?,
         ))
     }
@@ -845,6 +894,8 @@ impl Parts {
                 .http(self.http)
                 .cache(self.cache)
                 .clock(self.clock)
+                .client_capabilities(self.capabilities)
+                .additionally_allowed_tenants(self.allowed_tenants)
                 .build()?,
         ))
     }
@@ -854,6 +905,8 @@ impl Parts {
             .http(self.http.clone())
             .cache(self.cache.clone())
             .clock(Arc::clone(&self.clock))
+            .client_capabilities(self.capabilities.clone())
+            .additionally_allowed_tenants(self.allowed_tenants.clone())
             .build()
     }
 
@@ -899,7 +952,8 @@ impl Parts {
             .resource(c.resource()?)
             .http(self.http)
             .cache(self.cache)
-            .clock(self.clock))
+            .clock(self.clock)
+            .client_capabilities(self.capabilities))
     }
 }
 

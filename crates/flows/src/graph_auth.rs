@@ -37,6 +37,7 @@ pub struct GraphAuth {
     cache: CacheLocation,
     scopes: Scopes,
     http: Option<HttpClient>,
+    client_capabilities: Vec<String>,
 }
 
 impl Default for GraphAuth {
@@ -47,6 +48,7 @@ impl Default for GraphAuth {
             // A constant, valid scope: `new` cannot fail here.
             scopes: Scopes::new([GRAPH_DEFAULT_SCOPE]).unwrap_or_default(),
             http: None,
+            client_capabilities: Vec::new(),
         }
     }
 }
@@ -89,9 +91,23 @@ impl GraphAuth {
         self
     }
 
-    /// Any flow, with this helper's cache, HTTP client and scopes.
+    /// Declares client capabilities (`cp1`: CAE-aware; Graph then gives long-lived
+    /// tokens it revokes in near real time, and the bearer client answers its claims
+    /// challenges).
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Any flow, with this helper's cache, HTTP client, capabilities and scopes.
     pub fn flow(&self, flow: FlowConfig) -> Result<GraphProvider> {
-        let mut credential = flow.credential().cache(self.cache.open()?);
+        let mut credential = flow
+            .credential()
+            .cache(self.cache.open()?)
+            .client_capabilities(self.client_capabilities.clone());
         if let Some(http) = &self.http {
             credential = credential.http(http.clone());
         }

@@ -116,13 +116,15 @@ pub(crate) enum InteractiveOutcome {
     FallBack(String),
 }
 
-/// Runs the browser sign-in. Returns [`InteractiveOutcome::FallBack`] when the port is
+/// Runs the browser sign-in, asking for `claims` on the sign-in page and the code's
+/// redemption (as MSAL does). Returns [`InteractiveOutcome::FallBack`] when the port is
 /// taken, no browser opens, or the user does not finish within the timeout; returns an
 /// error when the identity provider or the token endpoint refused.
 pub(crate) async fn sign_in(
     endpoint: &TokenEndpoint,
     client_id: &ClientId,
     scopes: &Scopes,
+    claims: Option<&str>,
     options: &InteractiveOptions,
 ) -> Result<InteractiveOutcome> {
     let listener = match RedirectListener::bind(options.port).await {
@@ -149,16 +151,16 @@ pub(crate) async fn sign_in(
                 endpoint.authority()
             ))
         })?;
-    let url = authorize_url(
-        authorize,
+    let request = AuthorizeRequest {
         client_id,
         scopes,
-        &redirect_uri,
-        &pkce,
-        &state,
-        &nonce,
-        options,
-    );
+        redirect_uri: &redirect_uri,
+        pkce: &pkce,
+        state: &state,
+        nonce: &nonce,
+        claims,
+    };
+    let url = request.url(authorize, options);
     if let Err(error) = options.opener.open(url.as_str()) {
         return Ok(InteractiveOutcome::FallBack(error.to_string()));
     }
@@ -171,7 +173,7 @@ pub(crate) async fn sign_in(
             )));
         }
     };
-    let form = Form::new()
+    let mut form = Form::new()
         .field("grant_type", "authorization_code")
         .field("client_id", client_id.as_str())
         .secret("code", &code)
@@ -179,46 +181,56 @@ pub(crate) async fn sign_in(
         .secret("code_verifier", &pkce.verifier)
         .field("scope", scopes.to_space_separated())
         .field("client_info", "1");
+    if let Some(claims) = claims {
+        form = form.field("claims", claims);
+    }
     let response = endpoint.request_token(&form, &[], None).await?;
     check_nonce(&response, &nonce)?;
     Ok(InteractiveOutcome::Token(Box::new(response)))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn authorize_url(
-    mut url: Url,
-    client_id: &ClientId,
-    scopes: &Scopes,
-    redirect_uri: &str,
-    pkce: &Pkce,
-    state: &Secret,
-    nonce: &Secret,
-    options: &InteractiveOptions,
-) -> Url {
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("client_id", client_id.as_str())
-            .append_pair("response_type", "code")
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", &scopes.to_space_separated())
-            .append_pair("state", state.expose_secret())
-            .append_pair("nonce", nonce.expose_secret())
-            .append_pair("code_challenge", &pkce.challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair(
-                "response_mode",
-                if options.form_post {
-                    "form_post"
-                } else {
-                    "query"
-                },
-            );
-        if let Some(hint) = &options.login_hint {
-            query.append_pair("login_hint", hint);
+/// What the sign-in page is asked for.
+struct AuthorizeRequest<'a> {
+    client_id: &'a ClientId,
+    scopes: &'a Scopes,
+    redirect_uri: &'a str,
+    pkce: &'a Pkce,
+    state: &'a Secret,
+    nonce: &'a Secret,
+    claims: Option<&'a str>,
+}
+
+impl AuthorizeRequest<'_> {
+    /// The authorization endpoint `url` with this request's query.
+    fn url(&self, mut url: Url, options: &InteractiveOptions) -> Url {
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("client_id", self.client_id.as_str())
+                .append_pair("response_type", "code")
+                .append_pair("redirect_uri", self.redirect_uri)
+                .append_pair("scope", &self.scopes.to_space_separated())
+                .append_pair("state", self.state.expose_secret())
+                .append_pair("nonce", self.nonce.expose_secret())
+                .append_pair("code_challenge", &self.pkce.challenge)
+                .append_pair("code_challenge_method", "S256")
+                .append_pair(
+                    "response_mode",
+                    if options.form_post {
+                        "form_post"
+                    } else {
+                        "query"
+                    },
+                );
+            if let Some(hint) = &options.login_hint {
+                query.append_pair("login_hint", hint);
+            }
+            if let Some(claims) = self.claims {
+                query.append_pair("claims", claims);
+            }
         }
+        url
     }
-    url
 }
 
 /// The id token must carry the nonce we sent: otherwise it answers someone else's request.

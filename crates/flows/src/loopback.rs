@@ -115,6 +115,9 @@ async fn handle(
             description: description.clone(),
             error_codes: Vec::new(),
             correlation_id: None,
+            suberror: None,
+            claims: get("claims").map(str::to_owned),
+            trace_id: None,
         }));
         return Ok(page(
             StatusCode::OK,

@@ -17,7 +17,7 @@ use tokenhop_core::{
 
 use crate::authority::Authority;
 use crate::client_auth::ClientCredential;
-use crate::confidential::{ConfidentialClient, ConfidentialClientBuilder};
+use crate::confidential::{ConfidentialClient, ConfidentialClientBuilder, flight_key};
 use crate::http::{Form, HttpClient};
 use crate::oidc_scopes::with_oidc_scopes;
 use crate::unverified_jwt::unverified_claims;
@@ -27,7 +27,9 @@ const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ASSERTION_KEY_FIELD: &str = "obo_assertion_sha256";
 
 impl ConfidentialClient {
-    /// A token for `scopes` on behalf of the user whose token `user_assertion` is.
+    /// A token for `scopes` on behalf of the user whose token `user_assertion` is;
+    /// `options` as [`ConfidentialClient`] honours them (a claims challenge from the
+    /// downstream API goes to the token endpoint; another tenant, if allowed).
     pub async fn acquire_token_on_behalf_of(
         &self,
         user_assertion: &Secret,
@@ -48,14 +50,24 @@ impl ConfidentialClient {
                 claims["tid"].as_str()?
             ))
         });
-        let flight = format!("obo|{}|{}", scopes, ext.as_deref().unwrap_or_default());
+        let endpoint = self.endpoint(options.tenant_id.as_ref())?;
+        let claims = options.claims.as_deref();
+        let flight = flight_key(
+            "obo",
+            &endpoint,
+            &format!("{scopes}|{}", ext.as_deref().unwrap_or_default()),
+            claims,
+        );
         self.flights()
             .acquire(
                 flight,
-                options.force_refresh,
+                options.force_refresh || claims.is_some(),
                 || async {
                     match &home_account_id {
-                        Some(home) => self.cached(Some(home), scopes, ext.as_deref()).await,
+                        Some(home) => {
+                            self.cached(&endpoint, Some(home), scopes, ext.as_deref())
+                                .await
+                        }
                         None => Ok(Cached::Missing),
                     }
                 },
@@ -67,8 +79,9 @@ impl ConfidentialClient {
                         .field("requested_token_use", "on_behalf_of")
                         .field("scope", with_oidc_scopes(scopes))
                         .field("client_info", "1");
-                    let response = self.post_authenticated(form, &[], None).await?;
-                    self.store(JWT_BEARER_GRANT, scopes, &response, &extra)
+                    let form = self.with_claims(form, claims)?;
+                    let response = self.post_authenticated(&endpoint, form, &[], None).await?;
+                    self.store(&endpoint, JWT_BEARER_GRANT, scopes, &response, &extra)
                         .await
                 },
             )
@@ -99,6 +112,26 @@ impl OnBehalfOfCredentialBuilder {
     /// Uses `clock` for expiry decisions.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.client = self.client.clock(clock);
+        self
+    }
+
+    /// The middle tier's client capabilities (see
+    /// [`ConfidentialClientBuilder::client_capabilities`]).
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client = self.client.client_capabilities(capabilities);
+        self
+    }
+
+    /// Tenants besides its own the middle tier may ask in (see
+    /// [`ConfidentialClientBuilder::additionally_allowed_tenants`]).
+    pub fn additionally_allowed_tenants(
+        mut self,
+        tenants: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client = self.client.additionally_allowed_tenants(tenants);
         self
     }
 

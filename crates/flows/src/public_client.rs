@@ -14,12 +14,14 @@ use tokenhop_core::{
 
 use crate::authority::Authority;
 use crate::cache_slot::{CacheSlot, access_token_for, read_cache, run_blocking};
+use crate::claims::{checked_capabilities, merged};
 use crate::cloud::environment_aliases;
 use crate::device_code::{self, DeviceCodeInfo, PollWait};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
 use crate::oidc_scopes::with_oidc_scopes;
-use crate::response::TokenResponse;
+use crate::response::{TokenResponse, home_account_id};
+use crate::tenants::{AllowedTenants, TenantEndpoints};
 
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -31,6 +33,8 @@ pub struct PublicClientBuilder {
     http: Option<HttpClient>,
     clock: Arc<dyn Clock>,
     wait: PollWait,
+    client_capabilities: Vec<String>,
+    allowed_tenants: Vec<String>,
 }
 
 impl fmt::Debug for PublicClientBuilder {
@@ -67,7 +71,28 @@ impl PublicClientBuilder {
         self
     }
 
-    /// The client.
+    /// Declares client capabilities (`cp1`), sent as `xms_cc` in the `claims` of every
+    /// request, as MSAL sends them (see
+    /// [`crate::ConfidentialClientBuilder::client_capabilities`]).
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Tenants besides the authority's own a request may name (ids or domains; `*` for
+    /// any), as the Azure SDKs' `additionally_allowed_tenants`.
+    pub fn additionally_allowed_tenants(
+        mut self,
+        tenants: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The client; an invalid capability or tenant is a configuration error.
     pub fn build(self) -> Result<PublicClient> {
         let http = HttpClient::given_or_default(self.http)?;
         let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
@@ -79,11 +104,16 @@ impl PublicClientBuilder {
         .flights(&cache);
         Ok(PublicClient {
             client_id: self.client_id,
-            endpoint: TokenEndpoint::new(self.authority, http),
+            endpoints: TenantEndpoints::new(
+                self.authority,
+                http,
+                AllowedTenants::new(self.allowed_tenants)?,
+            ),
             cache,
             clock: self.clock,
             flights,
             wait: self.wait,
+            capabilities: checked_capabilities(self.client_capabilities)?,
         })
     }
 }
@@ -91,20 +121,27 @@ impl PublicClientBuilder {
 /// A public client (no credential of its own) that signs users in and keeps their
 /// accounts and tokens in the MSAL-compatible cache. A cache hit makes no request;
 /// concurrent silent calls for one token make one refresh and share its outcome.
+///
+/// Every request honours [`TokenRequestOptions`]: `claims` skips the cached access token
+/// and goes to the token endpoint (with the client capabilities merged in);
+/// `tenant_id` signs in or refreshes at that tenant (if allowed), whose tokens are
+/// cached under its realm, as MSAL's accounts have one realm per tenant.
 pub struct PublicClient {
     client_id: ClientId,
-    endpoint: TokenEndpoint,
+    endpoints: TenantEndpoints,
     cache: SharedTokenCache,
     clock: Arc<dyn Clock>,
     flights: TokenFlights<String>,
     wait: PollWait,
+    capabilities: Vec<String>,
 }
 
 impl fmt::Debug for PublicClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PublicClient")
             .field("client_id", &self.client_id)
-            .field("authority", self.endpoint.authority())
+            .field("authority", self.authority())
+            .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
     }
 }
@@ -129,6 +166,8 @@ impl PublicClient {
             http: None,
             clock: Arc::new(SystemClock),
             wait: device_code::sleep_wait(),
+            client_capabilities: Vec::new(),
+            allowed_tenants: Vec::new(),
         }
     }
 
@@ -144,50 +183,80 @@ impl PublicClient {
 
     /// The authority.
     pub fn authority(&self) -> &Authority {
-        self.endpoint.authority()
+        self.endpoints.home().authority()
     }
 
     /// Whether logs may show personal data (the HTTP client's `log_pii`).
     pub(crate) fn logs_pii(&self) -> bool {
-        self.endpoint.http().config().log_pii
+        self.endpoints.home().http().config().log_pii
     }
 
-    /// Signs a user in with the device code flow: `on_code` gets the message and code to
-    /// show; polling follows the server's interval and `slow_down`. Dropping the future
-    /// stops it.
+    /// The `claims` this client sends with `options`' challenge (its capabilities
+    /// merged in), if any.
+    fn claims(&self, options: &TokenRequestOptions) -> Result<Option<String>> {
+        merged(&self.capabilities, options.claims.as_deref())
+    }
+
+    /// Signs a user in with the device code flow (at `options`' tenant, asking for its
+    /// claims): `on_code` gets the message and code to show; polling follows the
+    /// server's interval and `slow_down`. Dropping the future stops it.
     pub async fn acquire_token_by_device_code(
         &self,
         scopes: &Scopes,
+        options: &TokenRequestOptions,
         on_code: impl Fn(&DeviceCodeInfo) + Send + Sync,
     ) -> Result<UserToken> {
+        let endpoint = self.endpoints.for_tenant(options.tenant_id.as_ref())?;
+        let claims = self.claims(options)?;
         let wire_scopes = Scopes::parse(&with_oidc_scopes(scopes))?;
         let authorization =
-            device_code::start(&self.endpoint, &self.client_id, &wire_scopes).await?;
+            device_code::start(&endpoint, &self.client_id, &wire_scopes, claims.as_deref()).await?;
         on_code(&authorization.info);
-        let response =
-            device_code::poll(&self.endpoint, &self.client_id, &authorization, &self.wait).await?;
-        self.store(DEVICE_CODE_GRANT, scopes, &response).await
+        let response = device_code::poll(
+            &endpoint,
+            &self.client_id,
+            &authorization,
+            claims.as_deref(),
+            &self.wait,
+        )
+        .await?;
+        self.store(&endpoint, DEVICE_CODE_GRANT, scopes, &response)
+            .await
     }
 
     /// Signs a user in through the browser (authorization code with PKCE, `state` and
-    /// `nonce` checked); falls back to the device code flow (`on_code`) when the loopback
-    /// port is taken, no browser opens, or the user does not finish in time.
+    /// `nonce` checked; at `options`' tenant, asking for its claims); falls back to the
+    /// device code flow (`on_code`) when the loopback port is taken, no browser opens,
+    /// or the user does not finish in time.
     #[cfg(feature = "interactive")]
     pub async fn acquire_token_interactive(
         &self,
         scopes: &Scopes,
-        options: &crate::interactive::InteractiveOptions,
+        options: &TokenRequestOptions,
+        interactive: &crate::interactive::InteractiveOptions,
         on_code: impl Fn(&DeviceCodeInfo) + Send + Sync,
     ) -> Result<UserToken> {
         use crate::interactive::{InteractiveOutcome, sign_in};
+        let endpoint = self.endpoints.for_tenant(options.tenant_id.as_ref())?;
+        let claims = self.claims(options)?;
         let wire_scopes = Scopes::parse(&with_oidc_scopes(scopes))?;
-        match sign_in(&self.endpoint, &self.client_id, &wire_scopes, options).await? {
+        let outcome = sign_in(
+            &endpoint,
+            &self.client_id,
+            &wire_scopes,
+            claims.as_deref(),
+            interactive,
+        )
+        .await?;
+        match outcome {
             InteractiveOutcome::Token(response) => {
-                self.store("authorization_code", scopes, &response).await
+                self.store(&endpoint, "authorization_code", scopes, &response)
+                    .await
             }
             InteractiveOutcome::FallBack(reason) => {
                 tracing::info!(%reason, "browser sign-in not possible; using the device code flow");
-                self.acquire_token_by_device_code(scopes, on_code).await
+                self.acquire_token_by_device_code(scopes, options, on_code)
+                    .await
             }
         }
     }
@@ -222,29 +291,53 @@ impl PublicClient {
     /// A token for `account` without interaction: the cached access token, else a
     /// refresh token (its own, or a FOCI family member's). A refresh token the server
     /// rejects (`invalid_grant`) is removed, as MSAL does. When nothing works the error
-    /// is [`Error::Authentication`]: the user must sign in again.
+    /// is [`Error::Authentication`]: the user must sign in again. A claims challenge
+    /// skips the cached access token; another tenant (if allowed) is asked with the
+    /// account's refresh token.
     pub async fn acquire_token_silent(
         &self,
         scopes: &Scopes,
         account: &Account,
         options: &TokenRequestOptions,
     ) -> Result<AccessToken> {
+        let endpoint = self.endpoints.for_tenant(options.tenant_id.as_ref())?;
+        let realm = if Arc::ptr_eq(&endpoint, self.endpoints.home()) {
+            self.realm_for(account)
+        } else {
+            endpoint.authority().realm().to_owned()
+        };
+        let claims = self.claims(options)?;
         self.flights
             .acquire(
-                format!("silent|{}|{}", account.home_account_id, scopes),
-                options.force_refresh,
-                || self.cached(scopes, account),
-                || self.refresh(scopes, account),
+                format!(
+                    "silent|{}|{}|{scopes}|{}",
+                    account.home_account_id,
+                    realm.to_ascii_lowercase(),
+                    options.claims.as_deref().unwrap_or_default()
+                ),
+                options.force_refresh || options.claims.is_some(),
+                || self.cached(&realm, scopes, account),
+                || self.refresh(&endpoint, scopes, account, claims.as_deref()),
             )
             .await
     }
 
-    /// Redeems the account's refresh tokens in MSAL's order until one works.
-    async fn refresh(&self, scopes: &Scopes, account: &Account) -> Result<AccessToken> {
+    /// Redeems the account's refresh tokens at `endpoint` in MSAL's order until one
+    /// works.
+    async fn refresh(
+        &self,
+        endpoint: &TokenEndpoint,
+        scopes: &Scopes,
+        account: &Account,
+        claims: Option<&str>,
+    ) -> Result<AccessToken> {
         for (key, refresh_token, own) in self.refresh_tokens(account).await? {
-            match self.redeem(scopes, &refresh_token).await {
+            match self.redeem(endpoint, scopes, &refresh_token, claims).await {
                 Ok(response) => {
-                    return Ok(self.store("refresh_token", scopes, &response).await?.token);
+                    return Ok(self
+                        .store(endpoint, "refresh_token", scopes, &response)
+                        .await?
+                        .token);
                 }
                 Err(Error::TokenExchange { error, .. }) if error == "invalid_grant" => {
                     // Only our own token is dead: a family member's refused to us may
@@ -269,14 +362,23 @@ impl PublicClient {
         })
     }
 
-    async fn redeem(&self, scopes: &Scopes, refresh_token: &Secret) -> Result<TokenResponse> {
-        let form = Form::new()
+    async fn redeem(
+        &self,
+        endpoint: &TokenEndpoint,
+        scopes: &Scopes,
+        refresh_token: &Secret,
+        claims: Option<&str>,
+    ) -> Result<TokenResponse> {
+        let mut form = Form::new()
             .field("grant_type", "refresh_token")
             .field("client_id", self.client_id.as_str())
             .secret("refresh_token", refresh_token)
             .field("scope", with_oidc_scopes(scopes))
             .field("client_info", "1");
-        self.endpoint.request_token(&form, &[], None).await
+        if let Some(claims) = claims {
+            form = form.field("claims", claims);
+        }
+        endpoint.request_token(&form, &[], None).await
     }
 
     /// Refresh tokens to try, in MSAL's order: a family token first when the app is in a
@@ -336,9 +438,9 @@ impl PublicClient {
         }
     }
 
-    async fn cached(&self, scopes: &Scopes, account: &Account) -> Result<Cached> {
+    async fn cached(&self, realm: &str, scopes: &Scopes, account: &Account) -> Result<Cached> {
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
-        self.slot_for(&self.realm_for(account))
+        self.slot_for(realm)
             .lookup(
                 &self.cache,
                 Some(&account.home_account_id),
@@ -349,8 +451,10 @@ impl PublicClient {
             .await
     }
 
-    pub(crate) async fn store(
+    /// Stores `endpoint`'s response under that tenant's realm.
+    async fn store(
         &self,
+        endpoint: &TokenEndpoint,
         grant_type: &'static str,
         scopes: &Scopes,
         response: &TokenResponse,
@@ -366,7 +470,7 @@ impl PublicClient {
             .iter()
             .map(|s| s.as_str().to_owned())
             .collect();
-        self.slot_for(self.authority().realm())
+        self.slot_for(endpoint.authority().realm())
             .store(
                 &self.cache,
                 grant_type,
@@ -388,19 +492,4 @@ impl PublicClient {
             home_account_id: home_account_id(response),
         })
     }
-}
-
-/// `uid.utid` from the response's `client_info`.
-fn home_account_id(response: &TokenResponse) -> Option<String> {
-    use base64::Engine;
-    let info = response.raw.get("client_info")?.as_str()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(info.trim_end_matches('='))
-        .ok()?;
-    let info: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(format!(
-        "{}.{}",
-        info["uid"].as_str()?,
-        info["utid"].as_str()?
-    ))
 }

@@ -7,6 +7,10 @@ use tokenhop_core::{Error, Result, Secret};
 
 use crate::http::HttpResponse;
 
+/// The longest lifetime a token is believed to have (a year): a server's `expires_in` or
+/// `refresh_in` beyond it is clamped, so that no time computation can overflow.
+pub(crate) const MAX_LIFETIME_SECS: u64 = 365 * 24 * 3600;
+
 /// A successful token response. `Debug` shows no token.
 #[derive(Clone)]
 pub(crate) struct TokenResponse {
@@ -77,13 +81,16 @@ pub(crate) fn parse_token_response(
         Some(Value::String(token)) if !token.is_empty() => Secret::new(token.as_str()),
         _ => return Err(invalid("no access_token in the response")),
     };
-    let expires_in = number_field(&object, "expires_in")
+    let mut object = object;
+    let expires_in = clamp_lifetime(&mut object, "expires_in")
         .ok_or_else(|| invalid("no valid expires_in in the response"))?;
+    let refresh_in = clamp_lifetime(&mut object, "refresh_in");
+    clamp_lifetime(&mut object, "ext_expires_in");
     Ok(TokenResponse {
         access_token,
         token_type: string_field(&object, "token_type").unwrap_or_else(|| "Bearer".to_owned()),
         expires_in,
-        refresh_in: number_field(&object, "refresh_in"),
+        refresh_in,
         scope: string_field(&object, "scope"),
         refresh_token: string_field(&object, "refresh_token")
             .filter(|s| !s.is_empty())
@@ -142,7 +149,33 @@ pub(crate) fn oauth_error(
         error_codes,
         correlation_id: string_field(object, "correlation_id")
             .or_else(|| (!request_id.is_empty()).then(|| request_id.to_owned())),
+        suberror: string_field(object, "suberror").filter(|s| !s.is_empty()),
+        claims: string_field(object, "claims").filter(|s| !s.is_empty()),
+        trace_id: string_field(object, "trace_id"),
     })
+}
+
+/// The number field `name`, clamped to [`MAX_LIFETIME_SECS`] and written back clamped
+/// (the cache stores the response as it is).
+pub(crate) fn clamp_lifetime(object: &mut Map<String, Value>, name: &str) -> Option<u64> {
+    let seconds = number_field(object, name)?.min(MAX_LIFETIME_SECS);
+    object.insert(name.to_owned(), seconds.into());
+    Some(seconds)
+}
+
+/// The account a user-token response is for: `uid.utid` from its `client_info`.
+pub(crate) fn home_account_id(response: &TokenResponse) -> Option<String> {
+    use base64::Engine;
+    let info = response.raw.get("client_info")?.as_str()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(info.trim_end_matches('='))
+        .ok()?;
+    let info: Value = serde_json::from_slice(&bytes).ok()?;
+    Some(format!(
+        "{}.{}",
+        info["uid"].as_str()?,
+        info["utid"].as_str()?
+    ))
 }
 
 pub(crate) fn string_field(object: &Map<String, Value>, name: &str) -> Option<String> {
@@ -213,6 +246,52 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(!err.to_string().contains("at-should-not-be-used"));
+    }
+
+    #[test]
+    fn an_error_keeps_suberror_claims_and_trace_id_for_a_middle_tier() {
+        let err = parse_token_response(
+            &response(400, r#"{"error":"interaction_required","error_description":"AADSTS50076: MFA needed","error_codes":[50076],"suberror":"basic_action","claims":"{\"access_token\":{\"capolids\":{\"essential\":true,\"values\":[\"c1\"]}}}","trace_id":"t-1","correlation_id":"c-1"}"#),
+            "token",
+            None,
+        )
+        .unwrap_err();
+        match &err {
+            Error::TokenExchange {
+                suberror,
+                claims,
+                trace_id,
+                ..
+            } => {
+                assert_eq!(suberror.as_deref(), Some("basic_action"));
+                assert_eq!(
+                    claims.as_deref(),
+                    Some(r#"{"access_token":{"capolids":{"essential":true,"values":["c1"]}}}"#)
+                );
+                assert_eq!(trace_id.as_deref(), Some("t-1"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            err.claims(),
+            Some(r#"{"access_token":{"capolids":{"essential":true,"values":["c1"]}}}"#)
+        );
+    }
+
+    #[test]
+    fn lifetimes_beyond_a_year_are_clamped_in_the_response_and_its_raw_body() {
+        let r = parse_token_response(
+            &response(200, r#"{"access_token":"at","expires_in":18446744073709551615,"refresh_in":"18446744073709551615","ext_expires_in":1e300}"#),
+            "token",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.expires_in, r.refresh_in),
+            (MAX_LIFETIME_SECS, Some(MAX_LIFETIME_SECS))
+        );
+        assert_eq!(r.raw["expires_in"], MAX_LIFETIME_SECS);
+        assert_eq!(r.raw["ext_expires_in"], MAX_LIFETIME_SECS);
     }
 
     #[test]

@@ -4,8 +4,10 @@
 use std::fmt;
 use std::sync::Arc;
 
+use tokenhop_cache::Account;
 use tokenhop_core::{
-    AccessToken, BoxFuture, Error, Result, Scopes, TokenCredential, TokenRequestOptions,
+    AccessToken, BoxFuture, Cached, Error, Result, Scopes, TokenCredential, TokenFlights,
+    TokenRequestOptions,
 };
 
 use crate::device_code::DeviceCodeInfo;
@@ -29,12 +31,15 @@ pub enum SignIn {
 pub(crate) type ShowCode = Arc<dyn Fn(&DeviceCodeInfo) + Send + Sync>;
 
 /// A user's tokens: silently for the cached account (the one named, or the first), else
-/// a sign-in. Constructing it does no I/O.
+/// a sign-in — one for all concurrent callers (one device code, one browser window), whose
+/// outcome they share. [`TokenRequestOptions`] reach the public client (claims, tenant).
+/// Constructing it does no I/O.
 pub struct SignInCredential {
     client: PublicClient,
     sign_in: SignIn,
     show_code: ShowCode,
     username: Option<String>,
+    sign_ins: TokenFlights<String>,
 }
 
 impl fmt::Debug for SignInCredential {
@@ -89,6 +94,7 @@ impl SignInCredential {
                 sign_in,
                 show_code: Arc::new(|info: &DeviceCodeInfo| eprintln!("{}", info.message)),
                 username: None,
+                sign_ins: TokenFlights::new(),
             },
         }
     }
@@ -99,28 +105,90 @@ impl SignInCredential {
     }
 
     async fn token(&self, scopes: &Scopes, options: &TokenRequestOptions) -> Result<AccessToken> {
-        let accounts = self.client.accounts().await?;
-        let account = accounts.iter().find(|a| match &self.username {
-            Some(name) => a.username.eq_ignore_ascii_case(name),
-            None => true,
-        });
-        if let Some(account) = account {
-            match self
-                .client
-                .acquire_token_silent(scopes, account, options)
-                .await
-            {
-                Err(Error::Authentication { reason }) if !matches!(self.sign_in, SignIn::Never) => {
-                    // The reason names the account: personal data.
-                    if self.client.logs_pii() {
-                        tracing::info!(%reason, "silent acquisition failed; signing in");
-                    } else {
-                        tracing::info!("silent acquisition failed; signing in");
-                    }
-                }
-                outcome => return outcome,
-            }
+        let accounts = self.accounts().await?;
+        if let Some(token) = self.silent(&accounts, scopes, options).await? {
+            return Ok(token);
         }
+        if matches!(self.sign_in, SignIn::Never) {
+            return Err(Error::Authentication {
+                reason: "no cached account: sign in first".into(),
+            });
+        }
+        // Everyone who got here at once shares one sign-in. Its leader looks once more:
+        // an account that appeared meanwhile (a sign-in that just landed) is used
+        // silently instead.
+        let seen: Vec<String> = accounts.into_iter().map(|a| a.home_account_id).collect();
+        let key = format!(
+            "sign-in|{scopes}|{}|{}",
+            options
+                .tenant_id
+                .as_ref()
+                .map(|t| t.as_str())
+                .unwrap_or_default(),
+            options.claims.as_deref().unwrap_or_default()
+        );
+        self.sign_ins
+            .acquire(
+                key,
+                false,
+                || async {
+                    let accounts = self.accounts().await?;
+                    let new: Vec<Account> = accounts
+                        .into_iter()
+                        .filter(|a| !seen.contains(&a.home_account_id))
+                        .collect();
+                    Ok(match self.silent(&new, scopes, options).await? {
+                        Some(token) => Cached::Fresh(token),
+                        None => Cached::Missing,
+                    })
+                },
+                || self.sign_in(scopes, options),
+            )
+            .await
+    }
+
+    /// The cached accounts this credential may use: the one named, or all.
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        let accounts = self.client.accounts().await?;
+        Ok(accounts
+            .into_iter()
+            .filter(|a| match &self.username {
+                Some(name) => a.username.eq_ignore_ascii_case(name),
+                None => true,
+            })
+            .collect())
+    }
+
+    /// The first of `accounts`' token, silently; `None` when there is none or (where
+    /// signing in is allowed) the user must sign in again.
+    async fn silent(
+        &self,
+        accounts: &[Account],
+        scopes: &Scopes,
+        options: &TokenRequestOptions,
+    ) -> Result<Option<AccessToken>> {
+        let Some(account) = accounts.first() else {
+            return Ok(None);
+        };
+        match self
+            .client
+            .acquire_token_silent(scopes, account, options)
+            .await
+        {
+            Err(Error::Authentication { reason }) if !matches!(self.sign_in, SignIn::Never) => {
+                // The reason names the account: personal data.
+                if self.client.logs_pii() {
+                    tracing::info!(%reason, "silent acquisition failed; signing in");
+                } else {
+                    tracing::info!("silent acquisition failed; signing in");
+                }
+                Ok(None)
+            }
+            outcome => outcome.map(Some),
+        }
+    }
+
+    async fn sign_in(&self, scopes: &Scopes, options: &TokenRequestOptions) -> Result<AccessToken> {
         let show = Arc::clone(&self.show_code);
         let show = move |info: &DeviceCodeInfo| show(info);
         let token = match &self.sign_in {
@@ -131,13 +199,13 @@ impl SignInCredential {
             }
             SignIn::DeviceCode => {
                 self.client
-                    .acquire_token_by_device_code(scopes, show)
+                    .acquire_token_by_device_code(scopes, options, show)
                     .await?
             }
             #[cfg(feature = "interactive")]
-            SignIn::Interactive(options) => {
+            SignIn::Interactive(interactive) => {
                 self.client
-                    .acquire_token_interactive(scopes, options, show)
+                    .acquire_token_interactive(scopes, options, interactive, show)
                     .await?
             }
         };

@@ -85,7 +85,9 @@ impl CachedTokenFactoryBuilder {
 
 /// Gets a token silently for the cache's first account on every call: the cached
 /// token, else a refresh. No account, or a refresh the server refuses, is
-/// [`Error::Authentication`] (the user must sign in again, elsewhere).
+/// [`Error::Authentication`] (the user must sign in again, elsewhere). As a
+/// [`TokenProvider`], `refreshed_token` forces a refresh and `token_with_claims` asks
+/// with the claims, past the cached token.
 #[derive(Debug)]
 pub struct CachedTokenFactory {
     client: PublicClient,
@@ -113,12 +115,17 @@ impl CachedTokenFactory {
 
     /// A token for the first account.
     pub async fn token(&self) -> Result<AccessToken> {
+        self.token_with(&TokenRequestOptions::default()).await
+    }
+
+    /// A token for the first account, with `options` (a forced refresh, claims).
+    pub async fn token_with(&self, options: &TokenRequestOptions) -> Result<AccessToken> {
         let accounts = self.client.accounts().await?;
         let account = accounts.first().ok_or_else(|| Error::Authentication {
             reason: "the token cache has no signed-in account: sign in first".into(),
         })?;
         self.client
-            .acquire_token_silent(&self.scopes, account, &TokenRequestOptions::default())
+            .acquire_token_silent(&self.scopes, account, options)
             .await
     }
 }
@@ -126,5 +133,16 @@ impl CachedTokenFactory {
 impl TokenProvider for CachedTokenFactory {
     fn token(&self) -> BoxFuture<'_, Result<AccessToken>> {
         Box::pin(CachedTokenFactory::token(self))
+    }
+
+    fn refreshed_token(&self) -> BoxFuture<'_, Result<AccessToken>> {
+        Box::pin(async move { self.token_with(&TokenRequestOptions::force_refresh()).await })
+    }
+
+    fn token_with_claims<'a>(&'a self, claims: &'a str) -> BoxFuture<'a, Result<AccessToken>> {
+        Box::pin(async move {
+            self.token_with(&TokenRequestOptions::default().with_claims(claims))
+                .await
+        })
     }
 }

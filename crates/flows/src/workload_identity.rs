@@ -122,6 +122,8 @@ pub struct WorkloadIdentityCredentialBuilder {
     http: Option<HttpClient>,
     cache: Option<SharedTokenCache>,
     clock: Arc<dyn Clock>,
+    client_capabilities: Vec<String>,
+    allowed_tenants: Vec<String>,
 }
 
 impl WorkloadIdentityCredentialBuilder {
@@ -143,6 +145,25 @@ impl WorkloadIdentityCredentialBuilder {
         self
     }
 
+    /// Client capabilities (see [`crate::ConfidentialClientBuilder::client_capabilities`]).
+    pub fn client_capabilities(
+        mut self,
+        capabilities: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.client_capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Tenants besides `AZURE_TENANT_ID` a request may name (see
+    /// [`crate::ConfidentialClientBuilder::additionally_allowed_tenants`]).
+    pub fn additionally_allowed_tenants(
+        mut self,
+        tenants: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The credential.
     pub fn build(self) -> Result<WorkloadIdentityCredential> {
         let authority = Authority::parse(&self.env.authority())?;
@@ -151,7 +172,9 @@ impl WorkloadIdentityCredentialBuilder {
             authority,
             ClientCredential::assertion_source(self.env.token_file),
         )
-        .clock(self.clock);
+        .clock(self.clock)
+        .client_capabilities(self.client_capabilities)
+        .additionally_allowed_tenants(self.allowed_tenants);
         if let Some(http) = self.http {
             client = client.http(http);
         }
@@ -180,6 +203,8 @@ impl WorkloadIdentityCredential {
             http: None,
             cache: None,
             clock: Arc::new(SystemClock),
+            client_capabilities: Vec::new(),
+            allowed_tenants: Vec::new(),
         }
     }
 

@@ -434,3 +434,19 @@ fn with_a_config_file_the_source_is_that_of_the_files_credential_and_cache() {
         "the file's cache, not --cache, holds the token"
     );
 }
+
+#[test]
+fn a_throttle_beyond_the_wait_budget_exits_with_7_naming_the_time() {
+    let env = TestEnv::start();
+    env.emulator.inject(
+        tokenhop_emulator::Fault::new("token", tokenhop_emulator::FaultKind::Status)
+            .status(429)
+            .retry_after("120"),
+    );
+    let started = std::time::Instant::now();
+    let out = run(env.secret_cmd().args(["token", "--scope", GRAPH]));
+    assert_eq!(out.code, 7, "{}", out.stderr);
+    assert!(out.stderr.contains("120 s"), "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(env.token_requests(), 1);
+}

@@ -186,3 +186,43 @@ fn on_behalf_of_workload_identity_and_a_config_file() {
     );
     assert!(!out.stderr.contains(&env.secret()));
 }
+
+#[test]
+fn get_with_cp1_meets_a_cae_challenge_asks_with_the_claims_and_says_so() {
+    let env = TestEnv::start();
+    let agent = |args: &[&str]| {
+        let mut cmd = env.cmd();
+        cmd.env("TOKENHOP_AUTHORITY", env.emulator.authority())
+            .args(["--client-capability", "cp1"])
+            .args(args)
+            .args(agent_args(&env));
+        cmd
+    };
+    let out = ok(&mut agent(&["token", "--resource", "graph"]));
+    let claims = jwt_part(out.stdout.trim(), 1);
+    assert_eq!(claims["xms_cc"], serde_json::json!(["cp1"]), "a CAE token");
+
+    let revocation =
+        serde_json::from_value(serde_json::json!({"user": names::AGENT_USER, "cae": true}))
+            .unwrap();
+    assert_eq!(env.emulator.revoke(&revocation).unwrap(), 1);
+    env.emulator.reset_counters();
+    let me = format!("{}/v1.0/me", env.emulator.url());
+    let out = ok(&mut agent(&["-v", "get", &me, "--scope", GRAPH]));
+    assert!(
+        out.stdout.contains("agent-user@contoso.onmicrosoft.com"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr
+            .contains("claims challenge (insufficient_claims)"),
+        "-v says what happened: {}",
+        out.stderr
+    );
+    let counters = env.emulator.counters();
+    assert_eq!(
+        (counters.endpoint("me"), counters.grant("user_fic")),
+        (2, 1)
+    );
+}

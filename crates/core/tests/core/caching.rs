@@ -193,7 +193,7 @@ async fn concurrent_forced_refreshes_of_one_token_make_one_request() {
 }
 
 #[tokio::test]
-async fn claims_challenges_bypass_the_cache() {
+async fn claims_challenges_bypass_the_cache_and_their_token_replaces_the_cached_one() {
     let inner = Arc::new(ScriptedCredential::answering(vec![
         Ok(token("a", 3600)),
         Ok(token("b", 3600)),
@@ -206,7 +206,8 @@ async fn claims_challenges_bypass_the_cache() {
     assert_eq!(challenged.secret.expose_secret(), "b");
     assert_eq!(
         get(&credential).await.unwrap(),
-        "a",
-        "the challenged token is not cached"
+        "b",
+        "the old token did not satisfy the resource; the new one is cached"
     );
+    assert_eq!(inner.calls(), 2);
 }

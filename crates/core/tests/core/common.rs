@@ -14,6 +14,8 @@ use tokenhop_core::{
 pub struct ScriptedCredential {
     pub calls: AtomicUsize,
     pub forced_calls: AtomicUsize,
+    /// The claims of every call that carried some, in order.
+    pub claims: Mutex<Vec<String>>,
     pub script: Mutex<VecDeque<Result<AccessToken>>>,
     pub delay: Option<Duration>,
 }
@@ -41,6 +43,9 @@ impl TokenCredential for ScriptedCredential {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if options.force_refresh {
                 self.forced_calls.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Some(claims) = &options.claims {
+                self.claims.lock().unwrap().push(claims.clone());
             }
             if let Some(delay) = self.delay {
                 tokio::time::sleep(delay).await;

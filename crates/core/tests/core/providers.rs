@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::common::{ScriptedCredential, scopes};
 use tokenhop_core::{
-    AccessToken, BlockingTokenProvider, CachingCredential, TokenCredentialExt, TokenProvider,
-    async_to_blocking, blocking_to_async, from_epoch_seconds,
+    AccessToken, BlockingTokenProvider, CachingCredential, Error, TokenCredentialExt,
+    TokenProvider, async_to_blocking, blocking_to_async, from_epoch_seconds,
 };
 
 #[tokio::test]
@@ -141,4 +141,47 @@ async fn async_provider_used_blocking_from_inside_a_multi_thread_runtime() {
     let provider = async_to_blocking(|| async { Ok("inside-mt") }).unwrap();
     let token = tokio::task::block_in_place(|| provider.token_blocking()).unwrap();
     assert_eq!(token.secret.expose_secret(), "inside-mt");
+}
+
+const CHALLENGE: &str = r#"{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}"#;
+
+#[tokio::test]
+async fn a_bound_credential_asks_with_the_claims_and_the_adapters_pass_them_on() {
+    let inner = Arc::new(ScriptedCredential::answering(vec![
+        Ok(AccessToken::new("a", from_epoch_seconds(4_000_000_000))),
+        Ok(AccessToken::new("b", from_epoch_seconds(4_000_000_000))),
+    ]));
+    let provider = Arc::clone(&inner).into_provider(scopes());
+    assert_eq!(
+        provider
+            .token_with_claims(CHALLENGE)
+            .await
+            .unwrap()
+            .secret
+            .expose_secret(),
+        "a"
+    );
+    let blocking = async_to_blocking(provider).unwrap();
+    let back = blocking_to_async(blocking);
+    assert_eq!(
+        back.token_with_claims(CHALLENGE)
+            .await
+            .unwrap()
+            .secret
+            .expose_secret(),
+        "b"
+    );
+    assert_eq!(*inner.claims.lock().unwrap(), [CHALLENGE, CHALLENGE]);
+}
+
+#[tokio::test]
+async fn a_closure_cannot_ask_for_claims_and_says_so_with_them() {
+    let provider = || async { Ok("fixed") };
+    let err = provider.token_with_claims(CHALLENGE).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InsufficientClaims { claims, .. } if claims == CHALLENGE),
+        "{err:?}"
+    );
+    assert_eq!(err.claims(), Some(CHALLENGE));
+    assert!(err.is_interaction_required());
 }

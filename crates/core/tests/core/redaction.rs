@@ -41,6 +41,18 @@ fn no_error_variant_prints_a_secret_it_was_built_near() {
             description: "AADSTS50000: the user_id is not an object id".into(),
             error_codes: vec![50000],
             correlation_id: Some("corr".into()),
+            suberror: Some("basic_action".into()),
+            claims: Some(r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#.into()),
+            trace_id: Some("trace".into()),
+        },
+        Error::InsufficientClaims {
+            claims: r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#.into(),
+            reason: "the resource challenged the new token again".into(),
+        },
+        Error::Throttled {
+            endpoint: "https://login.microsoftonline.com/t/oauth2/v2.0/token".into(),
+            retry_after: std::time::Duration::from_secs(120),
+            status: 429,
         },
         Error::AgentIdNotAvailable {
             missing: vec!["agent_user_id".into()],

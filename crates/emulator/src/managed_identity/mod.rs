@@ -226,7 +226,7 @@ impl Host {
         ] {
             claims[name] = value;
         }
-        state.revocations.record(&uti, object_id, client_id);
+        state.revocations.record(&uti, object_id, client_id, false);
         let token = state.signing_key.sign(&claims).map_err(|e| {
             self.refuse(
                 StatusCode::INTERNAL_SERVER_ERROR,

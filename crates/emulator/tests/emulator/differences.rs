@@ -1,6 +1,7 @@
 //! Where the emulator differs from Entra, pinned so that the README's list stays true:
-//! grants it does not play, fixed lifetimes, parameters it takes and does not act on,
-//! no instance discovery, one tenant behind `common`, and its error timestamps.
+//! grants it does not play, fixed lifetimes, claims it takes and does not act on,
+//! instance discovery of one host, the first tenant behind `common`, and its error
+//! timestamps.
 
 use serde_json::Value;
 use tokenhop_emulator::names;
@@ -46,9 +47,29 @@ async fn lifetimes_are_fixed_by_the_configuration() {
         ("client_secret", secret.as_str()),
         ("scope", "https://graph.microsoft.com/.default"),
     ];
-    let lifetime = emulator.config().token_lifetime_secs;
+    let cp1 = [(
+        "claims",
+        r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#,
+    )];
+    let cae_form: Vec<_> = form.iter().chain(&cp1).copied().collect();
+    let config = emulator.config();
+    // Entra gives CAE tokens 20 to 28 hours; the emulator, cae_token_lifetime_secs.
+    for (form, lifetime) in [
+        (&form[..], config.token_lifetime_secs),
+        (&cae_form[..], config.cae_token_lifetime_secs),
+    ] {
+        lifetimes_are(&emulator, form, lifetime).await;
+    }
+}
+
+/// Three tokens for `form` each live exactly `lifetime` seconds.
+async fn lifetimes_are(
+    emulator: &tokenhop_emulator::EmulatorHandle,
+    form: &[(&str, &str)],
+    lifetime: u64,
+) {
     for _ in 0..3 {
-        let (status, body) = post_token(&emulator.authority(), &form).await;
+        let (status, body) = post_token(&emulator.authority(), form).await;
         assert_eq!(status, 200, "{body}");
         // Entra spreads access token lifetimes over 60-90 minutes; the emulator does not.
         assert_eq!(body["expires_in"].as_u64(), Some(lifetime));
@@ -61,9 +82,12 @@ async fn lifetimes_are_fixed_by_the_configuration() {
 }
 
 #[tokio::test]
-async fn claims_requests_and_client_capabilities_change_no_token() {
+async fn of_a_claims_request_only_cp1_nbf_and_acrs_shape_the_token() {
     let emulator = start().await;
     let (client_id, secret) = secret_app(&emulator);
+    // Entra would evaluate Conditional Access for the authentication context (and might
+    // ask for a step-up), and honour optional claims it knows; the emulator grants the
+    // `acrs` as asked and ignores every other claim.
     let (status, body) = post_token(
         &emulator.authority(),
         &[
@@ -73,14 +97,24 @@ async fn claims_requests_and_client_capabilities_change_no_token() {
             ("scope", "https://graph.microsoft.com/.default"),
             (
                 "claims",
-                r#"{"access_token":{"xms_cc":{"values":["cp1"]}}}"#,
+                r#"{"access_token":{"acrs":{"essential":true,"value":"c1"},"ipaddr":{"essential":true},"xms_cc":{"values":["cp2"]}}}"#,
             ),
         ],
     )
     .await;
     assert_eq!(status, 200, "{body}");
     let token = claims(body["access_token"].as_str().unwrap());
-    assert!(token.get("xms_cc").is_none(), "{token}");
+    assert_eq!(token["acrs"], serde_json::json!(["c1"]), "{token}");
+    assert!(token.get("ipaddr").is_none(), "{token}");
+    assert!(
+        token.get("xms_cc").is_none(),
+        "only cp1 is a capability: {token}"
+    );
+    assert_eq!(
+        body["expires_in"].as_u64(),
+        Some(emulator.config().token_lifetime_secs),
+        "without cp1, no CAE lifetime"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +156,7 @@ async fn instance_discovery_knows_one_host_and_common_is_the_one_tenant() {
             .send()
     };
     // Entra knows every host of its clouds; the emulator knows only itself.
-    let own: Value = instance(&emulator.url())
+    let own: Value = instance(emulator.url())
         .await
         .unwrap()
         .json()

@@ -74,6 +74,22 @@ async fn malformed_both_error_and_token_and_dropped_bodies() {
 }
 
 #[tokio::test]
+async fn a_slow_body_starts_at_once_and_ends_after_the_delay() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    emulator.inject(
+        Fault::new("token", FaultKind::SlowBody)
+            .delay_ms(600)
+            .times(1),
+    );
+    let started = std::time::Instant::now();
+    let (status, _, body) = token_request(&emulator).await.unwrap();
+    assert_eq!(status, 200);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+}
+
+#[tokio::test]
 async fn faults_over_http_and_reset_clears_them() {
     let emulator = Emulator::builder().start().await.unwrap();
     let client = common::http();

@@ -3,6 +3,7 @@
 //! ID, the managed identity hosts, faults, random input, and the `tokenhop-emulator`
 //! binary.
 
+mod cae_and_tenants;
 mod certificate_assertions;
 mod common;
 mod differences;

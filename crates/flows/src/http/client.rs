@@ -3,13 +3,15 @@
 //! unless asked, personal data) redacted.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::HeaderMap;
 use tokenhop_core::{Error, Result};
 use tracing::Instrument;
 use url::Url;
 
+use super::retry::AfterStatus;
+use super::throttle::{ThrottleKey, ThrottleMemory};
 use super::{
     AuthorityValidation, Form, ProxyConfig, ProxyRoutes, RetryPolicy, is_retryable_status,
     parse_retry_after, redacted,
@@ -153,7 +155,10 @@ impl HttpResponse {
     }
 }
 
-/// One pooled client for every request a credential makes. Cheap to clone.
+/// One pooled client for every request a credential makes. Cheap to clone; clones share
+/// the pool, the request count and the throttle memory (a `429`/`5xx` with
+/// `Retry-After` is remembered per request, and repeats inside that time are answered
+/// with [`Error::Throttled`] without a request, as MSAL does).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
@@ -162,6 +167,7 @@ pub struct HttpClient {
     /// own reqwest client decides).
     proxies: Option<ProxyRoutes>,
     sent: Arc<std::sync::atomic::AtomicU64>,
+    throttles: Arc<ThrottleMemory>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -200,6 +206,7 @@ impl HttpClient {
             proxies,
             config: Arc::new(config),
             sent: Arc::default(),
+            throttles: Arc::default(),
         })
     }
 
@@ -232,23 +239,30 @@ impl HttpClient {
             .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
     }
 
-    /// This client without retries, sharing its pool and request counter: for callers
-    /// that retry as their protocol says (managed identity hosts).
+    /// This client without retries, sharing its pool, request counter, throttle memory
+    /// and wait budget: for callers that retry as their protocol says (managed identity
+    /// hosts). A retryable status with `Retry-After` comes back as
+    /// [`Error::Throttled`], for the caller to wait out or give up on.
     pub(crate) fn without_retries(&self) -> Self {
         let mut config = (*self.config).clone();
-        config.retry = RetryPolicy::none();
+        config.retry = RetryPolicy {
+            max_attempts: 1,
+            ..config.retry
+        };
         Self {
             client: self.client.clone(),
             config: Arc::new(config),
             proxies: self.proxies.clone(),
             sent: Arc::clone(&self.sent),
+            throttles: Arc::clone(&self.throttles),
         }
     }
 
-    /// A client with this one's settings and request counter but a connection pool of
-    /// its own, connecting within `connect_timeout` and, when `tls` is given, trusting
-    /// servers as it says (Service Fabric's pinned certificate; the managed identity
-    /// probe's short connect timeout). A caller's own reqwest client is not used for it.
+    /// A client with this one's settings, request counter and throttle memory but a
+    /// connection pool of its own, connecting within `connect_timeout` and, when `tls`
+    /// is given, trusting servers as it says (Service Fabric's pinned certificate; the
+    /// managed identity probe's short connect timeout). A caller's own reqwest client is
+    /// not used for it.
     pub(crate) fn with_own_pool(
         &self,
         connect_timeout: Duration,
@@ -263,6 +277,7 @@ impl HttpClient {
             config: Arc::new(config),
             proxies: Some(proxies),
             sent: Arc::clone(&self.sent),
+            throttles: Arc::clone(&self.throttles),
         })
     }
 
@@ -389,9 +404,15 @@ impl HttpClient {
     ) -> Result<HttpResponse> {
         let policy = &self.config.retry;
         let body = form.map(Form::encode);
+        let throttle = match form {
+            Some(form) => ThrottleKey::post(url, form),
+            None => ThrottleKey::get(url),
+        };
+        self.throttles.check(&throttle, &loggable(url))?;
         // One id for the request and its retries: Entra echoes it as the correlation id.
         let request_id = new_request_id();
         let mut attempt = 1;
+        let mut waited = Duration::ZERO;
         loop {
             let mut request = match method {
                 Method::Get => self.client.get(url.clone()),
@@ -414,42 +435,71 @@ impl HttpClient {
                 Ok(response) => self.read(response, &request_id).await,
                 Err(error) => Err(ReadFailure::Http(error)),
             };
-            match outcome {
-                Ok(response)
-                    if is_retryable_status(response.status)
-                        && attempt < policy.max_attempts.max(1) =>
-                {
+            let wait = match outcome {
+                Ok(response) if is_retryable_status(response.status) => {
                     let retry_after = response
                         .header("retry-after")
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    let wait = policy.delay(attempt, retry_after);
-                    tracing::debug!(
-                        status = response.status,
-                        attempt,
-                        wait_ms = wait.as_millis() as u64,
-                        "retrying"
-                    );
-                    tokio::time::sleep(wait).await;
+                    if let Some(retry_after) = retry_after {
+                        // Nobody sends this request again before the server said.
+                        self.throttles
+                            .remember(throttle.clone(), retry_after, response.status);
+                    }
+                    match policy.after_status(attempt, retry_after, waited) {
+                        AfterStatus::Retry(wait) => {
+                            tracing::debug!(
+                                status = response.status,
+                                attempt,
+                                wait_ms = wait.as_millis() as u64,
+                                "retrying"
+                            );
+                            wait
+                        }
+                        AfterStatus::Answer => {
+                            tracing::debug!(status = response.status, attempt, client_request_id = %request_id, "response");
+                            return Ok(response);
+                        }
+                        AfterStatus::Throttled(retry_after) => {
+                            tracing::debug!(
+                                status = response.status,
+                                attempt,
+                                retry_after_s = retry_after.as_secs(),
+                                "throttled beyond the wait budget"
+                            );
+                            return Err(Error::Throttled {
+                                endpoint: loggable(url),
+                                retry_after,
+                                status: response.status,
+                            });
+                        }
+                    }
                 }
                 Ok(response) => {
                     tracing::debug!(status = response.status, attempt, client_request_id = %request_id, "response");
                     return Ok(response);
                 }
                 Err(ReadFailure::Http(error))
-                    if is_retryable_error(&error) && attempt < policy.max_attempts.max(1) =>
+                    if may_send_again(method, &error) && attempt < policy.max_attempts.max(1) =>
                 {
-                    let wait = policy.delay(attempt, None);
+                    let wait = policy.delay(attempt);
                     tracing::debug!(error = %error.without_url(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
+                    wait
                 }
                 Err(ReadFailure::Http(error)) => {
-                    return Err(self.transport_error(
+                    // A POST whose body went out may have been acted on: not replayed.
+                    let body_went_out = matches!(method, Method::Post) && !error.is_connect();
+                    let error = self.transport_error(
                         url,
                         attempt,
                         Some(&request_id),
                         error,
                         self.config.request_timeout,
-                    ));
+                    );
+                    return Err(if body_went_out {
+                        not_sent_again(error)
+                    } else {
+                        error
+                    });
                 }
                 Err(ReadFailure::TooLarge) => {
                     return Err(Error::InvalidResponse {
@@ -460,7 +510,10 @@ impl HttpClient {
                         ),
                     });
                 }
-            }
+            };
+            let started = Instant::now();
+            tokio::time::sleep(wait).await;
+            waited += started.elapsed();
             attempt += 1;
         }
     }
@@ -505,13 +558,33 @@ pub(crate) fn telemetry_headers(request_id: &str) -> [(&'static str, &str); 4] {
     ]
 }
 
+/// `error` (a transport error) saying that its request was not sent again.
+fn not_sent_again(error: Error) -> Error {
+    match error {
+        Error::Transport { message, source } => Error::Transport {
+            message: format!(
+                "{message} (a request whose body was sent is not sent again: the server may have acted on it)"
+            ),
+            source,
+        },
+        other => other,
+    }
+}
+
 enum ReadFailure {
     Http(reqwest::Error),
     TooLarge,
 }
 
-fn is_retryable_error(error: &reqwest::Error) -> bool {
-    !error.is_timeout() && (error.is_connect() || error.is_request() || error.is_body())
+/// Whether a request that failed with `error` may be sent again: a connection that was
+/// never made, always; otherwise only a GET. A POST whose body went out may have been
+/// acted on (an authorization code is redeemed once, and its tokens would be lost), so
+/// it is not replayed. A timeout is not retried either: the budget is spent.
+fn may_send_again(method: Method, error: &reqwest::Error) -> bool {
+    if error.is_connect() {
+        return true;
+    }
+    matches!(method, Method::Get) && !error.is_timeout() && (error.is_request() || error.is_body())
 }
 
 /// The URL without query or fragment: what goes into logs and errors.

@@ -7,6 +7,7 @@ mod form;
 mod proxy;
 mod resource;
 mod retry;
+mod throttle;
 mod transport;
 mod trust;
 

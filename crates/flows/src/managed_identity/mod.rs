@@ -336,12 +336,23 @@ impl ManagedIdentityCredential {
 }
 
 impl TokenCredential for ManagedIdentityCredential {
+    /// A claims challenge cannot be sent to a managed identity host: it bypasses the
+    /// cache (a new token, as MSAL does). Another tenant is refused: a managed identity
+    /// lives in one.
     fn get_token<'a>(
         &'a self,
         scopes: &'a Scopes,
         options: &'a TokenRequestOptions,
     ) -> BoxFuture<'a, Result<AccessToken>> {
-        Box::pin(self.token(scopes, options.force_refresh))
+        Box::pin(async move {
+            if let Some(tenant) = &options.tenant_id {
+                return Err(Error::configuration(format!(
+                    "tenant_id {tenant}: a managed identity gets tokens in its own tenant only"
+                )));
+            }
+            self.token(scopes, options.force_refresh || options.claims.is_some())
+                .await
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use tokenhop_core::{Error, Result, Secret};
 
 use super::ManagedIdentityHost;
 use crate::http::HttpResponse;
-use crate::response::{json_object, number_field, string_field};
+use crate::response::{MAX_LIFETIME_SECS, json_object, number_field, string_field};
 
 /// A managed identity token, normalised from any host's answer.
 #[derive(Clone)]
@@ -67,8 +67,8 @@ pub(super) fn read_token(
         .ok_or_else(|| invalid("neither a valid expires_in nor expires_on in the answer".into()))?;
     Ok(ManagedIdentityToken {
         access_token,
-        expires_in,
-        refresh_in: number_field(&object, "refresh_in"),
+        expires_in: expires_in.min(MAX_LIFETIME_SECS),
+        refresh_in: number_field(&object, "refresh_in").map(|s| s.min(MAX_LIFETIME_SECS)),
         token_type: string_field(&object, "token_type").unwrap_or_else(|| "Bearer".into()),
     })
 }
@@ -106,6 +106,9 @@ fn host_error(
         ),
         error_codes: Vec::new(),
         correlation_id: None,
+        suberror: None,
+        claims: None,
+        trace_id: None,
     })
 }
 

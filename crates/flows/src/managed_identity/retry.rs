@@ -1,10 +1,12 @@
 //! How managed identity requests are retried, as MSAL does: IMDS answers `404` while it
 //! starts, `410` while it is upgraded, `429` and `5xx` under load; the other hosts are
-//! retried on `404`, `408`, `429`, `500`, `503` and `504`.
+//! retried on `404`, `408`, `429`, `500`, `503` and `504`. A `429` or `5xx` with
+//! `Retry-After` is waited out in full, never less, within the HTTP client's wait
+//! budget; beyond it the request fails with [`Error::Throttled`] (as every request does).
 
 use std::time::{Duration, SystemTime};
 
-use tokenhop_core::Result;
+use tokenhop_core::{Error, Result};
 
 use super::ManagedIdentityHost;
 use super::request::HostRequest;
@@ -19,7 +21,9 @@ pub struct ManagedIdentityRetry {
     /// The first wait. IMDS doubles it for each retry (1 s, 2 s, 4 s); the other hosts
     /// wait it each time unless `Retry-After` says otherwise.
     pub delay: Duration,
-    /// No single wait is longer, whatever `Retry-After` says.
+    /// No backoff wait is longer (nor a `Retry-After` on a `404` or `408`). A throttling
+    /// `Retry-After` (`429`, `5xx`) is not shortened: it is waited in full within
+    /// [`crate::RetryPolicy::wait_budget`].
     pub max_delay: Duration,
     /// Retries for IMDS's `410 Gone` (an upgrade in progress).
     pub gone_retries: u32,
@@ -65,11 +69,7 @@ impl ManagedIdentityRetry {
                 return (gone < self.gone_retries).then_some(self.gone_delay);
             }
             let retryable = matches!(status, 404 | 408 | 429 | 500..=599);
-            return (retryable && retries < self.max_retries).then(|| {
-                self.delay
-                    .saturating_mul(1 << retries.min(16))
-                    .min(self.max_delay)
-            });
+            return (retryable && retries < self.max_retries).then(|| self.backoff(host, retries));
         }
         let retryable = matches!(status, 404 | 408 | 429 | 500 | 503 | 504);
         (retryable && retries < self.max_retries).then(|| {
@@ -79,6 +79,18 @@ impl ManagedIdentityRetry {
                 .unwrap_or(self.delay)
                 .min(self.max_delay)
         })
+    }
+
+    /// The backoff before retry number `retries + 1` without `Retry-After`: IMDS
+    /// doubles `delay`, the other hosts wait it each time.
+    fn backoff(&self, host: ManagedIdentityHost, retries: u32) -> Duration {
+        match host {
+            ManagedIdentityHost::Imds => self
+                .delay
+                .saturating_mul(1 << retries.min(16))
+                .min(self.max_delay),
+            _ => self.delay.min(self.max_delay),
+        }
     }
 }
 
@@ -90,24 +102,44 @@ pub(super) async fn send_with_retries(
     request: &HostRequest,
     policy: &ManagedIdentityRetry,
 ) -> Result<HttpResponse> {
-    let (mut retries, mut gone) = (0, 0);
+    let budget = http.config().retry.wait_budget;
+    let (mut retries, mut gone, mut waited) = (0, 0, Duration::ZERO);
     loop {
-        let response = request.send(http).await?;
-        let Some(wait) = policy.wait(host, &response, retries, gone) else {
-            return Ok(response);
+        let wait = match request.send(http).await {
+            Ok(response) => {
+                let Some(wait) = policy.wait(host, &response, retries, gone) else {
+                    return Ok(response);
+                };
+                if response.status == 410 {
+                    gone += 1;
+                } else {
+                    retries += 1;
+                }
+                tracing::debug!(
+                    %host,
+                    status = response.status,
+                    wait_ms = wait.as_millis() as u64,
+                    "managed identity host not ready; retrying"
+                );
+                wait
+            }
+            // The host throttles (429/5xx with Retry-After): never sooner than it said.
+            Err(Error::Throttled { retry_after, .. })
+                if retries < policy.max_retries && waited + retry_after <= budget =>
+            {
+                let wait = retry_after.max(policy.backoff(host, retries));
+                retries += 1;
+                tracing::debug!(
+                    %host,
+                    wait_ms = wait.as_millis() as u64,
+                    "managed identity host throttled; retrying after its Retry-After"
+                );
+                wait
+            }
+            Err(error) => return Err(error),
         };
-        if response.status == 410 {
-            gone += 1;
-        } else {
-            retries += 1;
-        }
-        tracing::debug!(
-            %host,
-            status = response.status,
-            wait_ms = wait.as_millis() as u64,
-            "managed identity host not ready; retrying"
-        );
         tokio::time::sleep(wait).await;
+        waited += wait;
     }
 }
 

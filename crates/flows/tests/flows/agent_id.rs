@@ -195,3 +195,44 @@ async fn a_hundred_concurrent_callers_make_one_request_per_hop() {
     }
     assert_eq!(emulator.counters().grant("client_credentials"), 2);
 }
+
+#[tokio::test]
+async fn a_forced_refresh_redoes_hop_2_and_hop_1_only_when_rejected_again() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = credential(
+        &emulator,
+        names::AGENT_IDENTITY,
+        SharedTokenCache::in_memory(),
+    );
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::force_refresh())
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.counters().grant("client_credentials"),
+        1,
+        "hop 2 only"
+    );
+    emulator.reset_counters();
+    credential
+        .token(&TokenRequestOptions::force_refresh())
+        .await
+        .unwrap();
+    assert_eq!(
+        emulator.counters().grant("client_credentials"),
+        2,
+        "hops 1 and 2"
+    );
+    let other = TokenRequestOptions::default()
+        .with_tenant(tokenhop_core::TenantId::new("northwind.onmicrosoft.com").unwrap());
+    let err = credential.token(&other).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Configuration { message } if message.contains("own tenant")),
+        "{err:?}"
+    );
+}

@@ -18,6 +18,15 @@ fn settings(emulator: &EmulatorHandle, by_upn: bool) -> AgentIdSettings {
     settings
 }
 
+/// Requests per hop kind: (client credentials: hops 1 and 2, user_fic: hop 3).
+fn grants(emulator: &EmulatorHandle) -> (u64, u64) {
+    let counters = emulator.counters();
+    (
+        counters.grant("client_credentials"),
+        counters.grant("user_fic"),
+    )
+}
+
 fn credential(
     emulator: &EmulatorHandle,
     settings: AgentIdSettings,
@@ -47,14 +56,7 @@ async fn three_hops_give_the_agent_user_a_delegated_graph_token_and_cache_each_h
     assert_eq!(claims["oid"], user.object_id.as_str());
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
     assert_eq!(claims["xms_sub_fct"], "13");
-    let counters = emulator.counters();
-    assert_eq!(
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic")
-        ),
-        (2, 1)
-    );
+    assert_eq!(grants(&emulator), (2, 1));
 
     // The account is recorded as MSAL records it.
     let accounts = cache
@@ -93,14 +95,7 @@ async fn three_hops_give_the_agent_user_a_delegated_graph_token_and_cache_each_h
         .token(&TokenRequestOptions::default())
         .await
         .unwrap();
-    let counters = emulator.counters();
-    assert_eq!(
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic")
-        ),
-        (0, 1)
-    );
+    assert_eq!(grants(&emulator), (0, 1));
 }
 
 #[tokio::test]
@@ -120,12 +115,8 @@ async fn by_upn_the_cached_account_is_found_and_concurrent_callers_share_one_cha
     for caller in callers {
         caller.await.unwrap().unwrap();
     }
-    let counters = emulator.counters();
     assert_eq!(
-        (
-            counters.grant("client_credentials"),
-            counters.grant("user_fic")
-        ),
+        grants(&emulator),
         (2, 1),
         "one request per hop for 100 callers"
     );
@@ -178,4 +169,91 @@ async fn a_user_who_is_not_the_agents_user_fails_at_hop_3_and_missing_settings_a
         ),
         other => panic!("{other:?}"),
     }
+}
+
+/// The requests per hop kind (see [`grants`]) that one call with `options` makes.
+async fn grants_of_one_call(
+    emulator: &EmulatorHandle,
+    credential: &AgentUserCredential,
+    options: &TokenRequestOptions,
+) -> (u64, u64) {
+    emulator.reset_counters();
+    credential.token(options).await.unwrap();
+    grants(emulator)
+}
+
+#[tokio::test]
+async fn a_tenant_named_by_its_domain_hits_the_cache_on_the_second_call() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut by_domain = settings(&emulator, false);
+    by_domain.tenant_id = Some(emulator.config().tenant_domain.clone());
+    let credential = credential(&emulator, by_domain, SharedTokenCache::in_memory());
+    let once = TokenRequestOptions::default();
+    assert_eq!(
+        grants_of_one_call(&emulator, &credential, &once).await,
+        (2, 1)
+    );
+    assert_eq!(
+        grants_of_one_call(&emulator, &credential, &once).await,
+        (0, 0),
+        "hop 3's token is found under the account client_info named"
+    );
+    assert_eq!(emulator.counters().endpoint("token"), 0);
+}
+
+#[tokio::test]
+async fn a_forced_refresh_redoes_hop_3_then_the_whole_chain_when_rejected_again() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = credential(
+        &emulator,
+        settings(&emulator, false),
+        SharedTokenCache::in_memory(),
+    );
+    let forced = TokenRequestOptions::force_refresh();
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        grants_of_one_call(&emulator, &credential, &forced).await,
+        (0, 1),
+        "the resource rejected the token: hop 3 again"
+    );
+    assert_eq!(
+        grants_of_one_call(&emulator, &credential, &forced).await,
+        (2, 1),
+        "and rejected the new one too: T1 and T2 as well"
+    );
+}
+
+#[tokio::test]
+async fn hop_3_refusing_a_revoked_t1_refreshes_the_chain_once() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = credential(
+        &emulator,
+        settings(&emulator, false),
+        SharedTokenCache::in_memory(),
+    );
+    credential
+        .token(&TokenRequestOptions::default())
+        .await
+        .unwrap();
+    let blueprint = emulator
+        .config()
+        .app(names::AGENT_BLUEPRINT)
+        .unwrap()
+        .client_id
+        .clone();
+    let revocation = serde_json::from_value(serde_json::json!({"client": blueprint})).unwrap();
+    emulator.revoke(&revocation).unwrap();
+    assert_eq!(
+        grants_of_one_call(
+            &emulator,
+            &credential,
+            &TokenRequestOptions::force_refresh()
+        )
+        .await,
+        (2, 2),
+        "hop 3 refused T1; hops 1 and 2 again, then hop 3"
+    );
 }

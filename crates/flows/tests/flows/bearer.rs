@@ -16,6 +16,10 @@ fn graph() -> Scopes {
 }
 
 fn agent_user(emulator: &EmulatorHandle) -> AgentUserCredential {
+    agent_user_with(emulator, &[])
+}
+
+fn agent_user_with(emulator: &EmulatorHandle, capabilities: &[&str]) -> AgentUserCredential {
     AgentUserCredential::builder(crate::common::agent_settings(
         emulator,
         names::AGENT_IDENTITY,
@@ -24,6 +28,7 @@ fn agent_user(emulator: &EmulatorHandle) -> AgentUserCredential {
     .authority_host(emulator.url())
     .blueprint_credential(crate::common::blueprint_credential(emulator))
     .cache(SharedTokenCache::in_memory())
+    .client_capabilities(capabilities.iter().copied())
     .build()
     .unwrap()
 }
@@ -151,4 +156,105 @@ async fn sync_async_and_fixed_string_providers_drive_the_client() {
         !text.contains(&token) && !text.contains("not-a-token"),
         "{text}"
     );
+}
+
+/// A provider that hands out one token and ignores claims: what a cache that does not
+/// honour a claims challenge does. It counts the claims it was asked for.
+struct StaleProvider {
+    token: String,
+    asked_with_claims: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl tokenhop_core::TokenProvider for StaleProvider {
+    fn token(
+        &self,
+    ) -> tokenhop_core::BoxFuture<'_, tokenhop_core::Result<tokenhop_core::AccessToken>> {
+        Box::pin(async move { Ok(self.token.as_str().into()) })
+    }
+
+    fn token_with_claims<'a>(
+        &'a self,
+        claims: &'a str,
+    ) -> tokenhop_core::BoxFuture<'a, tokenhop_core::Result<tokenhop_core::AccessToken>> {
+        self.asked_with_claims
+            .lock()
+            .unwrap()
+            .push(claims.to_owned());
+        self.token()
+    }
+}
+
+#[tokio::test]
+async fn a_cae_challenge_costs_one_token_request_with_the_claims_and_the_call_succeeds() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = agent_user_with(&emulator, &["cp1"]);
+    let first = credential.token(&Default::default()).await.unwrap();
+    let first_claims = tokenhop_flows::unverified_claims(first.secret.expose_secret()).unwrap();
+    assert_eq!(
+        first_claims["xms_cc"],
+        serde_json::json!(["cp1"]),
+        "a CAE token"
+    );
+    let client = BearerClient::new(credential.into_provider(graph())).unwrap();
+    assert_eq!(client.get(&me(&emulator)).await.unwrap().status(), 200);
+
+    revoke(
+        &emulator,
+        serde_json::json!({"user": names::AGENT_USER, "cae": true}),
+    );
+    emulator.reset_counters();
+    let response = client.get(&me(&emulator)).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let counters = emulator.counters();
+    assert_eq!(
+        (
+            counters.endpoint("me"),
+            counters.endpoint("token"),
+            counters.grant("user_fic")
+        ),
+        (2, 1, 1),
+        "the challenge, one hop-3 request with the claims, the retry"
+    );
+}
+
+#[tokio::test]
+async fn a_second_challenge_is_an_error_carrying_the_claims_never_a_loop() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let token = agent_user_with(&emulator, &["cp1"])
+        .token(&Default::default())
+        .await
+        .unwrap();
+    revoke(
+        &emulator,
+        serde_json::json!({"user": names::AGENT_USER, "cae": true}),
+    );
+    let asked = std::sync::Arc::<std::sync::Mutex<Vec<String>>>::default();
+    let client = BearerClient::new(StaleProvider {
+        token: token.secret.expose_secret().to_owned(),
+        asked_with_claims: std::sync::Arc::clone(&asked),
+    })
+    .unwrap();
+    emulator.reset_counters();
+    let err = client.get(&me(&emulator)).await.unwrap_err();
+    let Error::InsufficientClaims { claims, .. } = &err else {
+        panic!("{err:?}");
+    };
+    let claims: serde_json::Value = serde_json::from_str(claims).unwrap();
+    assert!(
+        claims["access_token"]["nbf"]["value"].is_string(),
+        "{claims}"
+    );
+    assert_eq!(asked.lock().unwrap().len(), 1, "asked once");
+    assert_eq!(emulator.counters().endpoint("me"), 2, "one retry, no loop");
+    assert!(!err.to_string().contains(token.secret.expose_secret()));
+
+    // A provider that cannot ask for claims at all says so, with the claims.
+    let fixed = token.secret.expose_secret().to_owned();
+    let closure = BearerClient::new(move || {
+        let fixed = fixed.clone();
+        async move { Ok::<_, Error>(fixed) }
+    })
+    .unwrap();
+    let err = closure.get(&me(&emulator)).await.unwrap_err();
+    assert!(err.claims().is_some_and(|c| c.contains("nbf")), "{err:?}");
 }

@@ -83,9 +83,12 @@ async fn headless_chromium_completes_the_interactive_sign_in() {
         .with_timeout(std::time::Duration::from_secs(60))
         .with_opener(opener);
     let outcome = client
-        .acquire_token_interactive(&Scopes::new(["User.Read"]).unwrap(), &options, |_| {
-            panic!("Chromium did not complete the sign-in: the flow fell back to device code")
-        })
+        .acquire_token_interactive(
+            &Scopes::new(["User.Read"]).unwrap(),
+            &Default::default(),
+            &options,
+            |_| panic!("Chromium did not complete the sign-in: the flow fell back to device code"),
+        )
         .await;
     if let Some(mut child) = running.lock().unwrap().take() {
         let _ = child.kill();

@@ -184,29 +184,16 @@ async fn an_unknown_client_and_an_unknown_resource_are_refused_with_their_codes(
 async fn a_hundred_concurrent_callers_on_a_cold_cache_make_one_token_request() {
     let emulator = Emulator::builder().start().await.unwrap();
     let client = Arc::new(client(&emulator, None, SharedTokenCache::in_memory()));
-    let barrier = Arc::new(tokio::sync::Barrier::new(100));
-    let tasks: Vec<_> = (0..100)
-        .map(|_| {
-            let (client, barrier) = (Arc::clone(&client), Arc::clone(&barrier));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                client
-                    .acquire_token_for_client(&graph(), &TokenRequestOptions::default())
-                    .await
-            })
-        })
+    let outcomes = crate::common::at_once(100, client, |client| async move {
+        client
+            .acquire_token_for_client(&graph(), &TokenRequestOptions::default())
+            .await
+    })
+    .await;
+    let secrets: std::collections::HashSet<String> = outcomes
+        .into_iter()
+        .map(|token| token.unwrap().secret.expose_secret().to_owned())
         .collect();
-    let mut secrets = std::collections::HashSet::new();
-    for task in tasks {
-        secrets.insert(
-            task.await
-                .unwrap()
-                .unwrap()
-                .secret
-                .expose_secret()
-                .to_owned(),
-        );
-    }
     assert_eq!(secrets.len(), 1);
     assert_eq!(emulator.counters().grant("client_credentials"), 1);
 }

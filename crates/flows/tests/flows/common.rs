@@ -1,13 +1,17 @@
 //! What several flows tests build the same way: an app's client id, the secret app's
 //! client, a certificate file, a device code sign-in, Agent ID settings and the
-//! blueprint's credential from the emulator's directory.
+//! blueprint's credential from the emulator's directory, and callers released all at
+//! once.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use tokenhop_core::{ClientId, Scopes};
 use tokenhop_emulator::{EmulatorHandle, names};
 use tokenhop_flows::AgentIdSettings;
 use tokenhop_flows::CertificateAssertions;
 use tokenhop_flows::ClientCredential;
-use tokenhop_flows::{Authority, ConfidentialClient, HttpClient};
+use tokenhop_flows::{Authority, ConfidentialClient, ConfidentialClientBuilder, HttpClient};
 use tokenhop_flows::{PublicClient, UserToken};
 
 /// The client id of the emulator's app named `app`.
@@ -21,6 +25,14 @@ pub fn secret_client(
     authority: &str,
     http: HttpClient,
 ) -> ConfidentialClient {
+    secret_builder(emulator, authority)
+        .http(http)
+        .build()
+        .unwrap()
+}
+
+/// A builder for the emulator's secret app at `authority`, for tests that set more.
+pub fn secret_builder(emulator: &EmulatorHandle, authority: &str) -> ConfidentialClientBuilder {
     let secret = emulator
         .config()
         .app(names::CONFIDENTIAL_SECRET)
@@ -32,9 +44,6 @@ pub fn secret_client(
         Authority::parse(authority).unwrap(),
         ClientCredential::secret(secret.unwrap()),
     )
-    .http(http)
-    .build()
-    .unwrap()
 }
 
 /// Writes the certificate and key the emulator generated for `app` to one PEM file in
@@ -58,7 +67,7 @@ pub async fn sign_in(
     user: &str,
 ) -> UserToken {
     client
-        .acquire_token_by_device_code(scopes, |info| {
+        .acquire_token_by_device_code(scopes, &Default::default(), |info| {
             assert!(emulator.approve_device_code(Some(&info.user_code), user, 0));
         })
         .await
@@ -91,4 +100,30 @@ pub fn blueprint_credential(emulator: &EmulatorHandle) -> ClientCredential {
     let pem = format!("{}{}", generated.certificate_pem, generated.private_key_pem);
     let certificate = tokenhop_cert::ClientCertificate::from_pem(pem.as_bytes(), None).unwrap();
     CertificateAssertions::new(certificate).into_credential()
+}
+
+/// Calls `credential` (a shared value) with `call` from `callers` tasks released at the
+/// same moment; every caller's outcome.
+pub async fn at_once<C, F, Fut, T>(callers: usize, credential: Arc<C>, call: F) -> Vec<T>
+where
+    C: Send + Sync + 'static,
+    F: Fn(Arc<C>) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let barrier = Arc::new(tokio::sync::Barrier::new(callers));
+    let tasks: Vec<_> = (0..callers)
+        .map(|_| {
+            let (barrier, call) = (Arc::clone(&barrier), call(Arc::clone(&credential)));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                call.await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(callers);
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
 }

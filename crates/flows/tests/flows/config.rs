@@ -505,3 +505,53 @@ fn a_redis_cache_is_read_with_its_secrets_from_variables_or_files() {
         );
     }
 }
+
+/// `client_capabilities` and `additionally_allowed_tenants` from a file reach the flow
+/// (a CAE token; another tenant's token), and flows that cannot honour them refuse
+/// them by name.
+#[tokio::test]
+async fn capabilities_and_allowed_tenants_from_a_file_reach_the_flow() {
+    use tokenhop_core::{TenantId, TokenRequestOptions};
+    let emulator = Emulator::builder().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut secret) = configs(&emulator, dir.path())
+        .into_iter()
+        .find(|(name, _)| *name == "client-secret")
+        .unwrap();
+    secret["scopes"] = json!(["https://graph.microsoft.com/.default"]);
+    secret["client_capabilities"] = json!(["cp1"]);
+    secret["additionally_allowed_tenants"] = json!([names::OTHER_TENANT_DOMAIN]);
+    let path = &write(dir.path(), "cae", &secret)[1];
+    let built = AuthConfig::load(path).unwrap();
+    let other = TokenRequestOptions::default()
+        .with_tenant(TenantId::new(names::OTHER_TENANT_DOMAIN).unwrap());
+    let token = built
+        .credential
+        .get_token(&built.scopes, &other)
+        .await
+        .unwrap();
+    let claims = tokenhop_flows::unverified_claims(token.secret.expose_secret()).unwrap();
+    assert_eq!(claims["xms_cc"], json!(["cp1"]));
+    assert_eq!(
+        claims["tid"],
+        emulator.config().other_tenants[0].tenant_id.as_str()
+    );
+
+    let managed = json!({
+        "client_capabilities": ["cp1"],
+        "flow": {"type": "managed-identity", "endpoint": format!("{}/metadata/identity/oauth2/token", emulator.url())},
+    });
+    let err = AuthConfig::load(&write(dir.path(), "mi", &managed)[0]).unwrap_err();
+    assert!(err.to_string().contains("client_capabilities"), "{err}");
+    let mut agent = configs(&emulator, dir.path())
+        .into_iter()
+        .find(|(name, _)| *name == "agent-user")
+        .unwrap()
+        .1;
+    agent["additionally_allowed_tenants"] = json!(["*"]);
+    let err = AuthConfig::load(&write(dir.path(), "agent", &agent)[0]).unwrap_err();
+    assert!(
+        err.to_string().contains("additionally_allowed_tenants"),
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@ mod authority_validation;
 mod bearer;
 #[cfg(feature = "interactive")]
 mod chromium;
+mod claims;
 mod client_credentials;
 mod common;
 #[cfg(feature = "config")]
@@ -20,8 +21,12 @@ mod no_secrets_in_logs;
 mod offline_hits;
 mod oidc_provider;
 mod on_behalf_of;
+mod outages;
 mod proxy;
 mod public_client;
 mod resource_calls;
+mod sign_in;
+mod tenants;
+mod throttling;
 mod token_factory;
 mod workload_identity;

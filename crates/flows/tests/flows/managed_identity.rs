@@ -310,6 +310,60 @@ async fn app_service_expires_on_gives_the_expiry_and_long_lived_tokens_refresh_a
 }
 
 #[tokio::test]
+async fn claims_bypass_the_cache_and_another_tenant_is_refused() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let credential = mi(imds(&emulator), ManagedIdentityId::SystemAssigned);
+    token_oid(&credential).await;
+    token_oid(&credential).await;
+    assert_eq!(
+        emulator.counters().endpoint("imds"),
+        1,
+        "then from the cache"
+    );
+    let challenged = TokenRequestOptions::default()
+        .with_claims(r#"{"access_token":{"nbf":{"essential":true,"value":"1"}}}"#);
+    credential.get_token(&storage(), &challenged).await.unwrap();
+    assert_eq!(emulator.counters().endpoint("imds"), 2, "past the cache");
+    let other = TokenRequestOptions::default()
+        .with_tenant(tokenhop_core::TenantId::new("fabrikam.com").unwrap());
+    let err = credential.get_token(&storage(), &other).await.unwrap_err();
+    assert!(err.to_string().contains("own tenant"), "{err}");
+}
+
+#[tokio::test]
+async fn a_throttling_host_is_waited_out_in_full_and_beyond_the_budget_refused_at_once() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    emulator.inject(
+        Fault::new("imds", FaultKind::Status)
+            .status(429)
+            .retry_after("2")
+            .times(1),
+    );
+    let started = Instant::now();
+    token_oid(&mi(imds(&emulator), ManagedIdentityId::SystemAssigned)).await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "IMDS's 1 s backoff gives way to Retry-After: 2"
+    );
+    assert_eq!(emulator.counters().endpoint("imds"), 2);
+
+    emulator.reset();
+    emulator.inject(
+        Fault::new("imds", FaultKind::Status)
+            .status(429)
+            .retry_after("120"),
+    );
+    let started = Instant::now();
+    let err = error_of(&mi(imds(&emulator), ManagedIdentityId::SystemAssigned)).await;
+    assert!(
+        matches!(&err, Error::Throttled { retry_after, .. } if *retry_after == Duration::from_secs(120)),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(emulator.counters().endpoint("imds"), 1, "no second request");
+}
+
+#[tokio::test]
 async fn app_service_refuses_a_wrong_identity_header() {
     let emulator = Emulator::builder().start().await.unwrap();
     let credential = mi(

@@ -72,7 +72,7 @@ async fn device_code_waits_the_interval_and_slows_down_when_told() {
     let shown = Mutex::new(None);
     let token = setup
         .client
-        .acquire_token_by_device_code(&user_read(), |info| {
+        .acquire_token_by_device_code(&user_read(), &Default::default(), |info| {
             *shown.lock().unwrap() = Some(info.message.clone());
             // Approved, but the next three polls still see it pending; the test's
             // waits are instant, so the emulator finds them too fast and slows us down.
@@ -119,7 +119,7 @@ async fn device_code_declined_and_expired_end_with_clear_errors() {
     );
     let err = setup
         .client
-        .acquire_token_by_device_code(&user_read(), |info| {
+        .acquire_token_by_device_code(&user_read(), &Default::default(), |info| {
             assert!(emulator.deny_device_code(Some(&info.user_code)));
         })
         .await
@@ -131,7 +131,9 @@ async fn device_code_declined_and_expired_end_with_clear_errors() {
 
     let err = setup
         .client
-        .acquire_token_by_device_code(&user_read(), |_| emulator.advance_clock(901))
+        .acquire_token_by_device_code(&user_read(), &Default::default(), |_| {
+            emulator.advance_clock(901)
+        })
         .await
         .unwrap_err();
     assert!(
@@ -331,7 +333,7 @@ async fn interactive_signs_in_through_the_browser_and_ignores_a_forged_response(
         .with_opener(test_browser(true));
     let token = setup
         .client
-        .acquire_token_interactive(&user_read(), &options, |_| {
+        .acquire_token_interactive(&user_read(), &Default::default(), &options, |_| {
             panic!("no device code expected")
         })
         .await
@@ -373,7 +375,7 @@ async fn interactive_falls_back_to_device_code_when_the_port_is_taken_or_no_brow
         .with_opener(test_browser(false));
     setup
         .client
-        .acquire_token_interactive(&user_read(), &options, approve)
+        .acquire_token_interactive(&user_read(), &Default::default(), &options, approve)
         .await
         .unwrap();
     let counters = emulator.counters();
@@ -394,7 +396,7 @@ async fn interactive_falls_back_to_device_code_when_the_port_is_taken_or_no_brow
         });
     setup
         .client
-        .acquire_token_interactive(&user_read(), &no_browser, approve)
+        .acquire_token_interactive(&user_read(), &Default::default(), &no_browser, approve)
         .await
         .unwrap();
     assert_eq!(emulator.counters().endpoint("devicecode"), 2);
@@ -449,7 +451,8 @@ async fn dropping_the_device_code_future_stops_polling() {
     .build()
     .unwrap();
     let scopes = user_read();
-    let flow = client.acquire_token_by_device_code(&scopes, |_| {});
+    let options = TokenRequestOptions::default();
+    let flow = client.acquire_token_by_device_code(&scopes, &options, |_| {});
     assert!(
         tokio::time::timeout(Duration::from_millis(300), flow)
             .await
@@ -457,6 +460,9 @@ async fn dropping_the_device_code_future_stops_polling() {
         "nobody approved: the flow is still polling when dropped"
     );
     let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    // A poll whose bytes left before the drop may still reach the emulator: let it land,
+    // then no further poll may come.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let after_drop = emulator.counters().grant(grant);
     assert!(after_drop > 0, "it polled before it was dropped");
     tokio::time::sleep(Duration::from_millis(200)).await;

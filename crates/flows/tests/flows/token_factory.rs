@@ -112,3 +112,24 @@ async fn an_empty_cache_is_an_authentication_error() {
     );
     assert_eq!(emulator.counters().endpoint("token"), 0);
 }
+
+#[tokio::test]
+async fn refreshed_token_forces_a_refresh() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let authority = emulator.authority();
+    let blob = signed_in_blob(&emulator, &authority).await;
+    let factory = CachedTokenFactory::builder(
+        client_id(&emulator),
+        Authority::parse(&authority).unwrap(),
+        scopes(),
+    )
+    .cache_blob(Some(blob))
+    .build()
+    .unwrap();
+    let provider: &dyn TokenProvider = &factory;
+    let cached = provider.token().await.unwrap();
+    emulator.reset_counters();
+    let refreshed = provider.refreshed_token().await.unwrap();
+    assert_eq!(emulator.counters().grant("refresh_token"), 1);
+    assert_ne!(refreshed.secret, cached.secret);
+}

@@ -42,9 +42,13 @@ async fn a_sign_out_sticks_against_a_running_daemon() {
     .build()
     .unwrap();
     client
-        .acquire_token_by_device_code(&Scopes::new(["User.Read"]).unwrap(), |info| {
-            assert!(emulator.approve_device_code(Some(&info.user_code), names::ALICE, 0));
-        })
+        .acquire_token_by_device_code(
+            &Scopes::new(["User.Read"]).unwrap(),
+            &Default::default(),
+            |info| {
+                assert!(emulator.approve_device_code(Some(&info.user_code), names::ALICE, 0));
+            },
+        )
         .await
         .unwrap();
     let account = client.accounts().await.unwrap().remove(0);
