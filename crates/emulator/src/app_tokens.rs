@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::entra_error::EntraError;
 use crate::form::{Form, required};
 use crate::state::AppState;
+use crate::token_version::follow_resource_version;
 
 /// The resource of a client-credentials `scope` (`{resource}/.default`), if known.
 pub(crate) fn app_resource(state: &AppState, form: &Form) -> Result<String, EntraError> {
@@ -57,6 +58,7 @@ pub(crate) fn app_token(
     if let Some(object) = claims.as_object_mut() {
         object.extend(extra);
     }
+    follow_resource_version(state, &mut claims);
     state
         .revocations
         .record(&uti, &service_principal, client_id);

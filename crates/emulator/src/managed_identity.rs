@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::config::ManagedIdentityConfig;
 use crate::state::AppState;
+use crate::token_version::follow_resource_version;
 
 /// An error in the managed identity endpoints' shape: `{"error", "error_description"}`.
 struct Refusal {
@@ -91,12 +92,13 @@ fn issue(
     let now = state.now();
     let expires_on = now + state.config.token_lifetime_secs;
     let uti = uuid::Uuid::new_v4().simple().to_string();
-    let claims = json!({
+    let mut claims = json!({
         "aud": resource, "iss": state.issuer(), "iat": now, "nbf": now, "exp": expires_on,
         "tid": state.config.tenant_id, "oid": identity.object_id, "sub": identity.object_id,
         "azp": identity.client_id, "appid": identity.client_id, "idtyp": "app", "ver": "2.0",
         "xms_mirid": identity.resource_id, "uti": uti,
     });
+    follow_resource_version(state, &mut claims);
     state
         .revocations
         .record(&uti, &identity.object_id, &identity.client_id);
