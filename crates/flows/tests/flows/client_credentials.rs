@@ -272,7 +272,11 @@ async fn a_certificate_credential_gets_a_token_with_ps256_and_with_rs256() {
             .await
             .unwrap();
         let claims = unverified_claims(token.secret.expose_secret()).unwrap();
-        assert_eq!(claims["appid"], client.client_id().as_str(), "{algorithm:?}");
+        assert_eq!(
+            claims["appid"],
+            client.client_id().as_str(),
+            "{algorithm:?}"
+        );
     }
     assert_eq!(emulator.counters().grant("client_credentials"), 2);
 }
