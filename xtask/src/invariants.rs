@@ -35,6 +35,21 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "tokenhop-pkcs11",
         &["tokenhop-flows", "tokenhop-cache", "tokenhop-emulator"],
     ),
+    // The Azure SDK adapters take credentials, they do not make them: no flows, no
+    // cache, no HTTP or TLS stack (azure_core comes without its default features).
+    (
+        "tokenhop-azure",
+        &[
+            "tokenhop-flows",
+            "tokenhop-cache",
+            "tokenhop-cert",
+            "tokenhop-emulator",
+            "reqwest",
+            "hyper",
+            "rustls",
+            "openssl",
+        ],
+    ),
     // The emulator shares no code with the clients it tests.
     (
         "tokenhop-emulator",

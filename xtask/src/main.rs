@@ -14,6 +14,7 @@ mod interop_cache;
 mod interop_emulator;
 mod interop_flows;
 mod invariants;
+mod node;
 mod python;
 mod tools;
 mod util;
