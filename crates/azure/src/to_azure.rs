@@ -16,7 +16,9 @@ use tokenhop_core::{Scopes, TokenCredential, TokenRequestOptions};
 ///
 /// - **Scopes** pass through as the client asks for them (normalised, as tokenhop
 ///   caches key on them).
-/// - **Lifetime**: `expires_on` is the token's own.
+/// - **Lifetime**: `expires_on` is the token's own. The token itself is copied into
+///   azure_core's `Secret`, which keeps it out of `Debug` but, unlike tokenhop's, does
+///   not zeroize it when dropped.
 /// - **Caching** is the credential's: each tokenhop flow answers from its MSAL-shaped
 ///   cache with single-flight and refresh ahead; the Azure SDK's bearer policy keeps
 ///   the token it got until it nears expiry, and after a `401` asks again.
