@@ -1,4 +1,6 @@
-"""MSAL Python 1.39 against the tokenhop emulator: every grant MSAL offers, over TLS.
+"""MSAL Python 1.39 against the tokenhop emulator: every grant MSAL offers, over TLS,
+and MSAL's managed identity client on every host it supports (IMDS, App Service,
+Service Fabric, Machine Learning, Azure Arc).
 
 Run by `cargo xtask ci` (step interop-emulator) against a freshly started
 `tokenhop-emulator serve --tls`. Usage:
@@ -294,36 +296,161 @@ def agent_chain():
     check("a UPN sent as user_id is refused with AADSTS50000", 50000 in wrong.get("error_codes", []), wrong)
 
 
-def managed_identity():
-    os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = URL
-    for name in ("IDENTITY_ENDPOINT", "IDENTITY_HEADER", "MSI_ENDPOINT", "MSI_SECRET"):
+MI_VARIABLES = (
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+)
+
+
+def host_environment(**variables):
+    """Leaves exactly one managed identity host's variables in the environment, where
+    MSAL reads them on every call."""
+    for name in MI_VARIABLES:
         os.environ.pop(name, None)
-    system = identities["system-assigned"]
-    result = msal.ManagedIdentityClient(
-        msal.SystemAssignedManagedIdentity(), http_client=session
-    ).acquire_token_for_client(resource=GRAPH)
+    os.environ.update(variables)
+
+
+def mi_token(identity, resource):
+    return msal.ManagedIdentityClient(identity, http_client=session).acquire_token_for_client(
+        resource=resource
+    )
+
+
+def expect_host(name, source):
+    found = msal.managed_identity.get_managed_identity_source()
+    check(f"{name}: MSAL finds this host from its environment", found is source, found)
+
+
+def mi_counter(endpoint):
+    return counters()["endpoints"].get(endpoint, 0)
+
+
+SYSTEM = identities["system-assigned"]
+USER = identities["user-assigned"]
+MI = msal.managed_identity
+
+
+def managed_identity_imds():
+    host_environment(AZURE_POD_IDENTITY_AUTHORITY_HOST=URL)
+    expect_host("IMDS", MI.DEFAULT_TO_VM)
     expect_token(
-        "managed identity (IMDS via AZURE_POD_IDENTITY_AUTHORITY_HOST), system-assigned",
-        result,
+        "IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST), system-assigned",
+        mi_token(msal.SystemAssignedManagedIdentity(), GRAPH),
         aud=GRAPH,
-        oid=system["object_id"],
-        appid=system["client_id"],
+        oid=SYSTEM["object_id"],
+        appid=SYSTEM["client_id"],
         appidacr="2",
     )
-    user_assigned = identities["user-assigned"]
-    result = msal.ManagedIdentityClient(
-        msal.UserAssignedManagedIdentity(client_id=user_assigned["client_id"]), http_client=session
-    ).acquire_token_for_client(resource=STORAGE)
+    for how, kwargs in (
+        ("client id", {"client_id": USER["client_id"]}),
+        ("object id", {"object_id": USER["object_id"]}),
+        ("resource id (msi_res_id)", {"resource_id": USER["resource_id"]}),
+    ):
+        expect_token(
+            f"IMDS, user-assigned by {how}",
+            mi_token(msal.UserAssignedManagedIdentity(**kwargs), STORAGE),
+            aud=STORAGE,
+            oid=USER["object_id"],
+        )
+
+
+def managed_identity_app_service():
+    host_environment(IDENTITY_ENDPOINT=f"{URL}/msi/token", IDENTITY_HEADER=config["identity_header"])
+    expect_host("App Service", MI.APP_SERVICE)
     expect_token(
-        "managed identity, user-assigned by client id",
-        result,
+        "App Service (X-IDENTITY-HEADER, 2019-08-01), system-assigned",
+        mi_token(msal.SystemAssignedManagedIdentity(), GRAPH),
+        aud=GRAPH,
+        oid=SYSTEM["object_id"],
+    )
+    expect_token(
+        "App Service, user-assigned by resource id (mi_res_id)",
+        mi_token(msal.UserAssignedManagedIdentity(resource_id=USER["resource_id"]), STORAGE),
         aud=STORAGE,
-        oid=user_assigned["object_id"],
-        appid=user_assigned["client_id"],
+        oid=USER["object_id"],
+        appid=USER["client_id"],
     )
 
 
-for section in (app_tokens, user_tokens, agent_chain, managed_identity):
+def managed_identity_service_fabric():
+    host_environment(
+        IDENTITY_ENDPOINT=ready["service_fabric_endpoint"],
+        IDENTITY_HEADER=config["identity_header"],
+        IDENTITY_SERVER_THUMBPRINT=ready["service_fabric_thumbprint"],
+    )
+    expect_host("Service Fabric", MI.SERVICE_FABRIC)
+    expect_token(
+        "Service Fabric (https pinned by IDENTITY_SERVER_THUMBPRINT, Secret, 2019-07-01-preview)",
+        mi_token(msal.SystemAssignedManagedIdentity(), GRAPH),
+        aud=GRAPH,
+        oid=SYSTEM["object_id"],
+    )
+    before = mi_counter("service_fabric")
+    os.environ["IDENTITY_SERVER_THUMBPRINT"] = "00" * 20
+    try:
+        outcome = mi_token(msal.SystemAssignedManagedIdentity(), STORAGE)
+    except Exception as error:  # MSAL refuses the certificate: what must happen
+        outcome = error
+    check(
+        "Service Fabric: MSAL refuses the emulator's certificate under another thumbprint",
+        isinstance(outcome, Exception) and mi_counter("service_fabric") == before,
+        outcome,
+    )
+
+
+def managed_identity_machine_learning():
+    host_environment(MSI_ENDPOINT=f"{URL}/msi/auth", MSI_SECRET=config["msi_secret"])
+    expect_host("Machine Learning", MI.MACHINE_LEARNING)
+    expect_token(
+        "Machine Learning (secret, 2017-09-01), system-assigned",
+        mi_token(msal.SystemAssignedManagedIdentity(), GRAPH),
+        aud=GRAPH,
+        oid=SYSTEM["object_id"],
+    )
+    expect_token(
+        "Machine Learning, user-assigned by client id (clientid)",
+        mi_token(msal.UserAssignedManagedIdentity(client_id=USER["client_id"]), STORAGE),
+        aud=STORAGE,
+        oid=USER["object_id"],
+    )
+
+
+def managed_identity_azure_arc():
+    host_environment(
+        IDENTITY_ENDPOINT=f"{URL}/arc/metadata/identity/oauth2/token", IMDS_ENDPOINT=URL
+    )
+    expect_host("Azure Arc", MI.AZURE_ARC)
+    # MSAL reads key files from the agent's fixed directory (/var/opt/azcmagent/tokens);
+    # the emulator's agent writes them under its state dir.
+    MI._supported_arc_platforms_and_their_prefixes["linux"] = ready["arc_token_dir"]
+    before = mi_counter("arc")
+    expect_token(
+        "Azure Arc (401 challenge, key file, Authorization: Basic), system-assigned",
+        mi_token(msal.SystemAssignedManagedIdentity(), GRAPH),
+        aud=GRAPH,
+        oid=SYSTEM["object_id"],
+    )
+    check("Azure Arc: the challenge, then the answer", mi_counter("arc") == before + 2, counters())
+
+
+# MSAL Python 1.39's ManagedIdentityClient has no Cloud Shell: in Cloud Shell it points
+# to PublicClientApplication.acquire_token_interactive(prompt="none"), which posts to the
+# fixed http://localhost:50342, not to an endpoint the environment names.
+MANAGED_IDENTITY_HOSTS = (
+    managed_identity_imds,
+    managed_identity_app_service,
+    managed_identity_service_fabric,
+    managed_identity_machine_learning,
+    managed_identity_azure_arc,
+)
+
+
+for section in (app_tokens, user_tokens, agent_chain, *MANAGED_IDENTITY_HOSTS):
     try:
         section()
     except Exception as error:  # report and go on: one broken section must not hide others

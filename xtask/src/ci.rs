@@ -19,6 +19,8 @@ const STEPS: &[Step] = &[
     ("interop-cache", crate::interop_cache::check),
     ("interop-emulator", crate::interop_emulator::check),
     ("interop-flows", crate::interop_flows::check),
+    ("interop-node", crate::interop_node::check),
+    ("interop-lock", crate::interop_lock::check),
     ("demo", demo),
 ];
 

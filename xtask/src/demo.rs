@@ -1,9 +1,10 @@
 //! `cargo xtask demo`: the main job, end to end, with the real `tokenhop` CLI against the
 //! emulator (`tokenhop-emulator serve`): app tokens with a secret and a certificate, a
 //! device code sign-in approved through the admin API, a silent token from the cache,
-//! the three-hop Agent ID chain, a bearer call that survives a revoked token, and the
-//! agent user's blob in Azurite through the Azure SDK for Rust. Prints a table (flow,
-//! result, time, token requests) and fails if any step fails.
+//! the three-hop Agent ID chain (with the blueprint's key in a file, then in SoftHSM2),
+//! a bearer call that survives a revoked token, and the agent user's blob in Azurite
+//! through the Azure SDK for Rust.
+//! Prints a table (flow, result, time, token requests) and fails if any step fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -12,13 +13,18 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::emulator_process::EmulatorProcess;
+use crate::softhsm::{DemoToken, PIN_VARIABLE};
 use crate::util::{cargo, run};
+
+/// The app whose key the SoftHSM2 step keeps in the token.
+const HSM_APP: &str = "agent-blueprint";
 
 struct Demo {
     tokenhop: PathBuf,
     /// tokenhop-azure's `azurite_blob` example.
     azurite_blob: PathBuf,
     emulator: EmulatorProcess,
+    hsm: DemoToken,
     url: String,
     authority: String,
     config: Value,
@@ -69,10 +75,15 @@ impl Demo {
 
     /// `tokenhop` with the demo's global options and `args`.
     fn tokenhop(&self, client: &str, args: &[&str]) -> Command {
+        self.tokenhop_with_cache(client, &self.cache, args)
+    }
+
+    /// [`Demo::tokenhop`] with a cache file of its own.
+    fn tokenhop_with_cache(&self, client: &str, cache: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(&self.tokenhop);
         command
             .args(["--authority", &self.authority, "--cache"])
-            .arg(&self.cache)
+            .arg(cache)
             .args(["--client-id", client, "--json"])
             .args(args)
             .env_remove("TOKENHOP_CONFIG")
@@ -132,7 +143,9 @@ fn pem_with_key(demo: &Demo, app: &str) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
+/// The agent user chain's options, the blueprint signing with `blueprint_certificate`
+/// (a file, or a `pkcs11:` URI).
+fn agent_args(demo: &Demo, blueprint_certificate: &str) -> Vec<String> {
     let agent = demo.named("agent_identities", "agent-identity");
     let user = demo.named("users", agent["agent_user"].as_str().unwrap_or_default());
     [
@@ -143,7 +156,7 @@ fn agent_args(demo: &Demo, blueprint_pem: &Path) -> Vec<String> {
             .as_str()
             .unwrap_or_default(),
         "--blueprint-certificate",
-        &blueprint_pem.display().to_string(),
+        blueprint_certificate,
         "--agent-id",
         agent["client_id"].as_str().unwrap_or_default(),
         "--agent-user-id",
@@ -166,6 +179,10 @@ const STEPS: &[Step] = &[
     ("device code (approved by the admin API)", device_code),
     ("silent (cached account)", silent),
     ("Agent ID three hops (agent user)", agent_user),
+    (
+        "Agent ID three hops, blueprint key in SoftHSM2",
+        agent_user_hsm,
+    ),
     (
         "bearer GET /v1.0/me after a revocation",
         bearer_after_revocation,
@@ -266,7 +283,7 @@ fn agent_user_command(demo: &Demo, first: &[&str]) -> Result<Command, String> {
     let pem = pem_with_key(demo, "agent-blueprint")?;
     let mut args: Vec<String> = first.iter().map(|s| (*s).to_owned()).collect();
     args.extend(["--scope".to_owned(), GRAPH.to_owned()]);
-    args.extend(agent_args(demo, &pem));
+    args.extend(agent_args(demo, &pem.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Ok(demo.tokenhop("", &args))
 }
@@ -274,6 +291,38 @@ fn agent_user_command(demo: &Demo, first: &[&str]) -> Result<Command, String> {
 fn agent_user(demo: &Demo) -> Result<String, String> {
     let token = finished(agent_user_command(demo, &["token"])?.output())?;
     Ok(described(&token))
+}
+
+/// The three-hop chain again, the blueprint signing with its key in a SoftHSM2 token
+/// (the emulator trusts the certificate `tokenhop cert generate --pkcs11` made for it),
+/// with a cache of its own so that every hop is asked for anew.
+fn agent_user_hsm(demo: &Demo) -> Result<String, String> {
+    let token = match &demo.hsm {
+        DemoToken::Ready(token) => token,
+        DemoToken::Skipped(why) => return Ok(format!("skipped: {why}")),
+        DemoToken::Failed(why) => return Err(why.clone()),
+    };
+    let module = token.module.display().to_string();
+    let mut args: Vec<String> = ["token", "--scope", GRAPH]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    args.extend(agent_args(demo, &token.uri));
+    args.extend([
+        "--pkcs11-module".into(),
+        module,
+        "--pin-env".into(),
+        PIN_VARIABLE.into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cache = demo.emulator.state_dir.join("hsm_token_cache.json");
+    let mut command = demo.tokenhop_with_cache("", &cache, &args);
+    token.point_at(&mut command);
+    let answer = finished(command.output())?;
+    Ok(format!(
+        "{}; the key never left the token",
+        described(&answer)
+    ))
 }
 
 fn bearer_after_revocation(demo: &Demo) -> Result<String, String> {
@@ -290,9 +339,9 @@ fn bearer_after_revocation(demo: &Demo) -> Result<String, String> {
 /// blob client with the tokenhop credential a configuration file describes
 /// (tokenhop-azure's `azurite_blob` example), sharing the demo's token cache.
 fn agent_user_blob(demo: &Demo) -> Result<String, String> {
-    let Some(azurite) = crate::node::AZURITE.ensure()? else {
-        return Ok("skipped: no Node 20 here (the line above the table says why)".into());
-    };
+    if crate::node::node()?.is_none() || crate::node::npm_project("azurite")?.is_none() {
+        return Ok("skipped: no Node 20 with npm here (the line above the table says why)".into());
+    }
     let agent = demo.named("agent_identities", "agent-identity");
     let user = demo.named("users", agent["agent_user"].as_str().unwrap_or_default());
     let auth = json!({
@@ -313,7 +362,6 @@ fn agent_user_blob(demo: &Demo) -> Result<String, String> {
     std::fs::write(&auth_file, auth.to_string()).map_err(|e| e.to_string())?;
     let output = Command::new(&demo.azurite_blob)
         .arg(&auth_file)
-        .env(crate::node::AZURITE.dir_variable, &azurite)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| format!("could not run the azurite_blob example: {e}"))?;
@@ -335,27 +383,31 @@ fn agent_user_blob(demo: &Demo) -> Result<String, String> {
     }
 }
 
-pub fn run_demo(args: &[String]) -> Result<(), String> {
-    if !args.is_empty() {
-        return Err("usage: cargo xtask demo".into());
-    }
-    // Built before the table, so that its times are the steps' own.
+/// Builds tokenhop-azure's `azurite_blob` example (debug, sharing the test build).
+fn build_azurite_blob() -> Result<PathBuf, String> {
     run(cargo().args([
         "build",
         "--quiet",
-        "-p",
-        "tokenhop-cli",
-        "--bin",
-        "tokenhop",
         "-p",
         "tokenhop-azure",
         "--example",
         "azurite_blob",
     ]))?;
-    let built = crate::emulator_process::target_dir().join("debug");
-    let tokenhop = built.join("tokenhop");
+    Ok(crate::emulator_process::target_dir().join("debug/examples/azurite_blob"))
+}
+
+pub fn run_demo(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask demo".into());
+    }
+    // Built before the table, so that its times are the steps' own.
+    let tokenhop = crate::emulator_process::build_tokenhop_cli()?;
+    let azurite_blob = build_azurite_blob()?;
+    // Before the emulator: it reads the certificates it trusts from its configuration.
+    let hsm = DemoToken::prepare(&tokenhop, HSM_APP);
     let emulator = EmulatorProcess::start("demo", false, |config| {
         config["device_code"]["interval_secs"] = 1.into();
+        hsm.register(config, HSM_APP);
     })?;
     let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
     let config: Value = serde_json::from_str(
@@ -365,12 +417,13 @@ pub fn run_demo(args: &[String]) -> Result<(), String> {
     let url = ready["url"].as_str().unwrap_or_default().to_owned();
     let demo = Demo {
         tokenhop,
-        azurite_blob: built.join("examples/azurite_blob"),
+        azurite_blob,
         authority: format!("{url}/{}", ready["tenant_id"].as_str().unwrap_or_default()),
         cache: emulator.state_dir.join("token_cache.json"),
         url,
         config,
         emulator,
+        hsm,
     };
     println!("emulator at {} (authority {})\n", demo.url, demo.authority);
     let started = Instant::now();

@@ -24,6 +24,19 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// Builds the `tokenhop` CLI (debug, sharing the test build) and returns its path.
+pub fn build_tokenhop_cli() -> Result<PathBuf, String> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "-p",
+        "tokenhop-cli",
+        "--bin",
+        "tokenhop",
+    ]))?;
+    Ok(target_dir().join("debug/tokenhop"))
+}
+
 /// How the emulator binary is built: `Debug` for tests and the demo (shares the test
 /// build), `Optimized` for benchmarks, so the server is not what they measure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,9 +13,12 @@ mod emulator_process;
 mod interop_cache;
 mod interop_emulator;
 mod interop_flows;
+mod interop_lock;
+mod interop_node;
 mod invariants;
 mod node;
 mod python;
+mod softhsm;
 mod tools;
 mod util;
 

@@ -1,13 +1,16 @@
-//! Cache hits at 1k/10k/100k entries (exact key and superset-of-scopes paths), and
-//! serialize/deserialize at 100k entries (and a load followed by the first lookup,
-//! which builds the indexes). Run with `cargo bench -p tokenhop-cache`
-//! (or `cargo xtask bench`).
+//! Cache hits at 1k/10k/100k entries (exact key and superset-of-scopes paths), the
+//! same hit through a shared file cache (which first checks that no other process
+//! saved: one `stat`), and serialize/deserialize at 100k entries (and a load followed
+//! by the first lookup, which builds the indexes). Run with `cargo bench -p
+//! tokenhop-cache` (or `cargo xtask bench`).
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use tokenhop_cache::synthetic::{self, SyntheticCache};
-use tokenhop_cache::{AccessTokenLookup, CacheOptions, TokenCache};
+use tokenhop_cache::{
+    AccessTokenLookup, CacheOptions, FilePersistence, SharedTokenCache, Stamp, TokenCache,
+};
 
 fn hits(c: &mut Criterion) {
     let mut group = c.benchmark_group("hit");
@@ -30,6 +33,37 @@ fn hits(c: &mut Criterion) {
             b.iter(|| black_box(cache.find_access_token(black_box(&superset), synthetic::NOW)))
         });
     }
+    group.finish();
+}
+
+/// A hit through a [`SharedTokenCache`] on a file: the change check (the file's stamp
+/// against memory's) and then the same lookup as `hit/exact/1000`.
+fn change_check(c: &mut Criterion) {
+    let mut group = c.benchmark_group("shared_hit");
+    let SyntheticCache { mut cache, probe } = synthetic::build(1_000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("cache.json");
+    std::fs::write(&path, cache.serialize()).expect("the cache file is written");
+    let shared = SharedTokenCache::new(FilePersistence::new(&path), CacheOptions::default());
+    let exact = probe.exact_query();
+    let hit = |c: &TokenCache| {
+        matches!(
+            c.find_access_token(&exact, synthetic::NOW),
+            AccessTokenLookup::Hit(_)
+        )
+    };
+    assert!(shared.read(hit).expect("the file cache loads"));
+    assert_eq!(shared.read_if_current(hit), Some(true));
+    // The check alone: the file's stamp (one stat).
+    group.bench_function("stamp", |b| {
+        b.iter(|| black_box(Stamp::of_file(black_box(&path))))
+    });
+    group.bench_function("read_if_current/1000", |b| {
+        b.iter(|| black_box(shared.read_if_current(|c| hit(black_box(c)))))
+    });
+    group.bench_function("read/1000", |b| {
+        b.iter(|| black_box(shared.read(|c| hit(black_box(c)))))
+    });
     group.finish();
 }
 
@@ -85,5 +119,5 @@ fn serialization(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, hits, serialization);
+criterion_group!(benches, hits, change_check, serialization);
 criterion_main!(benches);

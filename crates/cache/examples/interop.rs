@@ -4,7 +4,10 @@
 //!   an `fmi_path` token) that MSAL Python must read;
 //! - `interop synthetic ENTRIES FILE`: a synthetic cache of that size;
 //! - `interop check FILE ANSWERS`: reads a cache MSAL wrote and checks that every
-//!   query in ANSWERS (JSON written by the Python side) gives the same answer here.
+//!   query in ANSWERS (JSON written by the Python side) gives the same answer here;
+//! - `interop lock-writer FILE NAME START_MS` (step `interop-lock`): at START_MS (epoch
+//!   milliseconds) writes 50 app tokens, `at-NAME-0`…, one locked write each, beside
+//!   other writers on the same file.
 
 use std::process::ExitCode;
 
@@ -13,7 +16,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use tokenhop_cache::entry::Field;
 use tokenhop_cache::{
-    AccessTokenLookup, AccessTokenQuery, CacheOptions, TokenCache, TokenEvent, keys,
+    AccessTokenLookup, AccessTokenQuery, CacheOptions, SharedTokenCache, TokenCache, TokenEvent,
+    keys,
 };
 
 const ENVIRONMENT: &str = "login.microsoftonline.com";
@@ -30,7 +34,8 @@ fn main() -> ExitCode {
         ["write", file] => write(file),
         ["check", file, answers] => check(file, answers),
         ["synthetic", entries, file] => synthetic(entries, file),
-        _ => Err("usage: interop write FILE | interop check FILE ANSWERS | interop synthetic ENTRIES FILE".into()),
+        ["lock-writer", file, name, start_ms] => lock_writer(file, name, start_ms),
+        _ => Err("usage: interop write FILE | interop check FILE ANSWERS | interop synthetic ENTRIES FILE | interop lock-writer FILE NAME START_MS".into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,6 +52,44 @@ fn synthetic(entries: &str, file: &str) -> Result<(), String> {
     let entries: usize = entries.parse().map_err(|e| format!("ENTRIES: {e}"))?;
     let text = tokenhop_cache::synthetic::build(entries).cache.to_json();
     std::fs::write(file, text).map_err(|e| format!("cannot write {file}: {e}"))
+}
+
+/// How many tokens each writer of the `interop-lock` step writes.
+const LOCK_WRITES: usize = 50;
+
+fn lock_writer(file: &str, name: &str, start_ms: &str) -> Result<(), String> {
+    let start_ms: u128 = start_ms.parse().map_err(|e| format!("START_MS: {e}"))?;
+    let epoch_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0)
+    };
+    let wait = start_ms.saturating_sub(epoch_ms());
+    std::thread::sleep(std::time::Duration::from_millis(
+        u64::try_from(wait).unwrap_or(0),
+    ));
+    let cache = SharedTokenCache::file(file);
+    let now = u64::try_from(epoch_ms() / 1000).unwrap_or(0);
+    for i in 0..LOCK_WRITES {
+        let response = json!({"token_type": "Bearer", "expires_in": 3600, "access_token": format!("at-{name}-{i}")});
+        let client_id = format!("client-{name}-{i}");
+        cache
+            .write(|c| {
+                add(
+                    c,
+                    &client_id,
+                    "client_credentials",
+                    &response,
+                    &["https://graph.microsoft.com/.default"],
+                    &[],
+                    now,
+                )
+            })
+            .map_err(|e| format!("write {i} of {name}: {e}"))?;
+    }
+    println!("tokenhop writer {name} wrote {LOCK_WRITES} tokens");
+    Ok(())
 }
 
 fn b64(value: Value) -> String {

@@ -10,7 +10,7 @@ use crate::entry_key::EntryKey;
 use crate::index::{Indexes, Position};
 use crate::section::{ScopeMatching, Section, SectionMap, Sections};
 
-/// Lookup rules.
+/// Lookup rules, and the limits [`TokenCache::prune`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CacheOptions {
@@ -18,6 +18,14 @@ pub struct CacheOptions {
     pub expiry_margin_secs: u64,
     /// How scopes are compared.
     pub scope_matching: ScopeMatching,
+    /// At most this many access tokens are kept: pruning drops the least recently used
+    /// beyond it. `None` (the default): no bound but expiry.
+    pub max_access_tokens: Option<usize>,
+    /// At most this many on-behalf-of tokens (user tokens under an extended key: one per
+    /// incoming assertion) are kept for one user, app, tenant and scopes: pruning drops
+    /// the least recently used beyond it. Default 8 (an incoming token lives about an
+    /// hour, so a user has two or three at a time).
+    pub max_on_behalf_of_tokens_per_user: usize,
 }
 
 impl Default for CacheOptions {
@@ -25,6 +33,8 @@ impl Default for CacheOptions {
         Self {
             expiry_margin_secs: 300,
             scope_matching: ScopeMatching::CaseSensitive,
+            max_access_tokens: None,
+            max_on_behalf_of_tokens_per_user: 8,
         }
     }
 }
@@ -39,6 +49,18 @@ impl CacheOptions {
     /// Sets the expiry margin.
     pub fn with_expiry_margin_secs(mut self, secs: u64) -> Self {
         self.expiry_margin_secs = secs;
+        self
+    }
+
+    /// Bounds the number of access tokens (least recently used go first).
+    pub fn with_max_access_tokens(mut self, max: usize) -> Self {
+        self.max_access_tokens = Some(max);
+        self
+    }
+
+    /// Bounds the on-behalf-of tokens of one user, app, tenant and scopes.
+    pub fn with_max_on_behalf_of_tokens_per_user(mut self, max: usize) -> Self {
+        self.max_on_behalf_of_tokens_per_user = max;
         self
     }
 }

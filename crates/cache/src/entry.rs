@@ -7,8 +7,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
+use zeroize::Zeroize;
 
 use crate::entry_key::EntryKey;
 
@@ -123,6 +125,17 @@ enum Text {
     Shared(Arc<str>),
 }
 
+// The text holds the entry's secret: wiped when it goes (a shared text by whichever of
+// the entry and its key lets go of it last).
+impl Drop for Text {
+    fn drop(&mut self) {
+        match self {
+            Self::Own(text) => text.zeroize(),
+            Self::Shared(shared) => crate::entry_key::wipe_if_last(shared),
+        }
+    }
+}
+
 impl Text {
     fn as_str(&self) -> &str {
         match self {
@@ -143,6 +156,18 @@ impl Text {
     }
 }
 
+/// When a lookup last found an entry (epoch seconds, 0: not since it was loaded or
+/// written): what least-recently-used pruning goes by. In memory only, and set through
+/// `&self`, so that lookups stay reads.
+#[derive(Debug, Default)]
+struct LastUse(AtomicU64);
+
+impl Clone for LastUse {
+    fn clone(&self) -> Self {
+        Self(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
 /// One entry of a cache section.
 #[derive(Clone)]
 pub struct Entry {
@@ -154,6 +179,7 @@ pub struct Entry {
     /// Nor does the key the entry is stored under (kept up to date by the cache's
     /// insert and by the parser; `false` when not known).
     key_escape_free: bool,
+    last_use: LastUse,
 }
 
 impl Default for Entry {
@@ -164,6 +190,7 @@ impl Default for Entry {
             rare: None,
             escape_free: true,
             key_escape_free: false,
+            last_use: LastUse::default(),
         }
     }
 }
@@ -273,6 +300,20 @@ impl Entry {
         self.key_escape_free = clean;
     }
 
+    /// Records that a lookup found the entry at `now` (epoch seconds). Written at most
+    /// once a second, so that threads finding the same token do not contend.
+    pub(crate) fn note_use(&self, now: u64) {
+        if self.last_use.0.load(Ordering::Relaxed) < now {
+            self.last_use.0.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// When the entry was last used: found by a lookup, or else cached (`cached_at`).
+    pub(crate) fn last_used(&self) -> u64 {
+        let cached_at = self.get_u64(Field::CachedAt).unwrap_or(0);
+        self.last_use.0.load(Ordering::Relaxed).max(cached_at)
+    }
+
     /// Fields this version does not know, in file order.
     pub fn extra(&self) -> &[(String, Value)] {
         self.rare.as_ref().map_or(&[], |rare| &rare.extra)
@@ -304,7 +345,7 @@ impl Entry {
         let end = text_len + value.len();
         match (u16::try_from(text_len), u16::try_from(value.len())) {
             (Ok(start), Ok(len)) if end <= usize::from(Slot::MAX_LEN) => {
-                self.text.own().push_str(value);
+                push_wiping(self.text.own(), value);
                 self.slots[field as usize] = Slot { start, len };
                 self.escape_free &= clean;
             }
@@ -357,6 +398,7 @@ impl Entry {
             rare: self.rare.take(),
             escape_free: self.escape_free,
             key_escape_free: self.key_escape_free,
+            last_use: LastUse::default(),
         };
         (EntryKey::prefix_of(text, key_len), entry)
     }
@@ -364,7 +406,7 @@ impl Entry {
     /// Empties the entry, keeping its buffer when it has one of its own.
     pub(crate) fn clear(&mut self) {
         match &mut self.text {
-            Text::Own(text) => text.clear(),
+            Text::Own(text) => text.zeroize(),
             Text::Shared(_) => self.text = Text::Own(String::new()),
         }
         self.slots = [Slot::ABSENT; FIELD_COUNT];
@@ -385,6 +427,7 @@ impl Entry {
         let mut rare = self.rare.take().map(|rare| *rare).unwrap_or_default();
         let mut compacted = Entry {
             key_escape_free: self.key_escape_free,
+            last_use: self.last_use.clone(),
             ..Entry::default()
         };
         compacted.text.own().reserve_exact(self.live_len());
@@ -407,6 +450,19 @@ impl Entry {
         }
         *self = compacted;
     }
+}
+
+/// Appends to an entry's text; a text that must grow is moved into a larger buffer and
+/// the old one wiped (a plain `push_str` would free it with the secret in it).
+fn push_wiping(text: &mut String, value: &str) {
+    let needed = text.len() + value.len();
+    if needed > text.capacity() {
+        let mut larger = String::with_capacity(needed.next_power_of_two().max(64));
+        larger.push_str(text);
+        text.zeroize();
+        *text = larger;
+    }
+    text.push_str(value);
 }
 
 impl PartialEq for Entry {

@@ -8,6 +8,8 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
+use zeroize::Zeroize;
+
 /// A key: the first `len` bytes of a shared text.
 #[derive(Clone)]
 pub(crate) struct EntryKey {
@@ -29,6 +31,19 @@ impl EntryKey {
 
     pub(crate) fn as_str(&self) -> &str {
         self.text.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Wipes a shared text when no one else holds it (an entry's text holds its secret).
+pub(crate) fn wipe_if_last(text: &mut Arc<str>) {
+    if let Some(only) = Arc::get_mut(text) {
+        only.zeroize();
+    }
+}
+
+impl Drop for EntryKey {
+    fn drop(&mut self) {
+        wipe_if_last(&mut self.text);
     }
 }
 

@@ -1,25 +1,42 @@
-//! [`FilePersistence`]: the cache in a file, written atomically with mode 0600, with a
-//! cross-process lock around load-merge-save and corrupt files moved aside.
+//! [`FilePersistence`]: the cache in a file, written atomically with an owner-only mode
+//! (0600; an owner-only ACL on Windows), with msal-extensions' cross-process lock
+//! (`<file>.lockfile`) around each update, and corrupt files moved aside.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokenhop_core::Result;
+use zeroize::Zeroizing;
 
-use crate::persist::{Persistence, cache_error};
+use crate::lock::CacheLock;
+use crate::persist::{Blob, Persistence, Stored, cache_error};
+use crate::stamp::Stamp;
+
+/// How long an update waits for another process's lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The cache in a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FilePersistence {
     path: PathBuf,
+    lock_timeout: Duration,
+}
+
+/// What a file held: text, or bytes that are not (kept aside by a locked read).
+enum Content {
+    Text(Blob),
+    NotUtf8,
 }
 
 impl FilePersistence {
     /// The cache at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+        Self {
+            path: path.into(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
     }
 
     /// The cache at the platform's default place: the user config directory
@@ -28,45 +45,57 @@ impl FilePersistence {
         default_path().map(Self::new)
     }
 
+    /// How long an update waits for another process to release the lock before it
+    /// fails with an error naming the lock file ([`DEFAULT_LOCK_TIMEOUT`] unless set).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
     /// Where the cache lives.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn lock_path(&self) -> PathBuf {
+    /// The lock file: `<file>.lockfile`, as msal-extensions names it.
+    pub fn lock_path(&self) -> PathBuf {
+        self.sibling(".lockfile")
+    }
+
+    /// `<file><suffix>`, beside the file.
+    fn sibling(&self, suffix: &str) -> PathBuf {
         let mut name = self
             .path
             .file_name()
             .map(|n| n.to_os_string())
             .unwrap_or_default();
-        name.push(".lock");
+        name.push(suffix);
         self.path.with_file_name(name)
     }
 
-    fn read(&self) -> Result<Option<String>> {
+    fn read_error(&self, e: std::io::Error) -> tokenhop_core::Error {
+        cache_error(format!(
+            "cannot read the token cache {}: {e}",
+            self.path.display()
+        ))
+    }
+
+    /// The file's content, read into a buffer of its size (no copies left behind).
+    fn read(&self) -> Result<Option<Content>> {
         let mut file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(cache_error(format!(
-                    "cannot read the token cache {}: {e}",
-                    self.path.display()
-                )));
-            }
+            Err(e) => return Err(self.read_error(e)),
         };
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| {
-            cache_error(format!(
-                "cannot read the token cache {}: {e}",
-                self.path.display()
-            ))
-        })?;
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok(Some(text)),
-            Err(_) => {
-                self.move_aside("it is not UTF-8 text");
-                Ok(None)
-            }
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut bytes = Zeroizing::new(Vec::with_capacity(
+            usize::try_from(len).unwrap_or(0).saturating_add(1),
+        ));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| self.read_error(e))?;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Ok(Some(Content::Text(Zeroizing::new(text.to_owned())))),
+            Err(_) => Ok(Some(Content::NotUtf8)),
         }
     }
 
@@ -77,13 +106,7 @@ impl FilePersistence {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or(0);
-        let mut name = self
-            .path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        name.push(format!(".corrupt-{stamp}"));
-        let aside = self.path.with_file_name(name);
+        let aside = self.sibling(&format!(".corrupt-{stamp}"));
         match std::fs::rename(&self.path, &aside) {
             Ok(()) => {
                 tracing::warn!(path = %self.path.display(), kept_at = %aside.display(), reason = why, "the token cache file was unreadable; it was moved aside and the cache starts empty")
@@ -110,7 +133,7 @@ impl FilePersistence {
             .prefix(".tokenhop-cache-")
             .tempfile_in(dir)
             .map_err(|e| failed("write", e))?;
-        restrict_permissions(temp.as_file()).map_err(|e| failed("protect", e))?;
+        crate::owner_only::restrict(temp.as_file_mut()).map_err(|e| failed("protect", e))?;
         temp.write_all(text.as_bytes())
             .map_err(|e| failed("write", e))?;
         temp.as_file().sync_all().map_err(|e| failed("flush", e))?;
@@ -130,38 +153,55 @@ impl FilePersistence {
         }
         Ok(())
     }
+
+    fn current_stamp(&self) -> Result<Stamp> {
+        Stamp::of_file(&self.path).map_err(|e| self.read_error(e))
+    }
 }
 
 impl Persistence for FilePersistence {
-    fn load(&self) -> Result<Option<String>> {
-        self.read()
+    /// Reads without the lock, as msal-extensions' lookups do: a file that is not UTF-8
+    /// (perhaps caught half-written) is an error, which the cache reads again under
+    /// the lock.
+    fn load(&self) -> Result<Option<Blob>> {
+        match self.read()? {
+            None => Ok(None),
+            Some(Content::Text(text)) => Ok(Some(text)),
+            Some(Content::NotUtf8) => Err(cache_error(format!(
+                "the token cache {} is not UTF-8 text",
+                self.path.display()
+            ))),
+        }
+    }
+
+    fn stamp(&self) -> Result<Option<Stamp>> {
+        self.current_stamp().map(Some)
     }
 
     fn quarantine(&self, reason: &str) {
         self.move_aside(reason);
     }
 
-    fn update(&self, merge: &mut dyn FnMut(Option<String>) -> Result<String>) -> Result<()> {
+    fn update(
+        &self,
+        change: &mut dyn FnMut(&Stored<'_>) -> Result<Option<Blob>>,
+    ) -> Result<Option<Stamp>> {
         self.ensure_parent()?;
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(self.lock_path())
-            .map_err(|e| {
-                cache_error(format!(
-                    "cannot open the cache lock {}: {e}",
-                    self.lock_path().display()
-                ))
-            })?;
-        lock.lock()
-            .map_err(|e| cache_error(format!("cannot lock the token cache: {e}")))?;
-        let outcome = match self.read() {
-            Ok(current) => merge(current).and_then(|next| self.write_atomically(&next)),
-            Err(error) => Err(error),
+        let _lock = CacheLock::acquire(&self.lock_path(), self.lock_timeout)?;
+        // Under the lock no writer is busy: a file that is not text is corrupt.
+        let load = || match self.read()? {
+            None => Ok(None),
+            Some(Content::Text(text)) => Ok(Some(text)),
+            Some(Content::NotUtf8) => {
+                self.move_aside("it is not UTF-8 text");
+                Ok(None)
+            }
         };
-        let _ = lock.unlock();
-        outcome
+        let stored = Stored::new(Some(self.current_stamp()?), &load);
+        if let Some(next) = change(&stored)? {
+            self.write_atomically(&next)?;
+        }
+        self.current_stamp().map(Some)
     }
 }
 
@@ -174,15 +214,4 @@ pub fn default_path() -> Result<PathBuf> {
                 "no home directory to keep the token cache in; give a path or disable persistence",
             )
         })
-}
-
-#[cfg(unix)]
-fn restrict_permissions(file: &File) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_file: &File) -> std::io::Result<()> {
-    Ok(())
 }

@@ -9,7 +9,10 @@ use std::fmt;
 
 use tokenhop_core::Result;
 
-use crate::persist::{Persistence, cache_error, lock};
+use zeroize::Zeroizing;
+
+use crate::persist::{Blob, Persistence, Stored, cache_error, lock};
+use crate::stamp::Stamp;
 
 /// The serialized cache as one keystore entry (service + account name).
 ///
@@ -38,20 +41,51 @@ use crate::persist::{Persistence, cache_error, lock};
 /// };
 /// # let _ = cache;
 /// ```
+#[derive(Debug)]
 pub struct KeyringPersistence {
-    service: String,
-    account: String,
+    entry: KeystoreEntry,
     /// One update at a time in this process; keystores offer no cross-process lock.
     updating: std::sync::Mutex<()>,
+}
+
+/// A keystore entry by service and account name, opened on first use.
+pub(crate) struct KeystoreEntry {
+    service: String,
+    account: String,
     entry: std::sync::OnceLock<keyring::Entry>,
 }
 
-impl fmt::Debug for KeyringPersistence {
+impl fmt::Debug for KeystoreEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("KeyringPersistence")
+        f.debug_struct("KeystoreEntry")
             .field("service", &self.service)
             .field("account", &self.account)
             .finish_non_exhaustive()
+    }
+}
+
+impl KeystoreEntry {
+    /// The entry named by `service` and `account`. Does no I/O.
+    pub(crate) fn new(service: impl Into<String>, account: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            account: account.into(),
+            entry: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// `service/account`, for messages.
+    pub(crate) fn name(&self) -> String {
+        format!("{}/{}", self.service, self.account)
+    }
+
+    pub(crate) fn get(&self) -> Result<&keyring::Entry> {
+        if let Some(entry) = self.entry.get() {
+            return Ok(entry);
+        }
+        let entry =
+            keyring::Entry::new(&self.service, &self.account).map_err(|e| unreachable_store(&e))?;
+        Ok(self.entry.get_or_init(|| entry))
     }
 }
 
@@ -66,25 +100,18 @@ impl KeyringPersistence {
     /// The entry named by `service` and `account`. Does no I/O.
     pub fn new(service: impl Into<String>, account: impl Into<String>) -> Self {
         Self {
-            service: service.into(),
-            account: account.into(),
+            entry: KeystoreEntry::new(service, account),
             updating: std::sync::Mutex::new(()),
-            entry: std::sync::OnceLock::new(),
         }
     }
 
     fn entry(&self) -> Result<&keyring::Entry> {
-        if let Some(entry) = self.entry.get() {
-            return Ok(entry);
-        }
-        let entry =
-            keyring::Entry::new(&self.service, &self.account).map_err(|e| unreachable_store(&e))?;
-        Ok(self.entry.get_or_init(|| entry))
+        self.entry.get()
     }
 }
 
 /// The error for a keystore that cannot be used, and what to do instead.
-fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
+pub(crate) fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
     let detail = match error {
         // What keyutils answers when there is no session keyring to keep entries in.
         keyring::Error::NoEntry => {
@@ -97,25 +124,34 @@ fn unreachable_store(error: &keyring::Error) -> tokenhop_core::Error {
     ))
 }
 
+/// A keystore has no cheap version of an entry: the cache takes its memory as current
+/// for lookups, and loads again before each write.
 impl Persistence for KeyringPersistence {
-    fn load(&self) -> Result<Option<String>> {
+    fn load(&self) -> Result<Option<Blob>> {
         match self.entry()?.get_password() {
-            Ok(blob) => Ok(Some(blob)),
+            Ok(blob) => Ok(Some(Zeroizing::new(blob))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(error) => Err(unreachable_store(&error)),
         }
     }
 
-    fn update(&self, merge: &mut dyn FnMut(Option<String>) -> Result<String>) -> Result<()> {
+    fn update(
+        &self,
+        change: &mut dyn FnMut(&Stored<'_>) -> Result<Option<Blob>>,
+    ) -> Result<Option<Stamp>> {
         let _one_at_a_time = lock(&self.updating);
-        let next = merge(self.load()?)?;
+        let load = || self.load();
+        let Some(next) = change(&Stored::new(None, &load))? else {
+            return Ok(None);
+        };
         self.entry()?.set_password(&next).map_err(|error| match error {
             keyring::Error::TooLong(..) => cache_error(format!(
                 "the cache ({} bytes) is larger than the OS keystore accepts; keep it in a file instead (FilePersistence)",
                 next.len()
             )),
             other => unreachable_store(&other),
-        })
+        })?;
+        Ok(None)
     }
 }
 
@@ -128,9 +164,9 @@ mod tests {
         let store =
             KeyringPersistence::new("tokenhop-test", format!("cache-{}", std::process::id()));
         let blob = r#"{"AccessToken": {}}"#.to_owned();
-        match store.update(&mut |_| Ok(blob.clone())) {
-            Ok(()) => {
-                assert_eq!(store.load().unwrap().as_deref(), Some(blob.as_str()));
+        match store.update(&mut |_| Ok(Some(Zeroizing::new(blob.clone())))) {
+            Ok(_) => {
+                assert_eq!(store.load().unwrap().as_deref(), Some(&blob));
                 eprintln!("an OS keystore is reachable here: round trip checked");
                 let _ = store.entry().unwrap().delete_credential();
             }
@@ -152,13 +188,19 @@ mod tests {
         assert_eq!(store.load().unwrap(), None);
         store
             .update(&mut |old| {
-                assert_eq!(old, None);
-                Ok("first".into())
+                assert_eq!(old.load().unwrap(), None);
+                Ok(Some(Zeroizing::new("first".into())))
             })
             .unwrap();
         store
-            .update(&mut |old| Ok(format!("{}+second", old.unwrap_or_default())))
+            .update(&mut |old| {
+                let old = old.load().unwrap().unwrap();
+                Ok(Some(Zeroizing::new(format!("{}+second", old.as_str()))))
+            })
             .unwrap();
-        assert_eq!(store.load().unwrap().as_deref(), Some("first+second"));
+        assert_eq!(
+            store.load().unwrap().as_deref().map(String::as_str),
+            Some("first+second")
+        );
     }
 }

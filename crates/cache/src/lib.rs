@@ -6,10 +6,17 @@
 //! Keys and entries are computed exactly as MSAL computes them ([`TokenCache::add`]),
 //! and lookups follow MSAL's rules (a token with less than 5 minutes left counts as
 //! expired, `refresh_on` means "refresh, keep this as a fallback") but use indexes: an
-//! access-token hit costs the same with 10 entries or 100,000. [`SharedTokenCache`]
-//! loads lazily and persists every change through a [`Persistence`] backend: memory,
-//! a file (atomic, mode 0600, cross-process lock, corrupt files kept aside), a host
-//! callback, or the OS keystore (feature `keyring`).
+//! access-token hit costs the same with 10 entries or 100,000.
+//!
+//! [`SharedTokenCache`] loads lazily and persists every change through a
+//! [`Persistence`] backend: memory, a file (atomic, owner-only, corrupt files kept
+//! aside), a host callback, or (feature `keyring`) the OS keystore or a file encrypted
+//! with a key kept there. A file is shared with other processes as msal-extensions
+//! shares it (MSAL Python apps, the Azure CLI): the same lock (`<file>.lockfile`, with a
+//! bounded wait and stale locks taken over), a reload whenever the file's [`Stamp`]
+//! changed (checked before each lookup and under the lock before each write), so that
+//! what any process removed stays removed. Each save drops expired access tokens and
+//! keeps the bounds of [`CacheOptions`].
 //!
 //! # Example
 //!
@@ -50,6 +57,8 @@
 
 mod cache;
 mod document;
+#[cfg(feature = "keyring")]
+mod encrypted;
 pub mod entry;
 mod entry_key;
 mod entry_serde;
@@ -61,19 +70,28 @@ mod json_writer;
 #[cfg(feature = "keyring")]
 mod keyring;
 pub mod keys;
+mod lock;
+mod owner_only;
 mod persist;
+mod prune;
 mod read;
 mod section;
 mod shared;
+mod stamp;
 pub mod synthetic;
+#[cfg(test)]
+mod test_support;
 mod write;
 
 pub use cache::{CacheOptions, TokenCache};
-pub use file::{FilePersistence, default_path};
+#[cfg(feature = "keyring")]
+pub use encrypted::EncryptedFilePersistence;
+pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence, default_path};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringPersistence;
-pub use persist::{CallbackPersistence, MemoryPersistence, Persistence};
+pub use persist::{Blob, CallbackPersistence, MemoryPersistence, Persistence, Stored};
 pub use read::{AccessTokenLookup, AccessTokenQuery, Account};
 pub use section::{ScopeMatching, Section};
-pub use shared::SharedTokenCache;
+pub use shared::{SharedTokenCache, SharedTokenCacheBuilder};
+pub use stamp::Stamp;
 pub use write::{Added, TokenEvent};

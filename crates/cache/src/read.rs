@@ -74,6 +74,7 @@ fn field(entry: &Entry, field: Field) -> String {
 }
 
 fn classify(entry: &Entry, now: u64) -> AccessTokenLookup<'_> {
+    entry.note_use(now);
     match entry.get_u64(Field::RefreshOn) {
         Some(refresh_on) if refresh_on < now => AccessTokenLookup::Aging(entry),
         _ => AccessTokenLookup::Hit(entry),
@@ -186,7 +187,7 @@ impl TokenCache {
         })
     }
 
-    fn find_account_refresh_token(
+    pub(crate) fn find_account_refresh_token(
         &self,
         home_account_id: &str,
         environment: &str,

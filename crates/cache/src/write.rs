@@ -17,6 +17,9 @@ const ACCOUNT_ESTABLISHING_GRANTS: &[&str] = &[
     "user_fic",
 ];
 
+/// The grant that redeems a refresh token.
+const REFRESH_TOKEN_GRANT: &str = "refresh_token";
+
 /// A token response and the request that got it.
 #[derive(Clone, Copy, Debug)]
 pub struct TokenEvent<'a> {
@@ -98,8 +101,23 @@ impl TokenEvent<'_> {
 
 impl TokenCache {
     /// Adds a token response's tokens, account and app metadata.
+    ///
+    /// One difference from MSAL: a response to a refresh token (`grant_type`
+    /// `refresh_token`) for an account that has no refresh token left here writes
+    /// nothing, so that a process that redeemed a refresh token another process signed
+    /// out meanwhile does not bring the account back (run under the lock, on what is
+    /// stored, as [`SharedTokenCache::write`](crate::SharedTokenCache::write) runs it).
     pub fn add(&mut self, event: &TokenEvent<'_>) -> Added {
         let context = Context::new(event);
+        if event.grant_type == REFRESH_TOKEN_GRANT
+            && let Some(home) = context.home_account_id.as_deref()
+            && self
+                .find_account_refresh_token(home, &context.environment, |_| true)
+                .is_none()
+        {
+            tracing::debug!("not caching a refresh for an account that was signed out");
+            return Added::default();
+        }
         let access_token_key = event
             .text("access_token")
             .map(|secret| self.add_access_token(&context, secret));

@@ -1,11 +1,13 @@
-//! `tokenhop cert thumbprint|assertion|generate`, on tokenhop-cert.
+//! `tokenhop cert thumbprint|assertion|generate`, on tokenhop-cert (and tokenhop-pkcs11
+//! for `generate --pkcs11`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tokenhop_cert::{
     Certificate, ClientAssertionBuilder, ClientCertificate, KeySize, SigningAlgorithm, Thumbprint,
-    generate_self_signed,
+    generate_self_signed, self_signed_certificate,
 };
+use tokenhop_pkcs11::{PinSource, Pkcs11Error, Pkcs11Signer, Pkcs11Uri};
 
 use crate::cli::{
     Alg, AssertionArgs, CertCommand, Digest, GenerateArgs, GlobalArgs, ThumbprintArgs,
@@ -20,7 +22,10 @@ pub fn run(global: &GlobalArgs, command: &CertCommand) -> Outcome {
     match command {
         CertCommand::Thumbprint(args) => thumbprint(global, args),
         CertCommand::Assertion(args) => assertion(global, args),
-        CertCommand::Generate(args) => generate(args),
+        CertCommand::Generate(args) => match &args.pkcs11 {
+            Some(uri) => generate_in_token(global, args, uri),
+            None => generate(args),
+        },
     }
 }
 
@@ -84,36 +89,112 @@ fn assertion(global: &GlobalArgs, args: &AssertionArgs) -> Outcome {
 }
 
 fn generate(args: &GenerateArgs) -> Outcome {
-    for path in [&args.out_cert, &args.out_key] {
-        if path.exists() {
-            return Err(config(format!(
-                "{} already exists; remove it or choose another path",
-                path.display()
-            )));
-        }
-    }
+    args.token.refuse_unused(false)?;
+    let (Some(out_cert), Some(out_key)) = (&args.out_cert, &args.out_key) else {
+        return Err(config(
+            "cert generate needs --out-cert and --out-key (or --pkcs11)",
+        ));
+    };
+    refuse_existing(&[out_cert, out_key])?;
     let generated = generate_self_signed(&args.subject, args.days, KeySize::Rsa2048)?;
     write(
-        &args.out_key,
+        out_key,
         generated.private_key_pem.expose_secret().as_bytes(),
         Access::Private,
         false,
     )?;
     write(
-        &args.out_cert,
+        out_cert,
         generated.certificate_pem.as_bytes(),
         Access::Public,
         false,
     )?;
-    let certificate = &generated.certificate;
     output::line(&format!(
-        "wrote {} and {} (mode 0600)\nsubject {}\nthumbprint SHA-1 {} (x5t#S256 {})",
-        args.out_cert.display(),
-        args.out_key.display(),
+        "wrote {} and {} (mode 0600)\n{}",
+        out_cert.display(),
+        out_key.display(),
+        described(&generated.certificate)
+    ))
+}
+
+/// `cert generate --pkcs11 URI`: a self-signed certificate for the key in the token,
+/// signed there and stored beside the key, so that `--certificate pkcs11:URI` finds it.
+fn generate_in_token(global: &GlobalArgs, args: &GenerateArgs, uri: &str) -> Outcome {
+    if let Some(out_cert) = &args.out_cert {
+        refuse_existing(&[out_cert])?;
+    }
+    let uri: Pkcs11Uri = uri.parse()?;
+    let pin = PinSource::from(args.token.pin());
+    let signer = Pkcs11Signer::open(args.token.module()?, &uri, &pin)?;
+    match signer.token_certificate() {
+        Err(Pkcs11Error::CertificateNotFound { .. }) => {}
+        Ok(existing) => {
+            return Err(config(format!(
+                "PKCS#11 token {} already holds a certificate for {uri} ({}); use it as it is, or delete it with the token's own tool first",
+                signer.token_label(),
+                existing.subject()
+            )));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    let certificate =
+        self_signed_certificate(&args.subject, args.days, signer.public_key(), &signer)?;
+    signer.store_certificate(&certificate)?;
+    if let Some(out_cert) = &args.out_cert {
+        write(
+            out_cert,
+            certificate.to_pem().as_bytes(),
+            Access::Public,
+            false,
+        )?;
+    }
+    let never_left = signer.key_protection().never_left_the_token();
+    if global.json {
+        return output::json(&serde_json::json!({
+            "token": signer.token_label(),
+            "key": uri.to_string(),
+            "subject": certificate.subject(),
+            "sha1": certificate.sha1_thumbprint().to_hex(),
+            "x5t#S256": certificate.sha256_thumbprint().to_base64url(),
+            "out_cert": args.out_cert,
+            "key_never_left_the_token": never_left,
+        }));
+    }
+    let wrote = args
+        .out_cert
+        .as_ref()
+        .map(|p| format!(" and wrote {}", p.display()))
+        .unwrap_or_default();
+    output::line(&format!(
+        "stored the certificate on PKCS#11 token {} beside {uri}{wrote}\n{}\nthe key {} the token",
+        signer.token_label(),
+        described(&certificate),
+        if never_left {
+            "was made on and has never left"
+        } else {
+            "may have been outside (imported, or once extractable or not sensitive)"
+        }
+    ))
+}
+
+fn refuse_existing(paths: &[&PathBuf]) -> Outcome {
+    match paths.iter().find(|p| p.exists()) {
+        Some(path) => Err(config(format!(
+            "{} already exists; remove it or choose another path",
+            path.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A certificate's subject and thumbprints, as `cert generate` prints them.
+fn described(certificate: &Certificate) -> String {
+    format!(
+        "subject {}\nthumbprint SHA-1 {} (x5t#S256 {})",
         certificate.subject(),
         certificate.sha1_thumbprint().to_hex(),
         certificate.sha256_thumbprint().to_base64url(),
-    ))
+    )
 }
 
 /// A certificate with its key (PEM or PFX), decrypted with the password in the

@@ -7,8 +7,10 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 /// What `--help` shows after the options.
 const AFTER_HELP: &str = "\
 Secrets never go on the command line: the client secret comes from the environment \
-variable TOKENHOP_CLIENT_SECRET or from --client-secret-file, and certificate \
-passwords from the environment variable named by --password-env.
+variable TOKENHOP_CLIENT_SECRET or from --client-secret-file, certificate \
+passwords from the environment variable named by --password-env, and PKCS#11 token \
+PINs from the environment variable named by --pin-env (default TOKENHOP_PKCS11_PIN) \
+or from --pin-file.
 
 Exit codes:
   0  success
@@ -121,7 +123,9 @@ pub enum Flow {
     ClientSecret,
     /// Client credentials with a certificate (--certificate).
     ClientCertificate,
-    /// The host's managed identity (IMDS or App Service, found from the environment).
+    /// The host's managed identity, the host found from the environment as MSAL finds
+    /// it: Service Fabric, App Service, Machine Learning, Cloud Shell, Azure Arc, else
+    /// IMDS (-v says which and why).
     ManagedIdentity,
     /// Entra Agent ID, two hops: the blueprint's token, then the agent identity's.
     AgentIdentity,
@@ -131,29 +135,41 @@ pub enum Flow {
 #[derive(Debug, Args)]
 pub struct FlowArgs {
     /// The flow (default: agent-identity with --agent-id, client-certificate with
-    /// --certificate, managed-identity with --mi-client-id, otherwise client-secret).
+    /// --certificate, managed-identity with --mi-client-id, --mi-object-id or
+    /// --mi-resource-id, otherwise client-secret).
     #[arg(long, value_enum)]
     pub flow: Option<Flow>,
 
-    /// The client certificate with its private key: PEM, or PFX/PKCS#12.
-    #[arg(long, value_name = "PEM|PFX")]
-    pub certificate: Option<PathBuf>,
+    /// The client certificate with its private key: PEM, or PFX/PKCS#12; or
+    /// `pkcs11:token=…;object=…`, a key that stays in its PKCS#11 token (with
+    /// --pkcs11-module), whose certificate the token holds.
+    #[arg(long, value_name = "PEM|PFX|pkcs11:URI", value_parser = CertificateArg::parse)]
+    pub certificate: Option<CertificateArg>,
 
     /// The environment variable holding the certificate's password.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
 
     /// A user-assigned managed identity, by client id (default: system-assigned).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", group = "mi_id")]
     pub mi_client_id: Option<String>,
+
+    /// A user-assigned managed identity, by object (principal) id.
+    #[arg(long, value_name = "ID", group = "mi_id")]
+    pub mi_object_id: Option<String>,
+
+    /// A user-assigned managed identity, by ARM resource id.
+    #[arg(long, value_name = "ID", group = "mi_id")]
+    pub mi_resource_id: Option<String>,
 
     /// Agent ID: the blueprint application's client id.
     #[arg(long, value_name = "ID")]
     pub blueprint_id: Option<String>,
 
-    /// Agent ID: the blueprint's certificate with its private key (PEM or PFX).
-    #[arg(long, value_name = "PEM|PFX")]
-    pub blueprint_certificate: Option<PathBuf>,
+    /// Agent ID: the blueprint's certificate with its private key (PEM or PFX), or
+    /// `pkcs11:…`, a key in a PKCS#11 token.
+    #[arg(long, value_name = "PEM|PFX|pkcs11:URI", value_parser = CertificateArg::parse)]
+    pub blueprint_certificate: Option<CertificateArg>,
 
     /// Agent ID: the agent identity's client id.
     #[arg(long, value_name = "ID")]
@@ -178,6 +194,53 @@ pub struct FlowArgs {
     /// User flows: the cached account to use (its username); the first otherwise.
     #[arg(long, value_name = "A")]
     pub account: Option<String>,
+
+    /// The PKCS#11 token of a `pkcs11:` certificate.
+    #[command(flatten)]
+    pub pkcs11: Pkcs11Args,
+}
+
+/// A certificate option's value: a file, or a key in a PKCS#11 token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateArg {
+    /// A PEM or PFX file.
+    File(PathBuf),
+    /// An RFC 7512 URI (`pkcs11:…`), checked when it is used.
+    Pkcs11(String),
+}
+
+impl CertificateArg {
+    /// `pkcs11:…` is a URI (a file of that name can be given as `./pkcs11:…`),
+    /// anything else a path.
+    pub fn parse(value: &str) -> Result<Self, std::convert::Infallible> {
+        let is_uri = value
+            .get(..7)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("pkcs11:"));
+        Ok(if is_uri {
+            Self::Pkcs11(value.to_owned())
+        } else {
+            Self::File(PathBuf::from(value))
+        })
+    }
+}
+
+/// Where a PKCS#11 token is and how to log in to it; the PIN never comes from the
+/// command line.
+#[derive(Debug, Args)]
+pub struct Pkcs11Args {
+    /// The PKCS#11 module, the token vendor's library (e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so); default: TOKENHOP_PKCS11_MODULE.
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+
+    /// The environment variable holding the token's user PIN (default:
+    /// TOKENHOP_PKCS11_PIN).
+    #[arg(long, value_name = "VAR", conflicts_with = "pin_file")]
+    pub pin_env: Option<String>,
+
+    /// A file holding the token's user PIN (its first line), instead of --pin-env.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
 }
 
 /// `token`.
@@ -281,7 +344,8 @@ pub enum CertCommand {
     Thumbprint(ThumbprintArgs),
     /// Print a signed client assertion (a JWT) for a certificate credential.
     Assertion(AssertionArgs),
-    /// Make a self-signed certificate and its private key.
+    /// Make a self-signed certificate and its private key, or (--pkcs11) a self-signed
+    /// certificate for a key in a PKCS#11 token, stored in the token.
     Generate(GenerateArgs),
 }
 
@@ -345,12 +409,26 @@ pub struct GenerateArgs {
     /// How many days the certificate is valid.
     #[arg(long, value_name = "N", default_value_t = 365)]
     pub days: u32,
-    /// Where to write the certificate (PEM); an existing file is not replaced.
-    #[arg(long, value_name = "F")]
-    pub out_cert: PathBuf,
+    /// Where to write the certificate (PEM); an existing file is not replaced. Optional
+    /// with --pkcs11.
+    #[arg(long, value_name = "F", required_unless_present = "pkcs11")]
+    pub out_cert: Option<PathBuf>,
     /// Where to write the private key (PKCS#8 PEM, mode 0600); an existing file is not replaced.
-    #[arg(long, value_name = "F")]
-    pub out_key: PathBuf,
+    #[arg(
+        long,
+        value_name = "F",
+        required_unless_present = "pkcs11",
+        conflicts_with = "pkcs11"
+    )]
+    pub out_key: Option<PathBuf>,
+    /// Certify the key the PKCS#11 URI names (`pkcs11:token=…;object=…`) instead of
+    /// making one: the certificate is signed in the token and stored there, beside the
+    /// key (the token must not hold one for it yet); the key never leaves the token.
+    #[arg(long, value_name = "URI")]
+    pub pkcs11: Option<String>,
+    /// The token of --pkcs11.
+    #[command(flatten)]
+    pub token: Pkcs11Args,
 }
 
 /// `decode`.

@@ -11,7 +11,7 @@ use tokenhop_flows::{
     ManagedIdentityId, OnBehalfOfConfig, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 
-use crate::cli::{Flow, FlowArgs, GlobalArgs};
+use crate::cli::{CertificateArg, Flow, FlowArgs, GlobalArgs, Pkcs11Args};
 use crate::context::CLIENT_SECRET_ENV;
 use crate::failure::{Outcome, config};
 
@@ -44,6 +44,18 @@ impl Flow {
 }
 
 impl FlowArgs {
+    /// The user-assigned identity `--mi-client-id`, `--mi-object-id` or
+    /// `--mi-resource-id` names (clap lets at most one through).
+    fn managed_identity(&self) -> Option<ManagedIdentityId> {
+        let (client, object, resource) =
+            (&self.mi_client_id, &self.mi_object_id, &self.mi_resource_id);
+        client
+            .clone()
+            .map(ManagedIdentityId::ClientId)
+            .or_else(|| object.clone().map(ManagedIdentityId::ObjectId))
+            .or_else(|| resource.clone().map(ManagedIdentityId::ResourceId))
+    }
+
     /// `--flow`, or the flow the other options point to.
     pub fn chosen(&self, global: &GlobalArgs) -> Flow {
         if let Some(flow) = self.flow {
@@ -58,7 +70,7 @@ impl FlowArgs {
             Flow::OnBehalfOf
         } else if self.certificate.is_some() {
             Flow::ClientCertificate
-        } else if self.mi_client_id.is_some() {
+        } else if self.managed_identity().is_some() {
             Flow::ManagedIdentity
         } else if global.client_secret_file.is_some()
             || std::env::var_os(CLIENT_SECRET_ENV).is_some()
@@ -121,6 +133,12 @@ pub fn resolve(
 /// The settings the options describe, for the chosen flow. Each required option is
 /// checked here, so that errors name the option to give. No I/O.
 pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcome<FlowConfig> {
+    let flow = options_flow(global, args, scopes)?;
+    args.pkcs11.refuse_unused(uses_a_token(&flow))?;
+    Ok(flow)
+}
+
+fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcome<FlowConfig> {
     Ok(match args.chosen(global).kind() {
         FlowKind::ClientSecret => {
             let (authority, client_id) = (global.authority()?, global.client_id()?);
@@ -131,25 +149,22 @@ pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Out
             ))
         }
         FlowKind::ClientCertificate => {
-            let Some(path) = &args.certificate else {
+            let Some(certificate) = &args.certificate else {
                 return Err(config(
-                    "the client-certificate flow needs --certificate PEM|PFX",
+                    "the client-certificate flow needs --certificate PEM|PFX|pkcs11:URI",
                 ));
             };
             let mut settings = ClientCertificateConfig::new(
                 global.authority()?,
                 global.client_id()?,
-                path.clone(),
+                certificate_source(certificate, &args.pkcs11)?,
             );
             settings.password = password(args);
             FlowConfig::ClientCertificate(settings)
         }
-        FlowKind::ManagedIdentity => {
-            FlowConfig::ManagedIdentity(ManagedIdentityConfig::new(match &args.mi_client_id {
-                Some(client_id) => ManagedIdentityId::ClientId(client_id.clone()),
-                None => ManagedIdentityId::SystemAssigned,
-            }))
-        }
+        FlowKind::ManagedIdentity => FlowConfig::ManagedIdentity(ManagedIdentityConfig::new(
+            args.managed_identity().unwrap_or_default(),
+        )),
         kind @ (FlowKind::AgentIdentity | FlowKind::AgentUser) => {
             agent(global, args, scopes, kind)?
         }
@@ -165,7 +180,7 @@ pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Out
                 OnBehalfOfConfig::new(authority, client_id, None, SecretSource::file(path.clone()));
             match &args.certificate {
                 Some(certificate) => {
-                    settings.certificate = Some(CertificateSource::File(certificate.clone()));
+                    settings.certificate = Some(certificate_source(certificate, &args.pkcs11)?);
                     settings.password = password(args);
                 }
                 None => settings.client_secret = Some(client_secret(global)?),
@@ -194,6 +209,27 @@ fn client_secret(global: &GlobalArgs) -> Outcome<SecretSource> {
         None => Err(config(format!(
             "no client secret: set {CLIENT_SECRET_ENV} or give --client-secret-file"
         ))),
+    }
+}
+
+/// A certificate option as the flows' setting: a file, or a key in a PKCS#11 token.
+fn certificate_source(arg: &CertificateArg, pkcs11: &Pkcs11Args) -> Outcome<CertificateSource> {
+    Ok(match arg {
+        CertificateArg::File(path) => CertificateSource::File(path.clone()),
+        CertificateArg::Pkcs11(uri) => CertificateSource::Pkcs11(pkcs11.key(uri)?),
+    })
+}
+
+/// Whether the flow signs with a key in a PKCS#11 token.
+fn uses_a_token(flow: &FlowConfig) -> bool {
+    let in_token = |source: &CertificateSource| matches!(source, CertificateSource::Pkcs11(_));
+    match flow {
+        FlowConfig::ClientCertificate(c) => in_token(&c.certificate),
+        FlowConfig::OnBehalfOf(c) => c.certificate.as_ref().is_some_and(in_token),
+        FlowConfig::AgentIdentity(c) | FlowConfig::AgentUser(c) => {
+            in_token(&c.blueprint_certificate)
+        }
+        _ => false,
     }
 }
 
@@ -239,7 +275,7 @@ fn agent(
     settings.agent_id = args.agent_id.clone();
     settings.agent_user_id = args.agent_user_id.clone();
     settings.agent_user_upn = args.agent_user_upn.clone();
-    let mut chain = AgentConfig::new(settings, certificate.clone());
+    let mut chain = AgentConfig::new(settings, certificate_source(certificate, &args.pkcs11)?);
     chain.authority_host = Some(authority.url().origin().ascii_serialization());
     chain.password = password(args);
     chain.resource = Some(scopes.to_space_separated());

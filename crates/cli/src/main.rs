@@ -11,7 +11,8 @@
 //!
 //! Secrets never come from the command line (the client secret is read from
 //! `TOKENHOP_CLIENT_SECRET` or `--client-secret-file`, certificate passwords from the
-//! variable `--password-env` names) and never reach stderr: errors and `-v` logs are
+//! variable `--password-env` names, PKCS#11 PINs from the variable `--pin-env` names or
+//! `--pin-file`) and never reach stderr: errors and `-v` logs are
 //! redacted by the library.
 //!
 //! # Exit codes
@@ -39,6 +40,7 @@ mod failure;
 mod files;
 mod get;
 mod output;
+mod pkcs11;
 mod token;
 mod user;
 

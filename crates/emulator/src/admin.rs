@@ -26,11 +26,12 @@ pub(crate) async fn counters(State(state): State<Arc<AppState>>) -> Json<Counter
     Json(state.counters())
 }
 
-/// `POST /admin/reset`: counters, faults and revocations are forgotten.
+/// `POST /admin/reset`: counters, faults, revocations and an Arc realm are forgotten.
 pub(crate) async fn reset(State(state): State<Arc<AppState>>) -> StatusCode {
     state.reset_counters();
     state.faults.clear();
     state.revocations.clear();
+    state.arc_keys.set_realm(None);
     StatusCode::NO_CONTENT
 }
 

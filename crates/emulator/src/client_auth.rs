@@ -44,7 +44,7 @@ pub(crate) fn credential(form: &Form) -> Result<Credential<'_>, EntraError> {
 /// Whether an app must authenticate (it has a credential registered).
 pub(crate) fn is_confidential(state: &AppState, app: &AppConfig) -> bool {
     app.secret.is_some()
-        || app.certificate
+        || app.has_certificates()
         || state
             .config
             .federated_credentials
@@ -83,10 +83,10 @@ pub(crate) fn authenticate<'s>(
             Ok(app)
         }
         Credential::Assertion(assertion) => {
-            let certificate = state.certificates.get(client_id).ok_or_else(|| {
+            let certificates = state.certificates.get(client_id).ok_or_else(|| {
                 EntraError::invalid_client(700027, "Client assertion failed signature validation. [Reason - No certificate is registered for the app.]")
             })?;
-            app_certificate::verify(certificate, client_id, token_endpoint, assertion)?;
+            app_certificate::verify(certificates, client_id, token_endpoint, assertion)?;
             Ok(app)
         }
     }

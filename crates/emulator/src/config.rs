@@ -35,12 +35,24 @@ pub struct EmulatorConfig {
     /// An Azure AD B2C tenant served beside the main one.
     #[serde(default)]
     pub b2c: Option<B2cConfig>,
-    /// Managed identities of the emulated host (IMDS and App Service endpoints).
+    /// Managed identities of the emulated host (every managed identity endpoint).
     #[serde(default)]
     pub managed_identities: Vec<ManagedIdentityConfig>,
-    /// The secret App Service puts in `IDENTITY_HEADER`.
+    /// The secret App Service and Service Fabric put in `IDENTITY_HEADER` (sent back as
+    /// `X-IDENTITY-HEADER` and `Secret`). Empty refuses every request.
     #[serde(default)]
     pub identity_header: String,
+    /// The secret Machine Learning puts in `MSI_SECRET` (sent back as `secret`). Empty
+    /// refuses every request.
+    #[serde(default)]
+    pub msi_secret: String,
+    /// IMDS answers `410 Gone` (an upgrade) for this many seconds after start, by the
+    /// emulator's clock (`POST /admin/clock` ends it early).
+    #[serde(default)]
+    pub imds_upgrade_secs: u64,
+    /// The `name` of the user signed in to Cloud Shell, whose tokens it gives.
+    #[serde(default)]
+    pub cloud_shell_user: Option<String>,
     /// Entra Agent ID agent identities.
     #[serde(default)]
     pub agent_identities: Vec<AgentIdentityConfig>,
@@ -235,6 +247,12 @@ pub struct AppConfig {
     /// certificate and its key at start ([`crate::EmulatorHandle::app_certificate`]).
     #[serde(default)]
     pub certificate: bool,
+    /// Certificates (PEM) it authenticates with that the emulator did not generate:
+    /// their keys stay wherever they were made (an HSM, a smart card), and the emulator
+    /// only checks signatures with the certificates' public keys. Like an Entra app
+    /// registration's key credentials, there may be several, beside the generated one.
+    #[serde(default)]
+    pub registered_certificates: Vec<String>,
     /// Its family of client ids (FOCI, `"1"`): members redeem each other's refresh
     /// tokens.
     #[serde(default)]
@@ -285,8 +303,19 @@ impl std::fmt::Debug for AppConfig {
             .field("client_id", &self.client_id)
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("certificate", &self.certificate)
+            .field(
+                "registered_certificates",
+                &self.registered_certificates.len(),
+            )
             .field("family", &self.family)
             .finish()
+    }
+}
+
+impl AppConfig {
+    /// Whether it authenticates with a certificate: a generated or a registered one.
+    pub(crate) fn has_certificates(&self) -> bool {
+        self.certificate || !self.registered_certificates.is_empty()
     }
 }
 

@@ -14,6 +14,7 @@ fn app(name: &str, client_id: &str) -> AppConfig {
         client_id: client_id.into(),
         secret: None,
         certificate: false,
+        registered_certificates: Vec::new(),
         family: None,
     }
 }
@@ -64,6 +65,9 @@ impl Default for EmulatorConfig {
             auto_sign_in: None,
             managed_identities: managed_identities(),
             identity_header: "emulator-identity-header-5d2e".into(),
+            msi_secret: "emulator-msi-secret-8a3f".into(),
+            imds_upgrade_secs: 0,
+            cloud_shell_user: Some(names::ALICE.into()),
             agent_identities: agent_identities(),
             federated_credentials: vec![FederatedCredentialConfig {
                 app: names::WORKLOAD_APP.into(),

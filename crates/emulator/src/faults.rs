@@ -21,7 +21,8 @@ pub enum FaultKind {
 }
 
 /// A fault for one endpoint (`token`, `discovery`, `jwks`, `authorize`, `devicecode`,
-/// `me`, `imds`, `app_service`).
+/// `me`, `imds`, `app_service`, `service_fabric`, `machine_learning`, `arc`,
+/// `cloud_shell`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -115,6 +116,11 @@ impl Faults {
     }
 }
 
+/// The managed identity endpoint of Azure's Instance Metadata Service.
+pub(crate) const IMDS_PATH: &str = "/metadata/identity/oauth2/token";
+/// The managed identity endpoint `IDENTITY_ENDPOINT` names on App Service.
+pub(crate) const APP_SERVICE_PATH: &str = "/msi/token";
+
 /// The endpoint name of a request path, for counters and faults.
 pub(crate) fn endpoint_of(path: &str) -> &'static str {
     if path.ends_with("/oauth2/v2.0/token") {
@@ -123,10 +129,18 @@ pub(crate) fn endpoint_of(path: &str) -> &'static str {
         "discovery"
     } else if path.ends_with("/discovery/v2.0/keys") {
         "jwks"
-    } else if path == "/metadata/identity/oauth2/token" {
+    } else if path.trim_end_matches('/') == IMDS_PATH {
         "imds"
-    } else if path == "/msi/token" {
+    } else if path.trim_end_matches('/') == APP_SERVICE_PATH {
         "app_service"
+    } else if path == "/msi/auth" {
+        "machine_learning"
+    } else if path == "/servicefabric/token" {
+        "service_fabric"
+    } else if path == "/arc/metadata/identity/oauth2/token" {
+        "arc"
+    } else if path == "/cloudshell/oauth2/token" {
+        "cloud_shell"
     } else if path.ends_with("/oauth2/v2.0/authorize") {
         "authorize"
     } else if path.ends_with("/oauth2/v2.0/devicecode") {

@@ -14,7 +14,8 @@
 //! credentials (secret, certificate assertion, federated token, Agent ID hops 1–2),
 //! device code, authorization code with PKCE (a sign-in form, or automatic sign-in for
 //! headless tests), refresh tokens with FOCI families, on-behalf-of and `user_fic`
-//! (Agent ID hop 3); managed identity endpoints (IMDS, App Service); a Graph-like
+//! (Agent ID hop 3); managed identity endpoints (IMDS, App Service, Service Fabric over
+//! TLS, Machine Learning, Azure Arc with its key-file challenge, Cloud Shell); a Graph-like
 //! `GET /v1.0/me`; B2C policy authorities; optional TLS with a generated CA; and an
 //! admin API for counters, faults, device approval, revocation and the clock (see the
 //! crate README). The `tokenhop-emulator` binary serves the same over a port.
@@ -40,6 +41,7 @@ mod admin;
 mod agent_id;
 mod app_certificate;
 mod app_tokens;
+mod arc_keys;
 mod auth_codes;
 mod authorize;
 mod client_auth;

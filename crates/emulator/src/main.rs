@@ -1,7 +1,8 @@
 //! `tokenhop-emulator`: a local Entra ID on loopback, for tests and demos.
 //!
 //! `serve` prints one JSON line when ready (`{"url", "tenant_id", "ca_cert",
-//! "state_dir"}`) and serves until SIGINT or SIGTERM; `print-config` prints the built-in
+//! "state_dir", "service_fabric_endpoint", "service_fabric_thumbprint",
+//! "arc_token_dir"}`) and serves until SIGINT or SIGTERM; `print-config` prints the built-in
 //! configuration as JSON (a starting point for `--config`).
 
 use std::net::SocketAddr;
@@ -95,6 +96,9 @@ fn serve(
             "tenant_id": emulator.tenant_id(),
             "ca_cert": tls.then(|| state_dir.join("ca.pem")),
             "state_dir": state_dir,
+            "service_fabric_endpoint": emulator.service_fabric_endpoint(),
+            "service_fabric_thumbprint": emulator.service_fabric_thumbprint(),
+            "arc_token_dir": emulator.arc_token_dir(),
         });
         println!("{ready}");
         shutdown_signal().await;

@@ -12,10 +12,11 @@ use axum::routing::{get, post};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use crate::app_certificate::AppCertificate;
+use crate::app_certificate::{self, AppCertificate};
+use crate::arc_keys::ArcKeys;
 use crate::config::EmulatorConfig;
 use crate::error::EmulatorError;
-use crate::faults::Fault;
+use crate::faults::{APP_SERVICE_PATH, Fault, IMDS_PATH};
 use crate::sessions::Revocation;
 use crate::signing::SigningKey;
 use crate::state::{AppState, Counters};
@@ -35,6 +36,8 @@ pub struct EmulatorBuilder {
     addr: Option<SocketAddr>,
     tls: bool,
     state_dir: Option<PathBuf>,
+    /// `(app name, certificate PEM)`, added to the configuration at start.
+    registered_certificates: Vec<(String, String)>,
 }
 
 impl EmulatorBuilder {
@@ -56,6 +59,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Registers `certificate_pem` for the app named `app` (as its configuration's
+    /// `registered_certificates` does): assertions signed by a key the emulator never
+    /// sees — one in an HSM — are accepted. [`EmulatorBuilder::start`] fails if there
+    /// is no such app or the PEM is not an RSA certificate.
+    pub fn register_certificate(mut self, app: &str, certificate_pem: impl Into<String>) -> Self {
+        self.registered_certificates
+            .push((app.to_owned(), certificate_pem.into()));
+        self
+    }
+
     /// Writes `ca.pem` (with TLS) and each certificate app's `{name}.cert.pem` and
     /// `{name}.key.pem` (mode 0600) to `dir`, creating it.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -65,7 +78,20 @@ impl EmulatorBuilder {
 
     /// Binds, generates keys and certificates, and serves in the background until the
     /// handle is dropped.
-    pub async fn start(self) -> Result<EmulatorHandle, EmulatorError> {
+    pub async fn start(mut self) -> Result<EmulatorHandle, EmulatorError> {
+        for (name, pem) in std::mem::take(&mut self.registered_certificates) {
+            let app = self
+                .config
+                .apps
+                .iter_mut()
+                .find(|a| a.name == name)
+                .ok_or_else(|| {
+                    EmulatorError::Config(format!(
+                        "a certificate is registered for the app {name}, which the configuration does not have"
+                    ))
+                })?;
+            app.registered_certificates.push(pem);
+        }
         let addr = self
             .addr
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -77,6 +103,15 @@ impl EmulatorBuilder {
             .map_err(|e| EmulatorError::Startup(e.to_string()))?;
         let scheme = if self.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://{local}");
+        // Service Fabric speaks https with its own self-signed certificate, whatever the
+        // main listener does: it gets a listener of its own.
+        let fabric_addr = SocketAddr::new(local.ip(), 0);
+        let fabric_listener = tokio::net::TcpListener::bind(fabric_addr)
+            .await
+            .map_err(|e| EmulatorError::Startup(format!("cannot listen on {fabric_addr}: {e}")))?;
+        let fabric_local = fabric_listener
+            .local_addr()
+            .map_err(|e| EmulatorError::Startup(e.to_string()))?;
         let apps: Vec<(String, String)> = self
             .config
             .apps
@@ -85,22 +120,25 @@ impl EmulatorBuilder {
             .map(|a| (a.name.clone(), a.client_id.clone()))
             .collect();
         let tls = self.tls;
-        let (keys, certificates, tls) = tokio::task::spawn_blocking(move || {
+        let (keys, generated, tls, fabric_tls) = tokio::task::spawn_blocking(move || {
             let keys = [SigningKey::generate()?, SigningKey::generate()?];
-            let mut certificates = std::collections::HashMap::new();
+            let mut generated = std::collections::HashMap::new();
             for (name, client_id) in apps {
-                certificates.insert(client_id, AppCertificate::generate(&name)?);
+                generated.insert(client_id, AppCertificate::generate(&name)?);
             }
             let tls = tls.then(TlsMaterial::generate).transpose()?;
-            Ok::<_, EmulatorError>((keys, certificates, tls))
+            Ok::<_, EmulatorError>((keys, generated, tls, TlsMaterial::self_signed()?))
         })
         .await
         .map_err(|e| EmulatorError::Startup(e.to_string()))??;
+        let certificates = app_certificate::by_client_id(&self.config, &generated)?;
         let state = Arc::new(AppState::new(
             self.config,
             keys,
+            generated,
             certificates,
             base_url.clone(),
+            ArcKeys::new(self.state_dir.as_deref()),
         ));
         if let Some(dir) = &self.state_dir {
             write_state_dir(dir, &state, tls.as_ref())?;
@@ -110,6 +148,16 @@ impl EmulatorBuilder {
         let shutdown = async {
             let _ = stopped.await;
         };
+        let (stop_fabric, fabric_stopped) = oneshot::channel::<()>();
+        let fabric_app = service_fabric_router(Arc::clone(&state));
+        let fabric_listener = fabric_tls.listen(fabric_listener);
+        tokio::spawn(async move {
+            let _ = axum::serve(fabric_listener, fabric_app)
+                .with_graceful_shutdown(async {
+                    let _ = fabric_stopped.await;
+                })
+                .await;
+        });
         let ca_cert_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         match tls {
             Some(tls) => {
@@ -136,7 +184,15 @@ impl EmulatorBuilder {
             state,
             ca_cert_pem,
             state_dir: self.state_dir,
-            stop: Some(stop),
+            service_fabric: ServiceFabricListener {
+                endpoint: format!(
+                    "https://{fabric_local}{}",
+                    managed_identity::SERVICE_FABRIC_PATH
+                ),
+                thumbprint: sha1_hex(&fabric_tls.server_der),
+                certificate_pem: fabric_tls.ca_pem.clone(),
+            },
+            stop: vec![stop, stop_fabric],
         })
     }
 }
@@ -172,7 +228,7 @@ fn write_state_dir(
         write("ca.pem".into(), &tls.ca_pem, false)?;
     }
     for app in state.config.apps.iter().filter(|a| a.certificate) {
-        if let Some(certificate) = state.certificates.get(&app.client_id) {
+        if let Some(certificate) = state.generated.get(&app.client_id) {
             write(
                 format!("{}.cert.pem", app.name),
                 &certificate.certificate_pem,
@@ -194,7 +250,24 @@ pub struct EmulatorHandle {
     state: Arc<AppState>,
     ca_cert_pem: Option<String>,
     state_dir: Option<PathBuf>,
-    stop: Option<oneshot::Sender<()>>,
+    service_fabric: ServiceFabricListener,
+    stop: Vec<oneshot::Sender<()>>,
+}
+
+/// Where Service Fabric's endpoint listens and the certificate it shows.
+struct ServiceFabricListener {
+    endpoint: String,
+    thumbprint: String,
+    certificate_pem: String,
+}
+
+/// Upper-case hex SHA-1 of `der`: a certificate thumbprint as Azure shows it.
+fn sha1_hex(der: &[u8]) -> String {
+    use sha1::Digest;
+    sha1::Sha1::digest(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 impl std::fmt::Debug for EmulatorHandle {
@@ -207,7 +280,7 @@ impl std::fmt::Debug for EmulatorHandle {
 
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
+        for stop in self.stop.drain(..) {
             let _ = stop.send(());
         }
     }
@@ -247,6 +320,35 @@ impl EmulatorHandle {
         self.state_dir.as_deref()
     }
 
+    /// Service Fabric's managed identity endpoint (`IDENTITY_ENDPOINT`):
+    /// `https://127.0.0.1:PORT/servicefabric/token`, on a listener of its own.
+    pub fn service_fabric_endpoint(&self) -> &str {
+        &self.service_fabric.endpoint
+    }
+
+    /// The SHA-1 thumbprint (upper-case hex) of the self-signed certificate Service
+    /// Fabric's endpoint shows (`IDENTITY_SERVER_THUMBPRINT`).
+    pub fn service_fabric_thumbprint(&self) -> &str {
+        &self.service_fabric.thumbprint
+    }
+
+    /// That certificate, PEM.
+    pub fn service_fabric_certificate_pem(&self) -> &str {
+        &self.service_fabric.certificate_pem
+    }
+
+    /// Where the Azure Arc endpoint writes its key files: `{state_dir}/azcmagent/tokens`
+    /// (`None` without a state directory; Arc's challenge then fails).
+    pub fn arc_token_dir(&self) -> Option<PathBuf> {
+        self.state_dir.as_deref().map(ArcKeys::token_dir)
+    }
+
+    /// Makes Azure Arc's later challenges name `realm` instead of a fresh key file (a
+    /// hostile agent, as `POST /admin/arc/realm` does); `None` goes back to key files.
+    pub fn set_arc_realm(&self, realm: Option<&str>) {
+        self.state.arc_keys.set_realm(realm.map(str::to_owned));
+    }
+
     /// The directory it serves.
     pub fn config(&self) -> &EmulatorConfig {
         &self.state.config
@@ -255,7 +357,7 @@ impl EmulatorHandle {
     /// The certificate and key generated for the app named `name`, if it has one.
     pub fn app_certificate(&self, name: &str) -> Option<&AppCertificate> {
         let app = self.state.config.app(name)?;
-        self.state.certificates.get(&app.client_id)
+        self.state.generated.get(&app.client_id)
     }
 
     /// What it has answered so far.
@@ -334,25 +436,59 @@ fn router(state: Arc<AppState>) -> Router {
                 get(authorize::authorize).post(authorize::sign_in),
             );
     }
-    router
-        .route(
-            "/metadata/identity/oauth2/token",
-            get(managed_identity::imds),
-        )
-        .route("/msi/token", get(managed_identity::app_service))
+    // Every managed identity endpoint also answers with a trailing slash: msal-node
+    // appends one to the IMDS URL it builds from AZURE_POD_IDENTITY_AUTHORITY_HOST.
+    for slash in ["", "/"] {
+        router = router
+            .route(&format!("{IMDS_PATH}{slash}"), get(managed_identity::imds))
+            .route(
+                &format!("{APP_SERVICE_PATH}{slash}"),
+                get(managed_identity::app_service),
+            )
+            .route(
+                &format!("/msi/auth{slash}"),
+                get(managed_identity::machine_learning),
+            )
+            .route(
+                &format!("/arc/metadata/identity/oauth2/token{slash}"),
+                get(managed_identity::arc),
+            )
+            .route(
+                &format!("/cloudshell/oauth2/token{slash}"),
+                post(managed_identity::cloud_shell),
+            );
+    }
+    let router = router
         .route("/v1.0/me", get(graph::me))
         .route("/devicelogin", get(device::login_page).post(device::login))
         .route("/admin/counters", get(admin::counters))
         .route("/admin/reset", post(admin::reset))
         .route("/admin/faults", post(fault_injection::post_fault))
         .route("/admin/clock", post(admin::clock))
+        .route("/admin/arc/realm", post(managed_identity::set_arc_realm))
         .route("/admin/revoke", post(admin::revoke))
         .route("/admin/device/approve", post(device::approve))
         .route("/admin/device/deny", post(device::deny))
         .route(
             "/admin/federated-token",
             post(federation::post_federated_token),
-        )
+        );
+    served(router, state)
+}
+
+/// Service Fabric's listener: its endpoint alone, counted and faulted like the others.
+fn service_fabric_router(state: Arc<AppState>) -> Router {
+    let routes = Router::new().route(
+        managed_identity::SERVICE_FABRIC_PATH,
+        get(managed_identity::service_fabric),
+    );
+    served(routes, state)
+}
+
+/// What every listener puts around its routes: the not-found answer, the middleware that
+/// counts requests and applies faults, the body size cap.
+fn served(routes: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
+    routes
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::app_certificate::AppCertificate;
+use crate::app_certificate::{AppCertificate, RegisteredCertificate};
+use crate::arc_keys::ArcKeys;
 use crate::auth_codes::AuthCodes;
 use crate::config::EmulatorConfig;
 use crate::device_codes::DeviceCodes;
@@ -23,8 +24,11 @@ pub(crate) struct AppState {
     pub(crate) signing_key: SigningKey,
     /// `http://127.0.0.1:PORT` (`https://` with TLS).
     pub(crate) base_url: String,
-    /// Generated certificates by client id.
-    pub(crate) certificates: HashMap<String, AppCertificate>,
+    /// Every certificate an app authenticates with (generated and registered), by
+    /// client id.
+    pub(crate) certificates: HashMap<String, Vec<RegisteredCertificate>>,
+    /// The certificates the emulator generated, with their keys, by client id.
+    pub(crate) generated: HashMap<String, AppCertificate>,
     pub(crate) faults: Faults,
     /// Signs the federation issuer's tokens (workload identity).
     pub(crate) federation_key: SigningKey,
@@ -32,6 +36,10 @@ pub(crate) struct AppState {
     pub(crate) auth_codes: AuthCodes,
     pub(crate) refresh_tokens: RefreshTokens,
     pub(crate) revocations: Revocations,
+    /// Azure Arc's key files and the secrets they hold.
+    pub(crate) arc_keys: ArcKeys,
+    /// When it started, epoch seconds by the wall clock.
+    started_at: u64,
     clock_offset_secs: AtomicI64,
     counters: Mutex<Counters>,
 }
@@ -58,12 +66,22 @@ impl Counters {
     }
 }
 
+/// The wall clock, epoch seconds.
+fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 impl AppState {
     pub(crate) fn new(
         config: EmulatorConfig,
         keys: [SigningKey; 2],
-        certificates: HashMap<String, AppCertificate>,
+        generated: HashMap<String, AppCertificate>,
+        certificates: HashMap<String, Vec<RegisteredCertificate>>,
         base_url: String,
+        arc_keys: ArcKeys,
     ) -> Self {
         let [signing_key, federation_key] = keys;
         Self {
@@ -76,7 +94,10 @@ impl AppState {
             revocations: Default::default(),
             base_url,
             certificates,
+            generated,
             faults: Faults::default(),
+            arc_keys,
+            started_at: wall_clock(),
             clock_offset_secs: AtomicI64::new(0),
             counters: Mutex::new(Counters::default()),
         }
@@ -84,11 +105,12 @@ impl AppState {
 
     /// The emulator's "now", in epoch seconds: wall clock plus the admin offset.
     pub(crate) fn now(&self) -> u64 {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        wall.saturating_add_signed(self.clock_offset_secs.load(Ordering::SeqCst))
+        wall_clock().saturating_add_signed(self.clock_offset_secs.load(Ordering::SeqCst))
+    }
+
+    /// When it started, epoch seconds (the emulator's clock at start).
+    pub(crate) fn started_at(&self) -> u64 {
+        self.started_at
     }
 
     pub(crate) fn advance_clock(&self, secs: i64) {

@@ -1,5 +1,6 @@
 //! TLS for `--tls`: a CA generated at start, a server certificate for `127.0.0.1`,
-//! `localhost` and `::1` signed by it, and a listener that hands axum TLS streams.
+//! `localhost` and `::1` signed by it, and a listener that hands axum TLS streams; and
+//! Service Fabric's self-signed certificate, which clients trust by its thumbprint.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ use crate::error::EmulatorError;
 pub(crate) struct TlsMaterial {
     /// The CA certificate clients trust, PEM.
     pub(crate) ca_pem: String,
+    /// The server's own certificate, DER.
+    pub(crate) server_der: Vec<u8>,
     config: Arc<rustls::ServerConfig>,
 }
 
@@ -58,18 +61,38 @@ impl TlsMaterial {
             .signed_by(&server_key, &issuer)
             .map_err(|e| startup("sign the server certificate")(&e))?;
 
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| startup("configure TLS")(&e))?
-            .with_no_client_auth()
-            .with_single_cert(vec![server_cert.der().clone(), ca_cert.der().clone()], key)
-            .map_err(|e| startup("configure TLS")(&e))?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
             ca_pem: ca_cert.pem(),
-            config: Arc::new(config),
+            server_der: server_cert.der().to_vec(),
+            config: server_config(
+                vec![server_cert.der().clone(), ca_cert.der().clone()],
+                &server_key,
+            )?,
+        })
+    }
+
+    /// A self-signed server certificate for the loopback names, as a Service Fabric
+    /// cluster has: no CA vouches for it, clients pin its thumbprint. `ca_pem` is the
+    /// certificate itself.
+    pub(crate) fn self_signed() -> Result<Self, EmulatorError> {
+        let key = rcgen::KeyPair::generate().map_err(|e| startup("make the server key")(&e))?;
+        let mut params = rcgen::CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])
+        .map_err(|e| startup("make the server certificate")(&e))?;
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            "tokenhop emulator Service Fabric",
+        );
+        let certificate = params
+            .self_signed(&key)
+            .map_err(|e| startup("sign the server certificate")(&e))?;
+        Ok(Self {
+            ca_pem: certificate.pem(),
+            server_der: certificate.der().to_vec(),
+            config: server_config(vec![certificate.der().clone()], &key)?,
         })
     }
 
@@ -104,6 +127,22 @@ impl TlsMaterial {
         });
         TlsListener { streams, local }
     }
+}
+
+fn server_config(
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: &rcgen::KeyPair,
+) -> Result<Arc<rustls::ServerConfig>, EmulatorError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| startup("configure TLS")(&e))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| startup("configure TLS")(&e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// TLS connections ready for HTTP.

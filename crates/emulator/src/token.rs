@@ -17,6 +17,8 @@ use crate::realm::Realm;
 use crate::state::AppState;
 use crate::{agent_id, authorize, client_auth, client_credentials, device, user_grants};
 
+/// RFC 8628's name for the device code grant. Entra also takes the short
+/// `device_code`, which msal-node and MSAL.NET send.
 const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
@@ -43,7 +45,7 @@ fn answer(state: &AppState, realm: &Realm, body: &[u8]) -> Result<Value, EntraEr
             let app = client_auth::authenticate(state, &form, &token_endpoint, true)?;
             authorize::redeem(state, &form, &app.client_id)
         }
-        DEVICE_CODE_GRANT => {
+        DEVICE_CODE_GRANT | "device_code" => {
             client_auth::authenticate(state, &form, &token_endpoint, true)?;
             device::poll(state, &form)
         }

@@ -10,7 +10,7 @@ use crate::agent_id::{
     AgentIdBuilder, AgentIdSettings, AgentIdentities, AgentUser, TOKEN_EXCHANGE_SCOPE, only_for,
     sealed,
 };
-use crate::cache_slot::ensure_loaded;
+use crate::cache_slot::read_cache;
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
 use crate::http::Form;
 use crate::oidc_scopes::with_oidc_scopes;
@@ -128,15 +128,15 @@ impl AgentUserCredential {
         match &self.user {
             AgentUser::ObjectId(oid) => Ok(Some(format!("{oid}.{}", self.identities.tenant_id))),
             AgentUser::Upn(upn) => {
-                ensure_loaded(self.cache()).await?;
                 let environment = self.agent.authority().environment();
                 let realm = self.agent.authority().realm().to_owned();
-                self.cache().read(|c| {
+                read_cache(self.cache(), |c| {
                     c.accounts(&environment)
                         .into_iter()
                         .find(|a| a.username.eq_ignore_ascii_case(upn) && a.realm == realm)
                         .map(|a| a.home_account_id)
                 })
+                .await
             }
         }
     }

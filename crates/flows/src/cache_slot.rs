@@ -5,7 +5,9 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 use tokenhop_cache::entry::{Entry, Field};
-use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenEvent};
+use tokenhop_cache::{
+    AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenCache, TokenEvent,
+};
 use tokenhop_core::{
     AccessToken, Cached, Error, Result, Scopes, epoch_seconds, from_epoch_seconds,
 };
@@ -29,8 +31,7 @@ impl CacheSlot {
         ext: Option<&str>,
         now: SystemTime,
     ) -> Result<Cached> {
-        ensure_loaded(cache).await?;
-        cache.read(|c| {
+        read_cache(cache, |c| {
             let query = AccessTokenQuery {
                 home_account_id,
                 environment: &self.environment,
@@ -45,6 +46,7 @@ impl CacheSlot {
                 AccessTokenLookup::Miss => Cached::Missing,
             }
         })
+        .await
     }
 
     /// Writes a token response (as MSAL's `add` would) and returns the token.
@@ -81,13 +83,29 @@ impl CacheSlot {
     }
 }
 
-/// Loads the cache on the blocking pool the first time (it may read a file).
-pub(crate) async fn ensure_loaded(cache: &SharedTokenCache) -> Result<()> {
-    if cache.is_loaded() {
-        return Ok(());
+/// Reads the cache without blocking an executor thread: from memory when it is current
+/// (one `stat` of a file backend), else after loading it again on the blocking pool
+/// (another process saved, or nothing is loaded yet). A file that keeps changing while
+/// we load is answered from the copy just loaded.
+pub(crate) async fn read_cache<R>(
+    cache: &SharedTokenCache,
+    f: impl Fn(&TokenCache) -> R,
+) -> Result<R> {
+    const RELOADS: usize = 3;
+    for _ in 0..RELOADS {
+        if let Some(value) = cache.read_if_current(&f) {
+            return Ok(value);
+        }
+        let shared = cache.clone();
+        run_blocking(move || shared.read(|_| ())).await?;
     }
-    let cache = cache.clone();
-    run_blocking(move || cache.read(|_| ())).await
+    loop {
+        if let Some(value) = cache.read_loaded(&f) {
+            return Ok(value);
+        }
+        // A write holds the copy this instant; it does no file I/O under that lock.
+        tokio::task::yield_now().await;
+    }
 }
 
 /// Runs cache work that may read or write a file, or call a host's callback, on the

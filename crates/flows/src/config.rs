@@ -14,10 +14,13 @@
 //! Flow types: every [`crate::FlowKind`] — `client-secret`, `client-certificate`,
 //! `on-behalf-of`, `silent`, `device-code`, `interactive`, `managed-identity`,
 //! `workload-identity`, `agent-identity`, `agent-user`; their settings are those of
-//! [`FlowConfig`]'s variants. Unknown fields are refused by name, and every error names
-//! the file and the field (never a secret's value). Callables (assertion callbacks,
-//! custom signers, persistence callbacks) cannot be written in a file: use the builders
-//! for those.
+//! [`FlowConfig`]'s variants. A `certificate` (or `blueprint_certificate`) is a file's
+//! path, or a key that stays in a PKCS#11 token:
+//! `{ pkcs11: { module: PATH, uri: "pkcs11:token=…;object=…", pin: { env: VAR } } }`
+//! (or `pin: { file: PATH }`; [`crate::Pkcs11Key`]). Unknown fields are refused by
+//! name, and every error names the file and the field (never a secret's value).
+//! Callables (assertion callbacks, custom signers, persistence callbacks) cannot be
+//! written in a file: use the builders for those.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -28,6 +28,7 @@ use crate::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
 };
 use crate::on_behalf_of::OnBehalfOfCredential;
+use crate::pkcs11_key::Pkcs11Key;
 use crate::public_client::PublicClient;
 use crate::sign_in::{ShowCode, SignIn, SignInCredential};
 use crate::workload_identity::{WorkloadIdentityCredential, WorkloadIdentityEnv};
@@ -199,15 +200,17 @@ impl SecretSource {
 }
 
 /// Where a certificate with its private key comes from: a file (PEM with its key, or
-/// PFX), or one the program already loaded (never read from a file).
-#[derive(Clone, Deserialize)]
-#[serde(untagged)]
+/// PFX), a key in a PKCS#11 token with the token's certificate for it, or one the
+/// program already loaded (never read from a file). In a configuration file: a path,
+/// or `{ pkcs11: { module, uri, pin } }` ([`Pkcs11Key`]).
+#[derive(Clone)]
 #[non_exhaustive]
 pub enum CertificateSource {
     /// A PEM or PFX file.
     File(PathBuf),
+    /// A key that never leaves its PKCS#11 token (needs the `pkcs11` feature to sign).
+    Pkcs11(Pkcs11Key),
     /// A certificate the program holds (its key may live in a key store).
-    #[serde(skip)]
     Loaded(ClientCertificate),
 }
 
@@ -215,6 +218,7 @@ impl fmt::Debug for CertificateSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::File(path) => write!(f, "file:{}", path.display()),
+            Self::Pkcs11(key) => write!(f, "{key:?}"),
             Self::Loaded(certificate) => {
                 write!(f, "loaded:{}", certificate.certificate().subject())
             }
@@ -222,9 +226,52 @@ impl fmt::Debug for CertificateSource {
     }
 }
 
+impl<'de> Deserialize<'de> for CertificateSource {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        /// The table form, so that its errors name its fields (`pkcs11.pin`).
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            pkcs11: Pkcs11Key,
+        }
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = CertificateSource;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a certificate file's path, or { pkcs11: { module, uri, pin } }")
+            }
+
+            fn visit_str<E: serde::de::Error>(
+                self,
+                path: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(CertificateSource::File(PathBuf::from(path)))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let table = Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(CertificateSource::Pkcs11(table.pkcs11))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 impl From<PathBuf> for CertificateSource {
     fn from(path: PathBuf) -> Self {
         Self::File(path)
+    }
+}
+
+impl From<Pkcs11Key> for CertificateSource {
+    fn from(key: Pkcs11Key) -> Self {
+        Self::Pkcs11(key)
     }
 }
 
@@ -237,6 +284,11 @@ impl From<ClientCertificate> for CertificateSource {
 impl CertificateSource {
     /// The certificate, decrypting a file with `password`; errors name `field`.
     fn load(&self, password: Option<&SecretSource>, field: &str) -> Result<ClientCertificate> {
+        let not_a_file = |what: &str| {
+            Error::configuration(format!(
+                "{field}: a password is for a certificate file, not {what}"
+            ))
+        };
         match self {
             Self::File(path) => {
                 let password = password
@@ -245,9 +297,9 @@ impl CertificateSource {
                 ClientCertificate::from_file(path, password.as_ref().map(|p| p.expose_secret()))
                     .map_err(|e| Error::configuration(format!("{field}: {}: {e}", path.display())))
             }
-            Self::Loaded(_) if password.is_some() => Err(Error::configuration(format!(
-                "{field}: a password is for a certificate file, not a loaded certificate"
-            ))),
+            Self::Pkcs11(_) if password.is_some() => Err(not_a_file("a key in a PKCS#11 token")),
+            Self::Pkcs11(key) => key.client_certificate(&format!("{field}.pkcs11")),
+            Self::Loaded(_) if password.is_some() => Err(not_a_file("a loaded certificate")),
             Self::Loaded(certificate) => Ok(certificate.clone()),
         }
     }
@@ -393,7 +445,10 @@ impl UserConfig {
     }
 }
 
-/// `managed-identity` settings: at most one of the ids (none: system-assigned).
+/// `managed-identity` settings: at most one of the ids (none: system-assigned). The host
+/// is found from the environment as MSAL finds it ([`ManagedIdentitySource::from_env`]:
+/// Service Fabric, App Service, Machine Learning, Cloud Shell, Azure Arc, else IMDS),
+/// unless `endpoint` names an IMDS endpoint.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -407,7 +462,7 @@ pub struct ManagedIdentityConfig {
     /// A user-assigned identity's ARM resource id.
     #[serde(default)]
     pub resource_id: Option<String>,
-    /// The IMDS endpoint (default: as the environment says).
+    /// An IMDS endpoint to use instead of finding the host (`…/metadata/identity/oauth2/token`).
     #[serde(default)]
     pub endpoint: Option<String>,
 }

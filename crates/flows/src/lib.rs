@@ -75,6 +75,7 @@ mod oidc_scopes;
 mod on_behalf_of;
 #[cfg(feature = "interactive")]
 mod pkce;
+mod pkcs11_key;
 mod public_client;
 mod response;
 mod sign_in;
@@ -105,10 +106,12 @@ pub use http::{HttpClient, HttpConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{
-    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityId,
-    ManagedIdentitySource,
+    ManagedIdentityCredential, ManagedIdentityCredentialBuilder, ManagedIdentityHost,
+    ManagedIdentityId, ManagedIdentityRetry, ManagedIdentitySource, PROBE_CONNECT_TIMEOUT,
+    ProbeOutcome,
 };
 pub use on_behalf_of::{OnBehalfOfCredential, OnBehalfOfCredentialBuilder};
+pub use pkcs11_key::{Pkcs11Key, Pkcs11Pin};
 pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
 pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
 pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};

@@ -13,7 +13,7 @@ use tokenhop_core::{
 };
 
 use crate::authority::Authority;
-use crate::cache_slot::{CacheSlot, access_token_for, ensure_loaded, run_blocking};
+use crate::cache_slot::{CacheSlot, access_token_for, read_cache, run_blocking};
 use crate::device_code::{self, DeviceCodeInfo, PollWait};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
@@ -181,9 +181,8 @@ impl PublicClient {
 
     /// The accounts signed in at this authority's host.
     pub async fn accounts(&self) -> Result<Vec<Account>> {
-        ensure_loaded(&self.cache).await?;
         let environment = self.authority().environment();
-        self.cache.read(|c| c.accounts(&environment))
+        read_cache(&self.cache, |c| c.accounts(&environment)).await
     }
 
     /// Signs an account out: removes it and all its tokens from the cache.
@@ -259,10 +258,9 @@ impl PublicClient {
     /// family or not known to be outside one, then the app's own.
     /// Each with its cache key and whether it was issued to this app.
     async fn refresh_tokens(&self, account: &Account) -> Result<Vec<(String, Secret, bool)>> {
-        ensure_loaded(&self.cache).await?;
         let environment = self.authority().environment();
         let client_id = self.client_id.as_str();
-        self.cache.read(|c| {
+        read_cache(&self.cache, |c| {
             let home = account.home_account_id.as_str();
             let family = c.app_family_id(&environment, client_id).unwrap_or("1");
             let candidates = [
@@ -280,6 +278,7 @@ impl PublicClient {
             }
             found
         })
+        .await
     }
 
     fn slot_for(&self, realm: &str) -> CacheSlot {

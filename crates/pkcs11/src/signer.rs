@@ -339,6 +339,22 @@ struct KeyObject {
     protection: KeyProtection,
 }
 
+/// What the token is asked about a key.
+const KEY_ATTRIBUTES: [AttributeType; 12] = [
+    AttributeType::KeyType,
+    AttributeType::Id,
+    AttributeType::Label,
+    AttributeType::Modulus,
+    AttributeType::PublicExponent,
+    AttributeType::Sign,
+    AttributeType::AlwaysAuthenticate,
+    AttributeType::Sensitive,
+    AttributeType::Extractable,
+    AttributeType::AlwaysSensitive,
+    AttributeType::NeverExtractable,
+    AttributeType::Local,
+];
+
 impl KeyObject {
     fn find(
         session: &Session,
@@ -351,69 +367,14 @@ impl KeyObject {
             wanted: wanted.to_owned(),
             reason: reason.to_owned(),
         };
-        let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
-        if let Some(label) = uri.object() {
-            template.push(Attribute::Label(label.as_bytes().to_vec()));
-        }
-        if let Some(id) = uri.id() {
-            template.push(Attribute::Id(id.to_vec()));
-        }
-        let found = session
-            .find_objects(&template)
-            .map_err(|e| token.error(e))?;
-        let handle = match found.as_slice() {
-            [one] => *one,
-            [] => {
-                return Err(Pkcs11Error::KeyNotFound {
-                    token: token.label.clone(),
-                    wanted: wanted.to_owned(),
-                });
-            }
-            many => {
-                return Err(Pkcs11Error::AmbiguousKey {
-                    token: token.label.clone(),
-                    wanted: wanted.to_owned(),
-                    count: many.len(),
-                });
-            }
-        };
+        let handle = Self::locate(session, token, uri, wanted)?;
         let attributes = Attributes(
             session
-                .get_attributes(
-                    handle,
-                    &[
-                        AttributeType::KeyType,
-                        AttributeType::Id,
-                        AttributeType::Label,
-                        AttributeType::Modulus,
-                        AttributeType::PublicExponent,
-                        AttributeType::Sign,
-                        AttributeType::AlwaysAuthenticate,
-                        AttributeType::Sensitive,
-                        AttributeType::Extractable,
-                        AttributeType::AlwaysSensitive,
-                        AttributeType::NeverExtractable,
-                        AttributeType::Local,
-                    ],
-                )
+                .get_attributes(handle, &KEY_ATTRIBUTES)
                 .map_err(|e| token.error(e))?,
         );
-        if !attributes
-            .0
-            .iter()
-            .any(|a| matches!(a, Attribute::KeyType(KeyType::RSA)))
-        {
-            return Err(unsupported("it is not an RSA key"));
-        }
-        if attributes.flag(AttributeType::Sign) == Some(false) {
-            return Err(unsupported(
-                "the token does not allow it to sign (CKA_SIGN is false)",
-            ));
-        }
-        if attributes.flag(AttributeType::AlwaysAuthenticate) == Some(true) {
-            return Err(unsupported(
-                "it needs the PIN again for every signature (CKA_ALWAYS_AUTHENTICATE)",
-            ));
+        if let Some(reason) = attributes.why_it_cannot_sign() {
+            return Err(unsupported(reason));
         }
         let id = attributes.bytes(AttributeType::Id).unwrap_or_default();
         let public_key = match (
@@ -440,14 +401,69 @@ impl KeyObject {
                 .unwrap_or_default(),
             id,
             public_key,
-            protection: KeyProtection {
-                sensitive: attributes.flag(AttributeType::Sensitive) == Some(true),
-                extractable: attributes.flag(AttributeType::Extractable) != Some(false),
-                always_sensitive: attributes.flag(AttributeType::AlwaysSensitive) == Some(true),
-                never_extractable: attributes.flag(AttributeType::NeverExtractable) == Some(true),
-                generated_on_token: attributes.flag(AttributeType::Local) == Some(true),
-            },
+            protection: attributes.protection(),
         })
+    }
+
+    /// The one private key the URI names.
+    fn locate(
+        session: &Session,
+        token: &Token,
+        uri: &Pkcs11Uri,
+        wanted: &str,
+    ) -> Result<ObjectHandle, Pkcs11Error> {
+        let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
+        if let Some(label) = uri.object() {
+            template.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        if let Some(id) = uri.id() {
+            template.push(Attribute::Id(id.to_vec()));
+        }
+        let found = session
+            .find_objects(&template)
+            .map_err(|e| token.error(e))?;
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(Pkcs11Error::KeyNotFound {
+                token: token.label.clone(),
+                wanted: wanted.to_owned(),
+            }),
+            many => Err(Pkcs11Error::AmbiguousKey {
+                token: token.label.clone(),
+                wanted: wanted.to_owned(),
+                count: many.len(),
+            }),
+        }
+    }
+}
+
+impl Attributes {
+    /// Why a key with these attributes cannot sign assertions here, if it cannot.
+    fn why_it_cannot_sign(&self) -> Option<&'static str> {
+        if !self
+            .0
+            .iter()
+            .any(|a| matches!(a, Attribute::KeyType(KeyType::RSA)))
+        {
+            return Some("it is not an RSA key");
+        }
+        if self.flag(AttributeType::Sign) == Some(false) {
+            return Some("the token does not allow it to sign (CKA_SIGN is false)");
+        }
+        if self.flag(AttributeType::AlwaysAuthenticate) == Some(true) {
+            return Some("it needs the PIN again for every signature (CKA_ALWAYS_AUTHENTICATE)");
+        }
+        None
+    }
+
+    fn protection(&self) -> KeyProtection {
+        KeyProtection {
+            sensitive: self.flag(AttributeType::Sensitive) == Some(true),
+            extractable: self.flag(AttributeType::Extractable) != Some(false),
+            always_sensitive: self.flag(AttributeType::AlwaysSensitive) == Some(true),
+            never_extractable: self.flag(AttributeType::NeverExtractable) == Some(true),
+            generated_on_token: self.flag(AttributeType::Local) == Some(true),
+        }
     }
 }
 

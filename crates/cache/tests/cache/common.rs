@@ -1,8 +1,15 @@
 //! What the modules share: writing an app token the way a client-credentials flow
-//! does, and looking it up.
+//! does, looking it up, and a file cache whose clock reads [`NOW`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use tokenhop_cache::{AccessTokenLookup, AccessTokenQuery, TokenCache, TokenEvent};
+use tokenhop_cache::{
+    AccessTokenLookup, AccessTokenQuery, FilePersistence, SharedTokenCache, TokenCache, TokenEvent,
+};
+use tokenhop_core::ManualClock;
 
 pub const ENV: &str = "login.microsoftonline.com";
 pub const TENANT: &str = "t1";
@@ -25,6 +32,11 @@ pub fn app_token(cache: &mut TokenCache, client_id: &str, secret: &str) {
 
 /// The secret of `client_id`'s app token, if one is a hit at [`NOW`].
 pub fn app_secret(cache: &TokenCache, client_id: &str) -> Option<String> {
+    app_secret_at(cache, client_id, NOW)
+}
+
+/// The secret of `client_id`'s app token, if one is a hit at `now`.
+pub fn app_secret_at(cache: &TokenCache, client_id: &str, now: u64) -> Option<String> {
     let query = AccessTokenQuery {
         home_account_id: None,
         environment: ENV,
@@ -33,10 +45,30 @@ pub fn app_secret(cache: &TokenCache, client_id: &str) -> Option<String> {
         scopes: &["https://graph.microsoft.com/.default"],
         ext_cache_key: None,
     };
-    match cache.find_access_token(&query, NOW) {
+    match cache.find_access_token(&query, now) {
         AccessTokenLookup::Hit(entry) => entry
             .get(tokenhop_cache::entry::Field::Secret)
             .map(str::to_owned),
         _ => None,
     }
+}
+
+/// A clock that reads [`NOW`] until moved.
+pub fn clock_at_now() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW),
+    ))
+}
+
+/// The cache in the file at `path`, pruning by a clock that reads [`NOW`] (so the
+/// tokens written at [`NOW`] have not expired, whatever the date).
+pub fn file_cache(path: impl AsRef<Path>) -> SharedTokenCache {
+    SharedTokenCache::builder(FilePersistence::new(path.as_ref()))
+        .clock(clock_at_now())
+        .build()
+}
+
+/// [`app_secret`] through a shared cache (which reads the file again if it changed).
+pub fn secret_in(cache: &SharedTokenCache, client_id: &str) -> Option<String> {
+    cache.read(|c| app_secret(c, client_id)).unwrap()
 }

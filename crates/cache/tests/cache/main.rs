@@ -7,3 +7,5 @@ mod json_reader;
 mod msal_fixtures;
 mod persistence;
 mod properties;
+mod pruning;
+mod sharing;

@@ -11,15 +11,15 @@ use tokenhop_cache::{
     CacheOptions, CallbackPersistence, FilePersistence, Section, SharedTokenCache, TokenCache,
 };
 
-use crate::common::{app_secret, app_token};
+use crate::common::{app_secret, app_token, clock_at_now, file_cache};
 
 #[test]
 fn a_write_reaches_the_file_and_another_instance_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested/cache.json");
-    let writer = SharedTokenCache::file(&path);
+    let writer = file_cache(&path);
     writer.write(|c| app_token(c, "client-a", "at-a")).unwrap();
-    let reader = SharedTokenCache::file(&path);
+    let reader = file_cache(&path);
     assert_eq!(
         reader
             .read(|c| app_secret(c, "client-a"))
@@ -37,7 +37,7 @@ fn the_file_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.json");
-    SharedTokenCache::file(&path)
+    file_cache(&path)
         .write(|c| app_token(c, "c", "at"))
         .unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -48,13 +48,13 @@ fn the_file_is_readable_by_its_owner_only() {
 fn writes_from_two_handles_merge_instead_of_overwriting() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.json");
-    let first = SharedTokenCache::file(&path);
-    let second = SharedTokenCache::file(&path);
+    let first = file_cache(&path);
+    let second = file_cache(&path);
     first.read(|_| ()).unwrap();
     second.read(|_| ()).unwrap();
     first.write(|c| app_token(c, "client-1", "at-1")).unwrap();
     second.write(|c| app_token(c, "client-2", "at-2")).unwrap();
-    let after = SharedTokenCache::file(&path);
+    let after = file_cache(&path);
     assert_eq!(
         after
             .read(|c| app_secret(c, "client-1"))
@@ -75,7 +75,7 @@ fn writes_from_two_handles_merge_instead_of_overwriting() {
 fn a_removal_is_not_undone_by_the_merge() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.json");
-    let cache = SharedTokenCache::file(&path);
+    let cache = file_cache(&path);
     cache.write(|c| app_token(c, "client-1", "at-1")).unwrap();
     cache
         .write(|c| {
@@ -84,7 +84,7 @@ fn a_removal_is_not_undone_by_the_merge() {
         })
         .unwrap();
     assert_eq!(
-        SharedTokenCache::file(&path)
+        file_cache(&path)
             .read(|c| c.len(Section::AccessToken))
             .unwrap(),
         0
@@ -96,7 +96,7 @@ fn a_corrupt_file_is_moved_aside_and_the_cache_starts_empty() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cache.json");
     std::fs::write(&path, "{\"AccessToken\": {\"truncated").unwrap();
-    let cache = SharedTokenCache::file(&path);
+    let cache = file_cache(&path);
     assert!(cache.read(|c| c.is_empty()).unwrap());
     let aside: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -110,7 +110,7 @@ fn a_corrupt_file_is_moved_aside_and_the_cache_starts_empty() {
     );
     cache.write(|c| app_token(c, "c", "at")).unwrap();
     assert_eq!(
-        SharedTokenCache::file(&path)
+        file_cache(&path)
             .read(|c| app_secret(c, "c"))
             .unwrap()
             .as_deref(),
@@ -124,12 +124,12 @@ fn the_callback_backend_persists_only_changes() {
     let sink = Arc::clone(&saved);
     let mut initial = TokenCache::new();
     app_token(&mut initial, "client-0", "at-0");
-    let cache = SharedTokenCache::new(
-        CallbackPersistence::new(Some(initial.serialize()), move |blob| {
-            sink.lock().unwrap().push(blob)
-        }),
-        CacheOptions::default(),
-    );
+    let cache = SharedTokenCache::builder(CallbackPersistence::new(
+        Some(initial.serialize()),
+        move |blob| sink.lock().unwrap().push(blob),
+    ))
+    .clock(clock_at_now())
+    .build();
     assert_eq!(
         cache
             .read(|c| app_secret(c, "client-0"))
@@ -199,7 +199,7 @@ fn child_writer() {
     };
     if let Some(writer) = role.strip_prefix("writer-") {
         for i in 0..50 {
-            let cache = SharedTokenCache::file(&path);
+            let cache = file_cache(&path);
             cache
                 .write(|c| {
                     app_token(
@@ -215,7 +215,7 @@ fn child_writer() {
         for i in 0..3000 {
             app_token(&mut big, &format!("filler-{i}"), &"x".repeat(200));
         }
-        let cache = SharedTokenCache::file(&path);
+        let cache = file_cache(&path);
         for i in 0.. {
             cache
                 .write(|c| app_token(c, &format!("client-{i}"), &"y".repeat(100)))
@@ -235,7 +235,7 @@ fn four_processes_writing_fifty_tokens_each_lose_nothing() {
     for mut child in children {
         assert!(child.wait().unwrap().success());
     }
-    let cache = SharedTokenCache::file(&path);
+    let cache = file_cache(&path);
     for w in 0..4 {
         for i in 0..50 {
             let secret = cache

@@ -156,6 +156,20 @@ pub fn ok(cmd: &mut Command) -> Run {
     run
 }
 
+/// Runs `cmd` while approving the device code it shows as `user`.
+pub fn approving(env: &TestEnv, user: &str, mut cmd: Command) -> Run {
+    let running = std::thread::spawn(move || run(&mut cmd));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !env.emulator.approve_device_code(None, user, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no device code appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    running.join().unwrap()
+}
+
 /// A JWT part, decoded.
 pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
     let part = token.split('.').nth(index).unwrap();

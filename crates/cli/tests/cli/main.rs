@@ -6,5 +6,6 @@ mod cert;
 mod common;
 mod decode;
 mod get;
+mod pkcs11;
 mod token;
 mod users;

@@ -246,14 +246,7 @@ fn managed_identity_from_the_emulators_imds_then_from_the_cache() {
     assert_eq!(second["source"], "cache");
     assert_eq!(env.emulator.counters().endpoint("imds"), 1);
 
-    let user = env
-        .emulator
-        .config()
-        .managed_identities
-        .iter()
-        .find(|i| i.name == names::USER_ASSIGNED_IDENTITY)
-        .unwrap()
-        .clone();
+    let user = user_assigned_identity(&env);
     let out = ok(env
         .cmd()
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", env.emulator.url())
@@ -268,6 +261,103 @@ fn managed_identity_from_the_emulators_imds_then_from_the_cache() {
         jwt_part(out.stdout.trim(), 1)["oid"],
         user.object_id.as_str()
     );
+}
+
+fn user_assigned_identity(env: &TestEnv) -> tokenhop_emulator::ManagedIdentityConfig {
+    env.emulator
+        .config()
+        .managed_identities
+        .iter()
+        .find(|i| i.name == names::USER_ASSIGNED_IDENTITY)
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn managed_identity_by_object_or_resource_id_and_v_says_which_host_and_why() {
+    let env = TestEnv::start();
+    let storage = "https://storage.azure.com/.default";
+    let user = user_assigned_identity(&env);
+    let header = env.emulator.config().identity_header.clone();
+    let out = ok(env
+        .cmd()
+        .env(
+            "IDENTITY_ENDPOINT",
+            format!("{}/msi/token", env.emulator.url()),
+        )
+        .env("IDENTITY_HEADER", &header)
+        .args([
+            "-v",
+            "token",
+            "--scope",
+            storage,
+            "--mi-object-id",
+            &user.object_id,
+        ]));
+    assert_eq!(
+        jwt_part(out.stdout.trim(), 1)["oid"],
+        user.object_id.as_str()
+    );
+    assert!(
+        out.stderr.contains("managed identity host found")
+            && out.stderr.contains("App Service")
+            && out
+                .stderr
+                .contains("IDENTITY_ENDPOINT and IDENTITY_HEADER are set"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(&header), "{}", out.stderr);
+    assert_eq!(env.emulator.counters().endpoint("app_service"), 1);
+
+    let out = ok(env
+        .cmd()
+        .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", env.emulator.url())
+        .args([
+            "-v",
+            "token",
+            "--scope",
+            storage,
+            "--mi-resource-id",
+            &user.resource_id,
+        ]));
+    assert_eq!(
+        jwt_part(out.stdout.trim(), 1)["oid"],
+        user.object_id.as_str()
+    );
+    assert!(out.stderr.contains("IMDS"), "{}", out.stderr);
+
+    let out = run(env.cmd().args([
+        "token",
+        "--scope",
+        storage,
+        "--mi-client-id",
+        &user.client_id,
+        "--mi-object-id",
+        &user.object_id,
+    ]));
+    assert_eq!(out.code, 2, "one identity at a time: {}", out.stderr);
+}
+
+#[test]
+fn managed_identity_on_a_host_without_user_assigned_identities_names_the_host() {
+    let env = TestEnv::start();
+    let out = run(env
+        .cmd()
+        .env(
+            "MSI_ENDPOINT",
+            format!("{}/cloudshell/oauth2/token", env.emulator.url()),
+        )
+        .args([
+            "token",
+            "--scope",
+            "https://storage.azure.com/.default",
+            "--mi-client-id",
+            "someone",
+        ]));
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert!(out.stderr.contains("Cloud Shell"), "{}", out.stderr);
+    assert_eq!(env.emulator.counters().endpoint("cloud_shell"), 0);
 }
 
 #[test]

@@ -2,11 +2,9 @@
 //! logout, login; the Agent ID three-hop chain and `get`; on-behalf-of; workload
 //! identity; a configuration file.
 
-use std::time::Duration;
-
 use tokenhop_emulator::{EmulatorConfig, names};
 
-use crate::common::{GRAPH, TestEnv, jwt_part, ok, run};
+use crate::common::{GRAPH, TestEnv, approving, jwt_part, ok, run};
 
 fn fast_device_codes() -> TestEnv {
     let mut config = EmulatorConfig::default();
@@ -20,20 +18,6 @@ fn public_cmd(env: &TestEnv) -> assert_cmd::Command {
     cmd.env("TOKENHOP_AUTHORITY", env.emulator.authority())
         .env("TOKENHOP_CLIENT_ID", env.client_id(names::PUBLIC_CLIENT));
     cmd
-}
-
-/// Runs `cmd` while approving the device code it shows as `user`.
-fn approving(env: &TestEnv, user: &str, mut cmd: assert_cmd::Command) -> crate::common::Run {
-    let running = std::thread::spawn(move || run(&mut cmd));
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !env.emulator.approve_device_code(None, user, 0) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no device code appeared"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    running.join().unwrap()
 }
 
 #[test]

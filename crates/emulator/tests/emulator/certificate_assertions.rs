@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sha2::Digest;
-use tokenhop_emulator::{Emulator, EmulatorHandle, names};
+use tokenhop_emulator::{AppCertificate, Emulator, EmulatorConfig, EmulatorHandle, names};
 
 use crate::common::{self, JWT_BEARER, now};
 
@@ -17,10 +17,15 @@ struct Assertion {
     jti: String,
     use_sha1: bool,
     key_pem: Option<String>,
+    /// The certificate (and key) to sign with; the app's generated one by default.
+    certificate: Option<AppCertificate>,
 }
 
 fn assertion(emulator: &EmulatorHandle, spec: &Assertion) -> String {
-    let certificate = emulator.app_certificate(names::CONFIDENTIAL_CERT).unwrap();
+    let certificate = spec
+        .certificate
+        .as_ref()
+        .unwrap_or_else(|| emulator.app_certificate(names::CONFIDENTIAL_CERT).unwrap());
     let der = certificate.certificate_der();
     let mut header = Header::new(spec.algorithm);
     if spec.use_sha1 {
@@ -55,6 +60,7 @@ fn good(emulator: &EmulatorHandle) -> Assertion {
         jti: uuid::Uuid::new_v4().to_string(),
         use_sha1: false,
         key_pem: None,
+        certificate: None,
     }
 }
 
@@ -195,5 +201,92 @@ async fn bad_assertions_are_refused_with_entras_codes() {
         (status, code(&body)),
         (401, 700027),
         "no certificate registered: {body}"
+    );
+}
+
+/// A certificate the emulator did not generate — another emulator's here, standing for
+/// one whose key is in an HSM — is accepted once registered, by the builder or by a
+/// configuration file, beside the generated one; one not registered is not.
+#[tokio::test]
+async fn a_registered_certificate_is_accepted_beside_the_generated_one() {
+    let elsewhere = Emulator::builder().start().await.unwrap();
+    let foreign = elsewhere.app_certificate(names::CONFIDENTIAL_CERT).unwrap();
+    let unregistered = elsewhere.app_certificate(names::AGENT_BLUEPRINT).unwrap();
+    let by_builder = Emulator::builder()
+        .register_certificate(names::CONFIDENTIAL_CERT, &foreign.certificate_pem)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let mut config = serde_json::to_value(EmulatorConfig::default()).unwrap();
+    for app in config["apps"].as_array_mut().unwrap() {
+        if app["name"] == names::CONFIDENTIAL_CERT {
+            app["registered_certificates"] = json!([foreign.certificate_pem]);
+        }
+    }
+    std::fs::write(&path, config.to_string()).unwrap();
+    let by_file = Emulator::builder()
+        .config(EmulatorConfig::from_file(&path).unwrap())
+        .start()
+        .await
+        .unwrap();
+    for emulator in [&by_builder, &by_file] {
+        for algorithm in [Algorithm::PS256, Algorithm::RS256] {
+            let signed_elsewhere = Assertion {
+                algorithm,
+                use_sha1: algorithm == Algorithm::RS256,
+                certificate: Some(foreign.clone()),
+                ..good(emulator)
+            };
+            let (status, body) = post(
+                emulator,
+                names::CONFIDENTIAL_CERT,
+                &assertion(emulator, &signed_elsewhere),
+                JWT_BEARER,
+            )
+            .await;
+            assert_eq!(status, 200, "{algorithm:?}: {body}");
+        }
+        let generated = assertion(emulator, &good(emulator));
+        let (status, body) = post(emulator, names::CONFIDENTIAL_CERT, &generated, JWT_BEARER).await;
+        assert_eq!(
+            status, 200,
+            "the generated certificate still counts: {body}"
+        );
+        let not_registered = Assertion {
+            certificate: Some(unregistered.clone()),
+            ..good(emulator)
+        };
+        let (status, body) = post(
+            emulator,
+            names::CONFIDENTIAL_CERT,
+            &assertion(emulator, &not_registered),
+            JWT_BEARER,
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error_codes"][0], 700027, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn registering_a_certificate_for_no_app_or_a_bad_pem_fails_at_start() {
+    let no_app = Emulator::builder()
+        .register_certificate("no-such-app", "-----BEGIN CERTIFICATE-----")
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(no_app.contains("no-such-app"), "{no_app}");
+    let not_pem = Emulator::builder()
+        .register_certificate(names::AGENT_BLUEPRINT, "not a certificate")
+        .start()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        not_pem.contains("app agent-blueprint: registered_certificates[0]"),
+        "{not_pem}"
     );
 }

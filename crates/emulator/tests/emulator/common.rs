@@ -11,6 +11,20 @@ pub async fn start() -> EmulatorHandle {
     Emulator::builder().start().await.unwrap()
 }
 
+/// The client id of the app named `name`.
+pub fn client_id(emulator: &EmulatorHandle, name: &str) -> String {
+    emulator.config().app(name).unwrap().client_id.clone()
+}
+
+/// The confidential app with a secret: (client id, secret).
+pub fn secret_app(emulator: &EmulatorHandle) -> (String, String) {
+    let app = emulator
+        .config()
+        .app(tokenhop_emulator::names::CONFIDENTIAL_SECRET)
+        .unwrap();
+    (app.client_id.clone(), app.secret.clone().unwrap())
+}
+
 /// The wall clock, epoch seconds.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

@@ -108,6 +108,22 @@ async fn serve_prints_one_ready_line_serves_a_yaml_config_and_stops_on_sigterm()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // The managed identity hosts that need more than the URL: Service Fabric's own
+    // https endpoint and certificate thumbprint, Azure Arc's key file directory.
+    let fabric = ready["service_fabric_endpoint"].as_str().unwrap();
+    assert!(
+        fabric.starts_with("https://127.0.0.1:") && !fabric.starts_with(url),
+        "{ready}"
+    );
+    assert_eq!(
+        ready["service_fabric_thumbprint"].as_str().unwrap().len(),
+        40,
+        "{ready}"
+    );
+    assert_eq!(
+        ready["arc_token_dir"],
+        state_dir.join("azcmagent").join("tokens").to_str().unwrap()
+    );
 
     let killed = Command::new("kill")
         .arg("-TERM")

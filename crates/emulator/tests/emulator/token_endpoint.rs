@@ -3,14 +3,9 @@
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use tokenhop_emulator::{EmulatorHandle, names};
+use tokenhop_emulator::EmulatorHandle;
 
-use crate::common::{self, start};
-
-fn secret_app(emulator: &EmulatorHandle) -> (String, String) {
-    let app = emulator.config().app(names::CONFIDENTIAL_SECRET).unwrap();
-    (app.client_id.clone(), app.secret.clone().unwrap())
-}
+use crate::common::{self, secret_app, start};
 
 async fn post_token(emulator: &EmulatorHandle, form: &[(&str, &str)]) -> (u16, Value) {
     common::post_token(&emulator.authority(), form).await

@@ -7,13 +7,9 @@ use serde_json::Value;
 use sha2::Digest;
 use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
 
-use crate::common::{self, claims, codes, post_token, start};
+use crate::common::{self, claims, client_id, codes, post_token, start};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-fn client_id(emulator: &EmulatorHandle, name: &str) -> String {
-    emulator.config().app(name).unwrap().client_id.clone()
-}
 
 async fn start_device_flow(emulator: &EmulatorHandle, client: &str, scope: &str) -> Value {
     let response = common::http()

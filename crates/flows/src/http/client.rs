@@ -137,7 +137,7 @@ impl HttpClient {
                 }
                 client.clone()
             }
-            None => Self::build_reqwest(&config)?,
+            None => Self::build_reqwest(&config, None)?,
         };
         Ok(Self {
             client,
@@ -146,13 +146,19 @@ impl HttpClient {
         })
     }
 
-    fn build_reqwest(config: &HttpConfig) -> Result<reqwest::Client> {
+    /// The reqwest client for `config`; `tls`, when given, replaces its TLS trust.
+    fn build_reqwest(
+        config: &HttpConfig,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("tokenhop/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &config.extra_ca_pem {
+        if let Some(tls) = tls {
+            builder = builder.tls_backend_preconfigured(tls);
+        } else if let Some(pem) = &config.extra_ca_pem {
             let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
                 Error::configuration(format!("the extra CA certificate is not valid PEM: {e}"))
             })?;
@@ -161,6 +167,37 @@ impl HttpClient {
         builder
             .build()
             .map_err(|e| Error::configuration(format!("cannot build the HTTP client: {e}")))
+    }
+
+    /// This client without retries, sharing its pool and request counter: for callers
+    /// that retry as their protocol says (managed identity hosts).
+    pub(crate) fn without_retries(&self) -> Self {
+        let mut config = (*self.config).clone();
+        config.retry = RetryPolicy::none();
+        Self {
+            client: self.client.clone(),
+            config: Arc::new(config),
+            sent: Arc::clone(&self.sent),
+        }
+    }
+
+    /// A client with this one's settings and request counter but a connection pool of
+    /// its own, connecting within `connect_timeout` and, when `tls` is given, trusting
+    /// servers as it says (Service Fabric's pinned certificate; the managed identity
+    /// probe's short connect timeout). A caller's own reqwest client is not used for it.
+    pub(crate) fn with_own_pool(
+        &self,
+        connect_timeout: Duration,
+        tls: Option<rustls::ClientConfig>,
+    ) -> Result<Self> {
+        let mut config = (*self.config).clone();
+        config.connect_timeout = connect_timeout;
+        config.reqwest_client = None;
+        Ok(Self {
+            client: Self::build_reqwest(&config, tls)?,
+            config: Arc::new(config),
+            sent: Arc::clone(&self.sent),
+        })
     }
 
     /// How many requests (attempts, retries included) this client and its clones sent

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use tokenhop_core::{Error, TokenProvider};
 use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
-use tokenhop_flows::{AuthConfig, SecretSource};
+use tokenhop_flows::{
+    AuthConfig, CertificateSource, FlowConfig, Pkcs11Key, Pkcs11Pin, SecretSource,
+};
 
 fn write(dir: &Path, name: &str, config: &Value) -> Vec<PathBuf> {
     let formats = [
@@ -293,6 +295,109 @@ fn bad_files_name_the_file_and_the_field_and_never_the_secret() {
         .unwrap_err()
         .to_string();
     assert!(missing_file.contains("absent.yaml"), "{missing_file}");
+}
+
+/// `{ pkcs11: { module, uri, pin } }` wherever a certificate goes, in every format; the
+/// token itself is the CLI tests' and tokenhop-pkcs11's (SoftHSM2): here the module
+/// cannot load, and the error names the field and the module.
+#[test]
+fn a_pkcs11_key_is_a_certificate_in_every_format_and_errors_name_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = "/nonexistent/libvendor-pkcs11.so";
+    let uri = "pkcs11:token=prod%20hsm;object=app-key";
+    let expected = Pkcs11Key::new(module, uri, Pkcs11Pin::Env("APP_HSM_PIN".into()));
+    let files = [
+        (
+            "hsm.yaml",
+            format!(
+                "flow:\n  type: client-certificate\n  authority: https://login.microsoftonline.com/t\n  client_id: c\n  certificate:\n    pkcs11: {{ module: {module}, uri: \"{uri}\", pin: {{ env: APP_HSM_PIN }} }}\n"
+            ),
+            "flow.certificate.pkcs11",
+        ),
+        (
+            "hsm.toml",
+            format!(
+                "[flow]\ntype = \"on-behalf-of\"\nauthority = \"https://login.microsoftonline.com/t\"\nclient_id = \"c\"\nuser_assertion = \"x\"\n[flow.certificate.pkcs11]\nmodule = \"{module}\"\nuri = \"{uri}\"\npin = {{ env = \"APP_HSM_PIN\" }}\n"
+            ),
+            "flow.certificate.pkcs11",
+        ),
+        (
+            "hsm.json",
+            json!({"flow": {"type": "agent-user", "tenant_id": "t", "blueprint_id": "b", "agent_id": "a", "agent_user_id": "u",
+                "blueprint_certificate": {"pkcs11": {"module": module, "uri": uri, "pin": {"env": "APP_HSM_PIN"}}}}})
+            .to_string(),
+            "flow.blueprint_certificate.pkcs11",
+        ),
+    ];
+    for (name, text, field) in files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let parsed = AuthConfig::from_file(&path).unwrap();
+        let key = match &parsed.flow {
+            FlowConfig::ClientCertificate(c) => &c.certificate,
+            FlowConfig::OnBehalfOf(c) => c.certificate.as_ref().unwrap(),
+            FlowConfig::AgentUser(c) => &c.blueprint_certificate,
+            other => panic!("{name}: {other:?}"),
+        };
+        assert!(
+            matches!(key, CertificateSource::Pkcs11(k) if *k == expected),
+            "{name}: {key:?}"
+        );
+        let error = AuthConfig::load(&path).unwrap_err();
+        assert!(matches!(error, Error::Configuration { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains(field) && message.contains(module) && message.contains(name),
+            "{message}"
+        );
+    }
+    let pin = "4711-the-pin-itself";
+    for (file, text, field) in [
+        (
+            "no-pin.yaml",
+            format!("flow:\n  type: client-certificate\n  authority: https://login.microsoftonline.com/t\n  client_id: c\n  certificate: {{ pkcs11: {{ module: m.so, uri: \"{uri}\" }} }}\n"),
+            "pin",
+        ),
+        (
+            "inline-pin.yaml",
+            format!("flow:\n  type: client-certificate\n  authority: https://login.microsoftonline.com/t\n  client_id: c\n  certificate: {{ pkcs11: {{ module: m.so, uri: \"{uri}\", pin: {pin} }} }}\n"),
+            "flow.certificate.pkcs11.pin",
+        ),
+        (
+            "numeric-pin.yaml",
+            "flow:\n  type: client-certificate\n  authority: https://login.microsoftonline.com/t\n  client_id: c\n  certificate: { pkcs11: { module: m.so, uri: \"pkcs11:object=k\", pin: 4711 } }\n".into(),
+            "never the PIN itself",
+        ),
+        (
+            "pin-value.json",
+            json!({"flow": {"type": "client-certificate", "authority": "https://login.microsoftonline.com/t", "client_id": "c",
+                "certificate": {"pkcs11": {"module": "m.so", "uri": "pkcs11:token=x?pin-value=4711-the-pin-itself", "pin": {"file": "/p"}}}}}).to_string(),
+            "a PIN in the URI is refused",
+        ),
+        (
+            "typo.json",
+            json!({"flow": {"type": "client-certificate", "authority": "https://login.microsoftonline.com/t", "client_id": "c",
+                "certificate": {"pkcs11": {"modul": "m.so", "uri": uri, "pin": {"env": "P"}}}}}).to_string(),
+            "modul",
+        ),
+        (
+            "password.json",
+            json!({"flow": {"type": "client-certificate", "authority": "https://login.microsoftonline.com/t", "client_id": "c",
+                "password": {"env": "P"}, "certificate": {"pkcs11": {"module": "m.so", "uri": uri, "pin": {"env": "P"}}}}}).to_string(),
+            "a password is for a certificate file",
+        ),
+    ] {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        let message = AuthConfig::load(&path).unwrap_err().to_string();
+        assert!(message.contains(field), "{file}: {message}");
+        assert!(!message.contains(pin) && !message.contains("4711"), "{file}: {message}");
+    }
+    let debug = format!("{expected:?}");
+    assert!(
+        debug.contains("prod%20hsm") && debug.contains("APP_HSM_PIN"),
+        "{debug}"
+    );
 }
 
 #[test]

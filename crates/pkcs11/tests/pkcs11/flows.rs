@@ -1,12 +1,9 @@
-//! tokenhop's flows with the key in the token: the emulator accepts its PS256 and RS256
-//! assertions for client credentials and for Agent ID hop 1.
-//!
-//! The emulator registers certificates it generates itself and cannot be given one, so
-//! these tests import the emulator's key for the app into the token (sensitive, not
-//! extractable) and store the emulator's certificate beside it: every signature is
-//! still made inside the token.
+//! tokenhop's flows with the key in the token: the emulator accepts the PS256 and RS256
+//! assertions of a key generated inside the token (sensitive, never extractable), for
+//! client credentials and for Agent ID hop 1. The app's certificate is self-signed by
+//! the token's signer and registered with the emulator, which never sees the key.
 
-use tokenhop_cert::{Certificate, SigningAlgorithm};
+use tokenhop_cert::{ClientCertificate, SigningAlgorithm, self_signed_certificate};
 use tokenhop_core::{ClientId, Error, Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 use tokenhop_flows::{
@@ -15,24 +12,30 @@ use tokenhop_flows::{
 };
 use tokenhop_pkcs11::Pkcs11Signer;
 
-use rsa::pkcs8::DecodePrivateKey;
-
 use crate::common::{TestToken, USER_PIN, token_test};
 
-/// The emulator's app `app` with its key moved into the token, as tokenhop's flows take
-/// a certificate.
-fn certificate_in_token(
+/// A key for the emulator's app `app` generated inside the token, with a certificate
+/// the token's signer made for it (stored on the token), and an emulator that has that
+/// certificate registered for the app.
+async fn emulator_trusting_a_key_in_the_token(
     token: &TestToken,
-    emulator: &EmulatorHandle,
     app: &str,
-) -> tokenhop_cert::ClientCertificate {
-    let generated = emulator.app_certificate(app).unwrap();
-    let key = rsa::PrivateKey::from_pkcs8_pem(&generated.private_key_pem).unwrap();
-    token.import_key(&key, app, app.as_bytes());
+) -> (EmulatorHandle, ClientCertificate) {
+    token.generate_key(app, app.as_bytes());
     let signer = Pkcs11Signer::open(&token.module, &token.uri(app), &token.pin()).unwrap();
-    let certificate = Certificate::from_der(generated.certificate_der()).unwrap();
+    assert!(
+        signer.key_protection().never_left_the_token(),
+        "{:?}",
+        signer.key_protection()
+    );
+    let certificate = self_signed_certificate(app, 1, signer.public_key(), &signer).unwrap();
     signer.store_certificate(&certificate).unwrap();
-    signer.client_certificate().unwrap()
+    let emulator = Emulator::builder()
+        .register_certificate(app, certificate.to_pem())
+        .start()
+        .await
+        .unwrap();
+    (emulator, signer.client_certificate().unwrap())
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -49,8 +52,8 @@ fn graph() -> Scopes {
 token_test! {
     fn client_credentials_with_ps256_and_rs256_signed_in_the_token(token: &TestToken) {
         runtime().block_on(async {
-            let emulator = Emulator::builder().start().await.unwrap();
-            let certificate = certificate_in_token(token, &emulator, names::CONFIDENTIAL_CERT);
+            let (emulator, certificate) =
+                emulator_trusting_a_key_in_the_token(token, names::CONFIDENTIAL_CERT).await;
             let client_id = emulator.config().app(names::CONFIDENTIAL_CERT).unwrap().client_id.clone();
             for algorithm in [SigningAlgorithm::Ps256, SigningAlgorithm::Rs256] {
                 let client = ConfidentialClient::builder(
@@ -77,8 +80,8 @@ token_test! {
 token_test! {
     fn the_agent_id_chain_with_the_blueprint_key_in_the_token(token: &TestToken) {
         runtime().block_on(async {
-            let emulator = Emulator::builder().start().await.unwrap();
-            let certificate = certificate_in_token(token, &emulator, names::AGENT_BLUEPRINT);
+            let (emulator, certificate) =
+                emulator_trusting_a_key_in_the_token(token, names::AGENT_BLUEPRINT).await;
             let config = emulator.config();
             let mut settings = AgentIdSettings::default();
             settings.tenant_id = Some(emulator.tenant_id().to_owned());
@@ -101,8 +104,8 @@ token_test! {
 token_test! {
     fn a_token_deleted_under_a_flow_is_a_typed_error_without_the_pin(token: &TestToken) {
         runtime().block_on(async {
-            let emulator = Emulator::builder().start().await.unwrap();
-            let certificate = certificate_in_token(token, &emulator, names::CONFIDENTIAL_CERT);
+            let (emulator, certificate) =
+                emulator_trusting_a_key_in_the_token(token, names::CONFIDENTIAL_CERT).await;
             let client = ConfidentialClient::builder(
                 ClientId::new(emulator.config().app(names::CONFIDENTIAL_CERT).unwrap().client_id.clone()).unwrap(),
                 Authority::parse(&emulator.authority()).unwrap(),

@@ -176,7 +176,7 @@ impl TestToken {
     }
 
     /// Imports `key` as a sensitive, non-extractable private key: for comparisons with
-    /// the in-memory signer, and for keys another party generated (the emulator's).
+    /// the in-memory signer.
     pub fn import_key(&self, key: &rsa::PrivateKey, label: &str, id: &[u8]) {
         let bytes = |n: &rsa::BoxedUint| n.to_be_bytes_trimmed_vartime().to_vec();
         let primes = key.primes();

@@ -4,8 +4,9 @@
 //! does (`--oauth basic`: issuer, audience, lifetime; not the signature).
 //!
 //! `cargo xtask ci` installs the pinned Azurite (tests/interop/azurite/package.json)
-//! into `$HOME/.cache/tokenhop/azurite`, or `TOKENHOP_AZURITE_DIR`; the machine's Node
-//! runs it. Shared by the tests and the `azurite_blob` example (through `#[path]`).
+//! as the npm project `azurite` into `$HOME/.cache/tokenhop/node/azurite`, or
+//! `$TOKENHOP_NODE_DIR/azurite`; the machine's Node runs it. Shared by the tests and
+//! the `azurite_blob` example (through `#[path]`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -58,7 +59,7 @@ impl Azurite {
         let main = azurite_dir().join("node_modules/azurite/dist/src/blob/main.js");
         if !main.exists() {
             return Err(AzuriteError::NotInstalled(format!(
-                "Azurite is not installed at {} (cargo xtask ci installs it; or npm ci in tests/interop/azurite with TOKENHOP_AZURITE_DIR pointing there)",
+                "Azurite is not installed at {} (cargo xtask ci installs it from tests/interop/azurite)",
                 main.display()
             )));
         }
@@ -172,13 +173,16 @@ pub fn https_transport(pem_certificates: &[&str]) -> azure_core::Result<Transpor
     Ok(Transport::new(Arc::new(client)))
 }
 
-/// Where the pinned Azurite is installed.
+/// Where xtask's `npm_project("azurite")` installs the pinned Azurite.
 fn azurite_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TOKENHOP_AZURITE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    home.join(".cache/tokenhop/azurite")
+    let node_dir = std::env::var_os("TOKENHOP_NODE_DIR").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+            home.join(".cache/tokenhop/node")
+        },
+        PathBuf::from,
+    );
+    node_dir.join("azurite")
 }
 
 /// The URL Azurite prints once it listens (`… successfully listens on https://…`);
