@@ -1,8 +1,8 @@
 //! The tools `cargo xtask ci` needs that can be installed without asking: cargo-nextest
-//! (`cargo install`), rustfmt and clippy (`rustup component add`), the Python peers
-//! (see [`crate::python`]) and the Node ones (Azurite, see [`crate::node`]). What needs
+//! (`cargo install`), rustfmt and clippy (`rustup component add`), and the Python
+//! peers (see [`crate::python`]) and the Node peers (see [`crate::node`]). What needs
 //! the system package manager (Chromium, and the servers the tests start) is
-//! `.ci/run`'s job; Node 20 with npm comes with the machine image.
+//! `.ci/run`'s job.
 
 use std::process::{Command, Stdio};
 
@@ -29,9 +29,5 @@ pub fn ensure() -> Result<(), String> {
         }
     }
     crate::python::msal_python()?;
-    // Azurite, for tokenhop-azure's tests (which find it where npm_project puts it).
-    if crate::node::node()?.is_some() {
-        crate::node::npm_project("azurite")?;
-    }
-    Ok(())
+    crate::node::ensure()
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{ClientId, Scopes, Secret};
-use tokenhop_flows::{Authority, HttpClient, HttpConfig};
+use tokenhop_flows::{Authority, AuthorityValidation, Cloud, HttpClient, HttpConfig, ProxyConfig};
 
 use crate::cli::GlobalArgs;
 use crate::failure::{Failure, Outcome, config};
@@ -57,15 +57,52 @@ impl GlobalArgs {
             let pem = read_file(path, "the CA certificate (--ca-cert)")?;
             config = config.with_extra_ca_pem(pem);
         }
+        if let Some(proxy) = self.proxy()? {
+            config = config.with_proxy(proxy);
+        }
+        if self.no_authority_validation {
+            config = config.with_authority_validation(AuthorityValidation::off());
+        }
         let http = HttpClient::new(config)?;
         Ok(self.http_client.get_or_init(|| http).clone())
     }
 
-    /// The authority (`--authority` or TOKENHOP_AUTHORITY).
+    /// The proxy `--proxy` or `--no-proxy` asks for; `None`: the environment's.
+    pub fn proxy(&self) -> Outcome<Option<ProxyConfig>> {
+        Ok(match (&self.proxy, self.no_proxy) {
+            (Some(url), _) => Some(ProxyConfig::url(url)?),
+            (None, true) => Some(ProxyConfig::none()),
+            (None, false) => None,
+        })
+    }
+
+    /// The cloud (`--cloud`; the public cloud by default).
+    pub fn cloud(&self) -> Cloud {
+        self.cloud.unwrap_or_default()
+    }
+
+    /// Whether an authority was given, in any of its forms.
+    pub fn has_authority(&self) -> bool {
+        self.authority.is_some() || self.issuer.is_some() || self.tenant.is_some()
+    }
+
+    /// The authority: `--authority`, `--issuer` (a generic OpenID Connect provider), or
+    /// `--tenant` at the cloud's authority host.
     pub fn authority(&self) -> Outcome<Authority> {
+        if let Some(issuer) = &self.issuer {
+            return Ok(Authority::oidc(issuer)?);
+        }
+        if let Some(tenant) = &self.tenant {
+            return Ok(Authority::parse(&format!(
+                "{}/{}",
+                self.cloud().authority_host(),
+                tenant.trim()
+            ))?);
+        }
         let text = self.authority.as_deref().ok_or_else(|| {
             config(
-                "no authority: give --authority https://login.microsoftonline.com/{tenant} or set TOKENHOP_AUTHORITY",
+                "no authority: give --authority https://login.microsoftonline.com/{tenant}, --tenant (with --cloud), \
+                 or --issuer URL for another OpenID Connect provider (or set TOKENHOP_AUTHORITY)",
             )
         })?;
         Ok(Authority::parse(text)?)

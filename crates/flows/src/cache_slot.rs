@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::cloud::environment_aliases;
 use serde_json::{Map, Value};
 use tokenhop_cache::entry::{Entry, Field};
 use tokenhop_cache::{
@@ -23,6 +24,8 @@ pub(crate) struct CacheSlot {
 impl CacheSlot {
     /// What the cache holds for `scopes` (and extended key): an app token, or with
     /// `home_account_id` a user's — fresh, due for refresh (past `refresh_on`), or none.
+    /// Entries under another host of the same cloud count too (MSAL's environment
+    /// aliases: `login.microsoftonline.com`, `login.windows.net`, …).
     pub async fn lookup(
         &self,
         cache: &SharedTokenCache,
@@ -32,19 +35,26 @@ impl CacheSlot {
         now: SystemTime,
     ) -> Result<Cached> {
         read_cache(cache, |c| {
-            let query = AccessTokenQuery {
-                home_account_id,
-                environment: &self.environment,
-                client_id: &self.client_id,
-                realm: &self.realm,
-                scopes,
-                ext_cache_key: ext,
-            };
-            match c.find_access_token(&query, epoch_seconds(now)) {
-                AccessTokenLookup::Hit(entry) => Cached::Fresh(access_token_from(entry)),
-                AccessTokenLookup::Aging(entry) => Cached::RefreshDue(access_token_from(entry)),
-                AccessTokenLookup::Miss => Cached::Missing,
+            for environment in environment_aliases(&self.environment) {
+                let query = AccessTokenQuery {
+                    home_account_id,
+                    environment: &environment,
+                    client_id: &self.client_id,
+                    realm: &self.realm,
+                    scopes,
+                    ext_cache_key: ext,
+                };
+                match c.find_access_token(&query, epoch_seconds(now)) {
+                    AccessTokenLookup::Hit(entry) => {
+                        return Cached::Fresh(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Aging(entry) => {
+                        return Cached::RefreshDue(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Miss => {}
+                }
             }
+            Cached::Missing
         })
         .await
     }

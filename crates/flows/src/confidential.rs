@@ -188,13 +188,23 @@ impl ConfidentialClient {
         headers: &[(&str, &str)],
         hop: Option<u8>,
     ) -> Result<TokenResponse> {
-        let token_url = self.endpoint.endpoints().await?.token.to_string();
+        let endpoints = self.endpoint.endpoints().await?;
         let context = AssertionContext {
             client_id: self.client_id.to_string(),
-            token_endpoint: token_url,
+            token_endpoint: endpoints.token.to_string(),
         };
-        let form = self.credential.authenticate(form, &context).await?;
-        self.endpoint.request_token(&form, headers, hop).await
+        let (form, basic) = self
+            .credential
+            .authenticate(form, &context, &endpoints.token_auth_methods)
+            .await?;
+        match basic {
+            Some(authorization) => {
+                let mut with_basic = headers.to_vec();
+                with_basic.push(("Authorization", authorization.expose_secret()));
+                self.endpoint.request_token(&form, &with_basic, hop).await
+            }
+            None => self.endpoint.request_token(&form, headers, hop).await,
+        }
     }
 
     /// The single-flight mechanism of this client's requests, for the flows built on it

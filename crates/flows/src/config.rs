@@ -4,6 +4,10 @@
 //! scopes: [https://graph.microsoft.com/.default]
 //! cache: { path: /var/lib/app/token_cache.json }   # or { disabled: true }; default: platform path
 //! ca_cert: /etc/app/extra-ca.pem                  # optional extra trusted CA
+//! proxy: http://proxy.corp.example:3128           # or none; default: HTTPS_PROXY & co.
+//! no_proxy: .corp.example,10.0.0.0/8              # hosts that bypass the proxy
+//! cloud: usgov                                    # public (default), usgov, usgov-dod, china
+//! validate_authority: true                        # false: trust the authority unchecked
 //! flow:
 //!   type: client-secret
 //!   authority: https://login.microsoftonline.com/contoso.onmicrosoft.com
@@ -14,8 +18,10 @@
 //! Flow types: every [`crate::FlowKind`] — `client-secret`, `client-certificate`,
 //! `on-behalf-of`, `silent`, `device-code`, `interactive`, `managed-identity`,
 //! `workload-identity`, `agent-identity`, `agent-user`; their settings are those of
-//! [`FlowConfig`]'s variants. A `certificate` (or `blueprint_certificate`) is a file's
-//! path, or a key that stays in a PKCS#11 token:
+//! [`FlowConfig`]'s variants. A generic OpenID Connect provider is declared with
+//! `issuer: URL` in the flow instead of `authority:`. `cloud` picks the default scopes
+//! (that cloud's Graph) and the Agent ID flows' authority host. A `certificate` (or
+//! `blueprint_certificate`) is a file's path, or a key that stays in a PKCS#11 token:
 //! `{ pkcs11: { module: PATH, uri: "pkcs11:token=…;object=…", pin: { env: VAR } } }`
 //! (or `pin: { file: PATH }`; [`crate::Pkcs11Key`]). Unknown fields are refused by
 //! name, and every error names the file and the field (never a secret's value).
@@ -28,10 +34,12 @@ use std::sync::Arc;
 use serde::Deserialize;
 use tokenhop_core::{Error, Result, ScopedProvider, Scopes, TokenCredential, TokenCredentialExt};
 
+use crate::authority::Authority;
 use crate::cache_location::CacheLocation;
+use crate::cloud::Cloud;
 use crate::flow::{FlowConfig, FlowKind};
-use crate::graph_auth::GRAPH_DEFAULT_SCOPE;
-use crate::http::{HttpClient, HttpConfig};
+use crate::http::AuthorityValidation;
+use crate::http::{HttpClient, HttpConfig, ProxyConfig};
 
 /// Cache settings: a path, or disabled; the platform default path otherwise.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -58,6 +66,13 @@ pub struct AuthConfig {
     pub cache: CacheConfig,
     /// An extra trusted CA (PEM), e.g. the emulator's.
     pub ca_cert: Option<PathBuf>,
+    /// Which proxy requests go through (the file's `proxy` and `no_proxy`; default: the
+    /// environment's).
+    pub proxy: ProxyConfig,
+    /// The cloud: default scopes, and the Agent ID flows' authority host.
+    pub cloud: Cloud,
+    /// Whether the authority is validated (`validate_authority`, default true).
+    pub validate_authority: bool,
 }
 
 /// The file's top level, with the flow still a table.
@@ -74,6 +89,48 @@ struct RawConfig {
     /// An extra trusted CA (PEM), e.g. the emulator's.
     #[serde(default)]
     pub ca_cert: Option<PathBuf>,
+    /// A proxy URL, or `none`.
+    #[serde(default)]
+    proxy: Option<String>,
+    /// Hosts that bypass the proxy.
+    #[serde(default)]
+    no_proxy: Option<String>,
+    /// The cloud.
+    #[serde(default)]
+    cloud: Cloud,
+    /// Whether the authority is validated.
+    #[serde(default = "validate_by_default")]
+    validate_authority: bool,
+}
+
+fn validate_by_default() -> bool {
+    true
+}
+
+/// The proxy a file names: `none`, a URL, or the environment's; `no_proxy` either way.
+fn proxy_from(proxy: Option<&str>, no_proxy: Option<&str>) -> Result<ProxyConfig> {
+    let proxy = match proxy.map(str::trim) {
+        Some(none) if none.eq_ignore_ascii_case("none") => ProxyConfig::none(),
+        Some(url) => ProxyConfig::url(url).map_err(crate::flow::field_error("proxy"))?,
+        None => ProxyConfig::from_env(),
+    };
+    Ok(match no_proxy {
+        Some(hosts) => proxy.with_no_proxy(hosts),
+        None => proxy,
+    })
+}
+
+/// The flows whose settings name an authority (and so may name an issuer instead).
+fn takes_authority(kind: FlowKind) -> bool {
+    matches!(
+        kind,
+        FlowKind::ClientSecret
+            | FlowKind::ClientCertificate
+            | FlowKind::OnBehalfOf
+            | FlowKind::Silent
+            | FlowKind::DeviceCode
+            | FlowKind::Interactive
+    )
 }
 
 /// The flow from a file's `flow` table: `type` picks the variant, the rest are its
@@ -108,6 +165,24 @@ fn flow_from_table(mut table: serde_json::Map<String, serde_json::Value>) -> Res
             FlowKind::names()
         )));
     };
+    if let Some(issuer) = table.remove("issuer") {
+        if !takes_authority(kind) {
+            return Err(Error::configuration(format!(
+                "flow.issuer: the {kind} flow takes no issuer"
+            )));
+        }
+        if table.contains_key("authority") {
+            return Err(Error::configuration(
+                "flow.issuer: give an authority or an issuer, not both",
+            ));
+        }
+        let serde_json::Value::String(issuer) = issuer else {
+            return Err(Error::configuration("flow.issuer: must be a URL"));
+        };
+        // A declared issuer is validated by its discovery document alone.
+        Authority::oidc(&issuer).map_err(crate::flow::field_error("flow.issuer"))?;
+        table.insert("authority".into(), serde_json::json!({ "issuer": issuer }));
+    }
     Ok(match kind {
         FlowKind::ClientSecret => FlowConfig::ClientSecret(fields(table)?),
         FlowKind::ClientCertificate => FlowConfig::ClientCertificate(fields(table)?),
@@ -181,11 +256,19 @@ impl AuthConfig {
             Error::Configuration { message } => in_file(message),
             other => other,
         })?;
+        let proxy =
+            proxy_from(raw.proxy.as_deref(), raw.no_proxy.as_deref()).map_err(|e| match e {
+                Error::Configuration { message } => in_file(message),
+                other => other,
+            })?;
         Ok(Self {
             flow,
             scopes: raw.scopes,
             cache: raw.cache,
             ca_cert: raw.ca_cert,
+            proxy,
+            cloud: raw.cloud,
+            validate_authority: raw.validate_authority,
         })
     }
 
@@ -202,7 +285,7 @@ impl AuthConfig {
     /// The credential (no I/O beyond reading files the configuration names).
     pub fn build(&self) -> Result<BuiltAuth> {
         let scopes = if self.scopes.is_empty() {
-            Scopes::new([GRAPH_DEFAULT_SCOPE])?
+            Scopes::new([self.cloud.graph_default_scope()])?
         } else {
             Scopes::new(self.scopes.iter().map(String::as_str))
                 .map_err(|e| Error::configuration(format!("scopes: {e}")))?
@@ -213,7 +296,10 @@ impl AuthConfig {
             (None, false) => CacheLocation::PlatformDefault,
         }
         .open()?;
-        let mut http = HttpConfig::default();
+        let mut http = HttpConfig::default().with_proxy(self.proxy.clone());
+        if !self.validate_authority {
+            http = http.with_authority_validation(AuthorityValidation::off());
+        }
         if let Some(ca) = &self.ca_cert {
             let pem = std::fs::read(ca).map_err(|e| {
                 Error::configuration(format!("ca_cert: cannot read {}: {e}", ca.display()))
@@ -224,6 +310,7 @@ impl AuthConfig {
         let credential = self
             .flow
             .clone()
+            .in_cloud(self.cloud)
             .credential()
             .http(http.clone())
             .cache(cache)

@@ -18,9 +18,10 @@ use tokenhop_core::{ClientId, Clock, Error, Result, Secret, SystemClock, TokenCr
 
 use crate::agent_id::{AgentIdSettings, AgentIdentityCredential, AgentResource};
 use crate::agent_user::AgentUserCredential;
-use crate::authority::Authority;
+use crate::authority::{Authority, AuthorityKind};
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
+use crate::cloud::Cloud;
 use crate::confidential::ConfidentialClient;
 use crate::device_code::DeviceCodeInfo;
 use crate::http::HttpClient;
@@ -666,6 +667,29 @@ impl FlowConfig {
         }
     }
 
+    /// The flow in `cloud`: an Agent ID chain's authority host defaults to the cloud's,
+    /// and its `graph` or `storage` resource (Graph by default) is the cloud's.
+    /// Authority URLs are left as written, and workload identity keeps the host its
+    /// platform sets (`AZURE_AUTHORITY_HOST`).
+    pub fn in_cloud(self, cloud: Cloud) -> Self {
+        let host = || Some(cloud.authority_host().to_owned());
+        let agent = |mut c: AgentConfig| {
+            c.authority_host = c.authority_host.or_else(host);
+            let named = c.resource.as_deref().map(|r| r.trim().to_ascii_lowercase());
+            c.resource = match named.as_deref() {
+                None | Some("graph") => Some(cloud.graph_default_scope()),
+                Some("storage") => Some(cloud.storage_default_scope()),
+                Some(_) => c.resource,
+            };
+            c
+        };
+        match self {
+            Self::AgentIdentity(c) => Self::AgentIdentity(agent(c)),
+            Self::AgentUser(c) => Self::AgentUser(agent(c)),
+            other => other,
+        }
+    }
+
     /// A builder of this flow's credential: the one way from "a flow plus its settings"
     /// to a credential.
     pub fn credential(self) -> FlowCredentialBuilder {
@@ -741,8 +765,12 @@ impl FlowCredentialBuilder {
                 let certificate = c
                     .certificate
                     .load(c.password.as_ref(), "flow.certificate")?;
-                let credential = CertificateAssertions::new(certificate).into_credential();
-                parts.confidential(c.authority, c.client_id, credential)
+                let mut assertions = CertificateAssertions::new(certificate);
+                if c.authority.kind() == AuthorityKind::Adfs {
+                    // ADFS takes RS256 assertions with the SHA-1 `x5t`.
+                    assertions = assertions.algorithm(tokenhop_cert::SigningAlgorithm::Rs256);
+                }
+                parts.confidential(c.authority, c.client_id, assertions.into_credential())
             }
             FlowConfig::OnBehalfOf(c) => parts.on_behalf_of(c),
             FlowConfig::Silent(c) => parts.user(c.without_port()?, SignIn::Never),

@@ -58,6 +58,7 @@ mod cache_location;
 mod cache_slot;
 mod certificate;
 mod client_auth;
+mod cloud;
 mod confidential;
 #[cfg(feature = "config")]
 mod config;
@@ -81,6 +82,7 @@ mod response;
 mod sign_in;
 mod token_factory;
 mod unverified_jwt;
+mod validation;
 mod workload_identity;
 
 pub use agent_id::{
@@ -92,6 +94,7 @@ pub use bearer::{BearerClient, BearerClientBuilder, BearerResponse};
 pub use cache_location::CacheLocation;
 pub use certificate::{CertificateAssertions, cert_error};
 pub use client_auth::{AssertionContext, AssertionSource, ClientCredential};
+pub use cloud::Cloud;
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 #[cfg(feature = "config")]
 pub use config::{AuthConfig, BuiltAuth, CacheConfig};
@@ -102,7 +105,7 @@ pub use flow::{
     PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
-pub use http::{HttpClient, HttpConfig, RetryPolicy};
+pub use http::{AuthorityValidation, HttpClient, HttpConfig, ProxyConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{

@@ -6,6 +6,7 @@ mod cert;
 mod common;
 mod decode;
 mod get;
+mod network;
 mod pkcs11;
 mod token;
 mod users;

@@ -27,17 +27,6 @@ fn write(dir: &Path, name: &str, config: &Value) -> Vec<PathBuf> {
         .collect()
 }
 
-fn pem_file(emulator: &EmulatorHandle, dir: &Path, app: &str) -> String {
-    let generated = emulator.app_certificate(app).unwrap();
-    let path = dir.join(format!("{app}.pem"));
-    std::fs::write(
-        &path,
-        format!("{}{}", generated.certificate_pem, generated.private_key_pem),
-    )
-    .unwrap();
-    path.display().to_string()
-}
-
 /// One configuration per flow that can run headless against the emulator.
 fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> {
     let config = emulator.config();
@@ -63,7 +52,7 @@ fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> 
         "authority_host": emulator.url(),
         "tenant_id": emulator.tenant_id(),
         "blueprint_id": app(names::AGENT_BLUEPRINT),
-        "blueprint_certificate": pem_file(emulator, dir, names::AGENT_BLUEPRINT),
+        "blueprint_certificate": crate::common::pem_file(emulator, dir, names::AGENT_BLUEPRINT),
         "agent_id": config.agent_identity(names::AGENT_IDENTITY).unwrap().client_id,
         "resource": "storage",
     });
@@ -77,7 +66,7 @@ fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> 
         ),
         (
             "client-certificate",
-            json!({"type": "client-certificate", "authority": emulator.authority(), "client_id": app(names::CONFIDENTIAL_CERT), "certificate": pem_file(emulator, dir, names::CONFIDENTIAL_CERT)}),
+            json!({"type": "client-certificate", "authority": emulator.authority(), "client_id": app(names::CONFIDENTIAL_CERT), "certificate": crate::common::pem_file(emulator, dir, names::CONFIDENTIAL_CERT)}),
         ),
         (
             "device-code",

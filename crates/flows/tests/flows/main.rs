@@ -3,6 +3,7 @@
 
 mod agent_id;
 mod agent_user;
+mod authority_validation;
 mod bearer;
 #[cfg(feature = "interactive")]
 mod chromium;
@@ -10,10 +11,17 @@ mod client_credentials;
 mod common;
 #[cfg(feature = "config")]
 mod config;
+#[cfg(feature = "config")]
+mod config_network;
 mod faults;
+mod https_only;
 mod managed_identity;
 mod no_secrets_in_logs;
+mod offline_hits;
+mod oidc_provider;
 mod on_behalf_of;
+mod proxy;
 mod public_client;
+mod resource_calls;
 mod token_factory;
 mod workload_identity;
