@@ -122,7 +122,7 @@ async fn instance_discovery_knows_one_host_and_common_is_the_one_tenant() {
             .send()
     };
     // Entra knows every host of its clouds; the emulator knows only itself.
-    let own: Value = instance(&emulator.url())
+    let own: Value = instance(emulator.url())
         .await
         .unwrap()
         .json()
