@@ -94,8 +94,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
 
-    /// The token cache file (default: the platform's user config directory).
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_cache")]
+    /// The token cache: a file (default: in the platform's user config directory), or
+    /// a Redis cache that a fleet shares, `redis://host:port/db` or `rediss://…` (its
+    /// key, if sealed at rest, in TOKENHOP_REDIS_ENCRYPTION_KEY).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH|URL",
+        conflicts_with = "no_cache"
+    )]
     pub cache: Option<PathBuf>,
 
     /// Keep tokens in memory only, for this one command.

@@ -1,5 +1,7 @@
 //! Where a credential's tokens live in the shared token cache: the lookup and the store
-//! that every flow does, with the blocking parts off the executor.
+//! that every flow does, with the blocking parts off the executor, in the partition of a
+//! partitioned cache they belong to; and the flights of a credential, which go through
+//! the cache's gate when other processes share it.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +12,7 @@ use tokenhop_cache::{
     AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenCache, TokenEvent,
 };
 use tokenhop_core::{
-    AccessToken, Cached, Error, Result, Scopes, epoch_seconds, from_epoch_seconds,
+    AccessToken, Cached, Error, Result, Scopes, TokenFlights, epoch_seconds, from_epoch_seconds,
 };
 
 /// Where a credential's tokens live in the cache: MSAL's environment, realm and client.
@@ -34,7 +36,9 @@ impl CacheSlot {
         ext: Option<&str>,
         now: SystemTime,
     ) -> Result<Cached> {
-        read_cache(cache, |c| {
+        let partition =
+            tokenhop_cache::partition_key(&self.client_id, &self.realm, home_account_id, ext);
+        read_cache(&cache.partition(&partition), |c| {
             for environment in environment_aliases(&self.environment) {
                 let query = AccessTokenQuery {
                     home_account_id,
@@ -76,20 +80,32 @@ impl CacheSlot {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            cache.write(|c| {
-                c.add(&TokenEvent {
-                    client_id: &slot.client_id,
-                    environment: &slot.environment,
-                    realm: &slot.realm,
-                    scopes: &granted,
-                    grant_type,
-                    response: &response,
-                    extra_fields: &extra,
-                    now: epoch_seconds(now),
-                });
-            })
+            cache.add(&TokenEvent {
+                client_id: &slot.client_id,
+                environment: &slot.environment,
+                realm: &slot.realm,
+                scopes: &granted,
+                grant_type,
+                response: &response,
+                extra_fields: &extra,
+                now: epoch_seconds(now),
+            })?;
+            Ok(())
         })
         .await
+    }
+
+    /// The single-flight mechanism of a credential whose tokens live here: through
+    /// the cache's gate when other processes share the cache (a fleet on one Redis),
+    /// naming each flight's token by this slot and the flight's key.
+    pub fn flights(&self, cache: &SharedTokenCache) -> TokenFlights<String> {
+        match cache.fetch_gate() {
+            Some(gate) => {
+                let slot = format!("{}|{}|{}", self.environment, self.realm, self.client_id);
+                TokenFlights::with_gate(gate, move |flight: &String| format!("{slot}|{flight}"))
+            }
+            None => TokenFlights::new(),
+        }
     }
 }
 

@@ -50,12 +50,14 @@ impl ConfidentialClientBuilder {
     /// The client.
     pub fn build(self) -> Result<ConfidentialClient> {
         let http = HttpClient::given_or_default(self.http)?;
+        let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
+        let flights = slot_of(&self.authority, &self.client_id).flights(&cache);
         Ok(ConfidentialClient {
             client_id: self.client_id,
             endpoint: TokenEndpoint::new(self.authority, http),
             credential: self.credential,
-            cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
-            flights: TokenFlights::new(),
+            cache,
+            flights,
             clock: self.clock,
         })
     }
@@ -214,12 +216,7 @@ impl ConfidentialClient {
     }
 
     fn slot(&self) -> CacheSlot {
-        let authority = self.endpoint.authority();
-        CacheSlot {
-            environment: authority.environment(),
-            realm: authority.realm().to_owned(),
-            client_id: self.client_id.to_string(),
-        }
+        slot_of(self.endpoint.authority(), &self.client_id)
     }
 
     /// What the cache holds for the request (see [`CacheSlot::lookup`]).
@@ -271,6 +268,15 @@ impl ConfidentialClient {
             granted_scopes,
             now,
         ))
+    }
+}
+
+/// Where a client's tokens live in the cache.
+fn slot_of(authority: &Authority, client_id: &ClientId) -> CacheSlot {
+    CacheSlot {
+        environment: authority.environment(),
+        realm: authority.realm().to_owned(),
+        client_id: client_id.to_string(),
     }
 }
 

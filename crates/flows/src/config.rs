@@ -3,6 +3,8 @@
 //! ```yaml
 //! scopes: [https://graph.microsoft.com/.default]
 //! cache: { path: /var/lib/app/token_cache.json }   # or { disabled: true }; default: platform path
+//! # or, for a fleet (feature `redis`): one token request per token lifetime for all
+//! # cache: { redis: { url: "redis://cache:6379/0", prefix: "app:", encryption_key: ${CACHE_KEY}, lease_ms: 5000 } }
 //! ca_cert: /etc/app/extra-ca.pem                  # optional extra trusted CA
 //! proxy: http://proxy.corp.example:3128           # or none; default: HTTPS_PROXY & co.
 //! no_proxy: .corp.example,10.0.0.0/8              # hosts that bypass the proxy
@@ -37,11 +39,11 @@ use tokenhop_core::{Error, Result, ScopedProvider, Scopes, TokenCredential, Toke
 use crate::authority::Authority;
 use crate::cache_location::CacheLocation;
 use crate::cloud::Cloud;
-use crate::flow::{FlowConfig, FlowKind};
+use crate::flow::{FlowConfig, FlowKind, SecretSource};
 use crate::http::AuthorityValidation;
 use crate::http::{HttpClient, HttpConfig, ProxyConfig};
 
-/// Cache settings: a path, or disabled; the platform default path otherwise.
+/// Cache settings: a path, disabled, or Redis; the platform default path otherwise.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -52,6 +54,103 @@ pub struct CacheConfig {
     /// Keep tokens in memory only.
     #[serde(default)]
     pub disabled: bool,
+    /// A Redis cache that a fleet of processes shares (needs the `redis` feature).
+    #[serde(default)]
+    pub redis: Option<RedisCacheConfig>,
+}
+
+/// `cache.redis`: a token cache in Redis shared by a fleet.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedisCacheConfig {
+    /// `redis://host:port/db` or `rediss://…` (TLS); `${VAR}` when it holds a password.
+    pub url: SecretSource,
+    /// Put before every key (default `tokenhop:`).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Seal values at rest with this AES-256 key (32 bytes, base64 or hex), e.g.
+    /// `${CACHE_KEY}`; without it values are MSAL's JSON.
+    #[serde(default)]
+    pub encryption_key: Option<SecretSource>,
+    /// Keys rotated out, still used to open what they sealed.
+    #[serde(default)]
+    pub decryption_keys: Vec<SecretSource>,
+    /// How long a token request's lease lives without renewal: the longest a crashed
+    /// holder delays the others (default 5000).
+    #[serde(default)]
+    pub lease_ms: Option<u64>,
+    /// The bound on every Redis call (default 500).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// `url` is a node of a Redis Cluster.
+    #[serde(default)]
+    pub cluster: bool,
+    /// A CA certificate (PEM) to trust for `rediss://`.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl CacheConfig {
+    /// Where the tokens go; an error when more than one place is named.
+    pub fn location(&self) -> Result<CacheLocation> {
+        match (&self.path, self.disabled, &self.redis) {
+            (None, false, None) => Ok(CacheLocation::PlatformDefault),
+            (Some(path), false, None) => Ok(CacheLocation::Path(path.clone())),
+            (None, true, None) => Ok(CacheLocation::Disabled),
+            (None, false, Some(redis)) => redis.location(),
+            _ => Err(Error::configuration(
+                "cache: give one of path, disabled or redis",
+            )),
+        }
+    }
+}
+
+impl RedisCacheConfig {
+    #[cfg(feature = "redis")]
+    fn location(&self) -> Result<CacheLocation> {
+        use tokenhop_redis::{EncryptionKey, RedisSettings};
+        let key = |source: &SecretSource, field: &str| {
+            EncryptionKey::parse(source.resolve(field)?.expose_secret())
+                .map_err(|e| Error::configuration(format!("{field}: {e}")))
+        };
+        let url = self.url.resolve("cache.redis.url")?;
+        let mut settings = RedisSettings::new(url.expose_secret()).with_cluster(self.cluster);
+        if let Some(prefix) = &self.prefix {
+            settings = settings.with_prefix(prefix);
+        }
+        if let Some(source) = &self.encryption_key {
+            settings = settings.with_encryption_key(key(source, "cache.redis.encryption_key")?);
+        }
+        for (n, source) in self.decryption_keys.iter().enumerate() {
+            let field = format!("cache.redis.decryption_keys[{n}]");
+            settings = settings.with_decryption_key(key(source, &field)?);
+        }
+        if let Some(ms) = self.lease_ms {
+            settings = settings.with_lease(std::time::Duration::from_millis(ms));
+        }
+        if let Some(ms) = self.timeout_ms {
+            settings = settings.with_timeout(std::time::Duration::from_millis(ms));
+        }
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::configuration(format!(
+                    "cache.redis.ca_cert: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            settings = settings.with_ca_cert(pem);
+        }
+        Ok(CacheLocation::Redis(settings))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    fn location(&self) -> Result<CacheLocation> {
+        Err(Error::configuration(format!(
+            "cache.redis: {}",
+            crate::cache_location::redis_not_built()
+        )))
+    }
 }
 
 /// A whole configuration: the flow and what every flow shares.
@@ -290,12 +389,7 @@ impl AuthConfig {
             Scopes::new(self.scopes.iter().map(String::as_str))
                 .map_err(|e| Error::configuration(format!("scopes: {e}")))?
         };
-        let cache = match (&self.cache.path, self.cache.disabled) {
-            (_, true) => CacheLocation::Disabled,
-            (Some(path), false) => CacheLocation::Path(path.clone()),
-            (None, false) => CacheLocation::PlatformDefault,
-        }
-        .open()?;
+        let cache = self.cache.location()?.open()?;
         let mut http = HttpConfig::default().with_proxy(self.proxy.clone());
         if !self.validate_authority {
             http = http.with_authority_validation(AuthorityValidation::off());

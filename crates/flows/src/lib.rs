@@ -97,7 +97,7 @@ pub use client_auth::{AssertionContext, AssertionSource, ClientCredential};
 pub use cloud::Cloud;
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 #[cfg(feature = "config")]
-pub use config::{AuthConfig, BuiltAuth, CacheConfig};
+pub use config::{AuthConfig, BuiltAuth, CacheConfig, RedisCacheConfig};
 pub use device_code::{DeviceCodeInfo, PollWait};
 pub use flow::{
     AgentConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig, DynCredential,
@@ -118,6 +118,8 @@ pub use pkcs11_key::{Pkcs11Key, Pkcs11Pin};
 pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
 pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
 pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};
+#[cfg(feature = "redis")]
+pub use tokenhop_redis::{EncryptionKey, RedisSettings};
 pub use unverified_jwt::unverified_claims;
 pub use workload_identity::{
     FederatedTokenFile, WorkloadIdentityCredential, WorkloadIdentityCredentialBuilder,

@@ -70,12 +70,19 @@ impl PublicClientBuilder {
     /// The client.
     pub fn build(self) -> Result<PublicClient> {
         let http = HttpClient::given_or_default(self.http)?;
+        let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
+        let flights = CacheSlot {
+            environment: self.authority.environment(),
+            realm: self.authority.realm().to_owned(),
+            client_id: self.client_id.to_string(),
+        }
+        .flights(&cache);
         Ok(PublicClient {
             client_id: self.client_id,
             endpoint: TokenEndpoint::new(self.authority, http),
-            cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
+            cache,
             clock: self.clock,
-            flights: TokenFlights::new(),
+            flights,
             wait: self.wait,
         })
     }
@@ -208,10 +215,8 @@ impl PublicClient {
     /// Signs an account out: removes it and all its tokens from the cache.
     pub async fn remove_account(&self, account: &Account) -> Result<usize> {
         let (cache, account) = (self.cache.clone(), account.clone());
-        run_blocking(move || {
-            cache.write(|c| c.remove_account(&account.home_account_id, &account.environment))
-        })
-        .await
+        run_blocking(move || cache.remove_account(&account.home_account_id, &account.environment))
+            .await
     }
 
     /// A token for `account` without interaction: the cached access token, else a
@@ -246,7 +251,7 @@ impl PublicClient {
                     // just mean this app is not in the family.
                     if own {
                         tracing::debug!("the server rejected our refresh token; removing it");
-                        let cache = self.cache.clone();
+                        let cache = self.user_partition(account);
                         run_blocking(move || {
                             cache.write(|c| c.remove(tokenhop_cache::Section::RefreshToken, &key))
                         })
@@ -280,7 +285,7 @@ impl PublicClient {
     async fn refresh_tokens(&self, account: &Account) -> Result<Vec<(String, Secret, bool)>> {
         let environments = environment_aliases(&self.authority().environment());
         let client_id = self.client_id.as_str();
-        read_cache(&self.cache, |c| {
+        read_cache(&self.user_partition(account), |c| {
             let home = account.home_account_id.as_str();
             let mut candidates = Vec::new();
             for environment in &environments {
@@ -300,6 +305,13 @@ impl PublicClient {
             found
         })
         .await
+    }
+
+    /// Where the account's refresh tokens live (the whole cache, unless partitioned).
+    fn user_partition(&self, account: &Account) -> SharedTokenCache {
+        self.cache.partition(&tokenhop_cache::user_partition_key(
+            &account.home_account_id,
+        ))
     }
 
     fn slot_for(&self, realm: &str) -> CacheSlot {

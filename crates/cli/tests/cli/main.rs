@@ -8,5 +8,6 @@ mod decode;
 mod get;
 mod network;
 mod pkcs11;
+mod redis;
 mod token;
 mod users;

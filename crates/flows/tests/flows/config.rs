@@ -444,3 +444,64 @@ async fn graph_auth_builds_without_io_and_caches_where_told() {
     provider.token().await.unwrap();
     assert_eq!(emulator.counters().endpoint("token"), 1);
 }
+
+#[test]
+fn a_redis_cache_is_read_with_its_secrets_from_variables_or_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = json!({"type": "client-secret", "authority": "https://login.microsoftonline.com/t",
+                      "client_id": "app", "client_secret": "s"});
+    let location = |name: &str, cache: Value| {
+        let path = &write(dir.path(), name, &json!({"flow": flow, "cache": cache}))[1];
+        AuthConfig::from_file(path).unwrap().cache.location()
+    };
+    let unset = location(
+        "unset",
+        json!({"redis": {"url": "${TOKENHOP_TEST_UNSET_REDIS_URL}"}}),
+    );
+    let unset = format!("{:?}", unset.map(|_| ()));
+    #[cfg(feature = "redis")]
+    assert!(
+        unset.contains("TOKENHOP_TEST_UNSET_REDIS_URL"),
+        "names the variable: {unset}"
+    );
+    #[cfg(not(feature = "redis"))]
+    assert!(unset.contains("`redis` feature"), "{unset}");
+
+    let both = location(
+        "both",
+        json!({"path": "/tmp/x", "redis": {"url": "redis://h"}}),
+    );
+    let both = both.unwrap_err().to_string();
+    assert!(both.contains("one of path, disabled or redis"), "{both}");
+
+    #[cfg(feature = "redis")]
+    {
+        use tokenhop_flows::{CacheLocation, EncryptionKey, RedisSettings};
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let url = "redis://:pw@cache.internal:6380/2";
+        std::fs::write(dir.path().join("key"), key).unwrap();
+        std::fs::write(dir.path().join("url"), url).unwrap();
+        let cache = json!({"redis": {
+            "url": {"file": dir.path().join("url")}, "prefix": "svc:",
+            "encryption_key": {"file": dir.path().join("key")}, "lease_ms": 2500}});
+        let expected = RedisSettings::new(url)
+            .with_prefix("svc:")
+            .with_encryption_key(EncryptionKey::parse(key).unwrap())
+            .with_lease(std::time::Duration::from_millis(2500));
+        let parsed = location("redis", cache).unwrap();
+        assert_eq!(parsed, CacheLocation::Redis(expected));
+        assert!(
+            !format!("{parsed:?}").contains("pw@"),
+            "the password never shows"
+        );
+        let short = location(
+            "short",
+            json!({"redis": {"url": "redis://h", "encryption_key": "c2hvcnQ="}}),
+        );
+        let short = short.unwrap_err().to_string();
+        assert!(
+            short.contains("cache.redis.encryption_key") && short.contains("32 bytes"),
+            "{short}"
+        );
+    }
+}
