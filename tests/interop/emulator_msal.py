@@ -32,6 +32,11 @@ URL = ready["url"]
 TENANT = ready["tenant_id"]
 AUTHORITY = f"{URL}/{TENANT}"
 ISSUER = f"{URL}/{TENANT}/v2.0"
+# Entra issues an access token in the format its resource accepts: Microsoft's APIs
+# (Graph, Storage) accept v1, so theirs are v1 whichever endpoint MSAL used; the
+# tenant's own api:// apps get v2. Id tokens are always v2.
+V1_RESOURCES = (GRAPH, STORAGE)
+V1_ISSUER = f"https://sts.windows.net/{TENANT}/"
 STATE_DIR = ready["state_dir"]
 
 session = requests.Session()
@@ -82,8 +87,9 @@ def verified_claims(token):
     return json.loads(b64(payload_b64))
 
 
-def expect_token(name, result, **claims):
-    """Checks a result holds a verifying token whose claims include `claims`."""
+def expect_token(name, result, aud, **claims):
+    """Checks a result holds a verifying token for `aud` whose claims include `claims`,
+    in the token format `aud` accepts (v1: no azp, no preferred_username)."""
     if "access_token" not in result:
         check(name, False, f"no token: {result.get('error')}: {result.get('error_description')}")
         return None
@@ -92,9 +98,12 @@ def expect_token(name, result, **claims):
     except Exception as error:  # a bad signature is a failure, with its reason
         check(name, False, f"signature: {error!r}")
         return None
-    expected = {"iss": ISSUER, "tid": TENANT, "ver": "2.0", **claims}
+    v1 = aud in V1_RESOURCES
+    shape = {"iss": V1_ISSUER, "ver": "1.0"} if v1 else {"iss": ISSUER, "ver": "2.0"}
+    expected = {**shape, "aud": aud, "tid": TENANT, **claims}
     wrong = {k: (decoded.get(k), v) for k, v in expected.items() if decoded.get(k) != v}
-    check(name, not wrong, f"claims (got, want): {wrong}")
+    present = [k for k in ("azp", "preferred_username") if v1 and k in decoded]
+    check(name, not wrong and not present, f"claims (got, want): {wrong}; v2-only claims in a v1 token: {present}")
     return decoded
 
 
@@ -132,7 +141,8 @@ def app_tokens():
         "client credentials with a secret",
         result,
         aud=GRAPH,
-        azp=secret_app["client_id"],
+        appid=secret_app["client_id"],
+        appidacr="1",
         idtyp="app",
     )
     again = cca.acquire_token_for_client([f"{GRAPH}/.default"])
@@ -151,7 +161,8 @@ def app_tokens():
         "client credentials with MSAL's PS256 certificate assertion",
         result,
         aud=STORAGE,
-        azp=cert_app["client_id"],
+        appid=cert_app["client_id"],
+        appidacr="2",
         idtyp="app",
     )
 
@@ -174,11 +185,13 @@ def user_tokens():
         "device flow approved after a pending poll",
         result,
         aud=GRAPH,
-        azp=public["client_id"],
+        appid=public["client_id"],
+        appidacr="0",
         idtyp="user",
         oid=alice["object_id"],
         scp="User.Read",
-        preferred_username=alice["upn"],
+        upn=alice["upn"],
+        unique_name=alice["upn"],
     )
     id_claims = result.get("id_token_claims", {})
     check(
@@ -196,7 +209,9 @@ def user_tokens():
         return
     before = grant_count("refresh_token")
     refreshed = pca.acquire_token_silent(["User.Read"], account=accounts[0], force_refresh=True)
-    expect_token("acquire_token_silent(force_refresh) uses the refresh token", refreshed, oid=alice["object_id"])
+    expect_token(
+        "acquire_token_silent(force_refresh) uses the refresh token", refreshed, aud=GRAPH, oid=alice["object_id"]
+    )
     check("exactly one refresh request", grant_count("refresh_token") == before + 1, counters())
 
     middle = apps["confidential-secret"]
@@ -215,7 +230,7 @@ def user_tokens():
             "on-behalf-of: the middle tier gets a Graph token for the same user",
             obo,
             aud=GRAPH,
-            azp=middle["client_id"],
+            appid=middle["client_id"],
             idtyp="user",
             oid=alice["object_id"],
         )
@@ -251,7 +266,8 @@ def agent_chain():
         "two-hop chain: an app token for Graph",
         two_hop,
         aud=GRAPH,
-        azp=agent["client_id"],
+        appid=agent["client_id"],
+        appidacr="2",
         idtyp="app",
         xms_act_fct="11",
     )
@@ -268,7 +284,7 @@ def agent_chain():
             f"hop 3: user_fic gives a delegated token for the agent user by {how}",
             hop3,
             aud=GRAPH,
-            azp=agent["client_id"],
+            appid=agent["client_id"],
             idtyp="user",
             oid=agent_user["object_id"],
             xms_sub_fct="13",
@@ -381,7 +397,8 @@ def managed_identity_imds():
         mi_token(msal.SystemAssignedManagedIdentity(), GRAPH),
         aud=GRAPH,
         oid=SYSTEM["object_id"],
-        azp=SYSTEM["client_id"],
+        appid=SYSTEM["client_id"],
+        appidacr="2",
     )
     for how, kwargs in (
         ("client id", {"client_id": USER["client_id"]}),
@@ -410,6 +427,7 @@ def managed_identity_app_service():
         mi_token(msal.UserAssignedManagedIdentity(resource_id=USER["resource_id"]), STORAGE),
         aud=STORAGE,
         oid=USER["object_id"],
+        appid=USER["client_id"],
     )
 
 

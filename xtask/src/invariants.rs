@@ -44,6 +44,22 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "tokenhop-pkcs11",
         &["tokenhop-flows", "tokenhop-cache", "tokenhop-emulator"],
     ),
+    // The Azure SDK adapters take credentials, they do not make them: no flows, no
+    // caches, no HTTP or TLS stack (azure_core comes without its default features).
+    (
+        "tokenhop-azure",
+        &[
+            "tokenhop-flows",
+            "tokenhop-cache",
+            "tokenhop-redis",
+            "tokenhop-cert",
+            "tokenhop-emulator",
+            "reqwest",
+            "hyper",
+            "rustls",
+            "openssl",
+        ],
+    ),
     // The Redis backend sits under the flows beside the cache: it knows tokens and
     // caches (core, cache), never the flows, the network of the identity provider or a
     // signer; the flows choose it (feature `redis`), never it them.

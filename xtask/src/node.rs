@@ -15,7 +15,7 @@ const NODE_MAJOR: u32 = 20;
 
 /// The npm projects under `tests/interop/` that `cargo xtask ci` installs before the
 /// tests run (the tests find them in the install directory).
-const PROJECTS: &[&str] = &["oidc_provider", "msal_node"];
+const PROJECTS: &[&str] = &["oidc_provider", "msal_node", "azurite"];
 
 /// Installs every project of [`PROJECTS`] that is not installed at its lock file yet.
 pub fn ensure() -> Result<(), String> {

@@ -9,6 +9,7 @@ use crate::entra_error::EntraError;
 use crate::form::{Form, required};
 use crate::realm::Realm;
 use crate::state::AppState;
+use crate::token_version::follow_resource_version;
 
 /// The resource of a client-credentials `scope` (`{resource}/.default`), if known.
 pub(crate) fn app_resource(state: &AppState, form: &Form) -> Result<String, EntraError> {
@@ -63,6 +64,7 @@ pub(crate) fn app_token(
         object.extend(extra);
     }
     requested.stamp(state, resource, &mut claims);
+    follow_resource_version(state, &mut claims);
     state.revocations.record(
         &uti,
         &service_principal,

@@ -142,6 +142,60 @@ pub struct ResourceConfig {
     /// event (`POST /admin/revoke` with `"cae": true`).
     #[serde(default)]
     pub cae: bool,
+    /// The access token format the resource accepts (Entra's
+    /// `accessTokenAcceptedVersion`): it decides the format of every access token for
+    /// it, whichever endpoint issued the token. Unset: see [`ResourceConfig::token_version`].
+    #[serde(default)]
+    pub access_token_version: Option<TokenVersion>,
+}
+
+impl ResourceConfig {
+    /// The format of its access tokens: as configured, else v2 for an `api://` app id
+    /// URI (an app of the tenant) and v1 for the others (Microsoft's own APIs, such as
+    /// Graph and Storage, accept v1).
+    pub fn token_version(&self) -> TokenVersion {
+        self.access_token_version.unwrap_or_else(|| {
+            if self.app_id_uri.starts_with("api://") {
+                TokenVersion::V2
+            } else {
+                TokenVersion::V1
+            }
+        })
+    }
+}
+
+/// An access token format: `1` (`ver` `1.0`, issuer `https://sts.windows.net/{tid}/`,
+/// `appid`, `unique_name`) or `2` (`ver` `2.0`, the v2.0 issuer, `azp`,
+/// `preferred_username`); written as the number in configuration files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum TokenVersion {
+    /// Entra's v1 access tokens.
+    V1,
+    /// Entra's v2 access tokens.
+    V2,
+}
+
+impl TryFrom<u8> for TokenVersion {
+    type Error = String;
+    fn try_from(version: u8) -> Result<Self, String> {
+        match version {
+            1 => Ok(Self::V1),
+            2 => Ok(Self::V2),
+            other => Err(format!(
+                "access_token_version {other} does not exist: use 1 or 2"
+            )),
+        }
+    }
+}
+
+impl From<TokenVersion> for u8 {
+    fn from(version: TokenVersion) -> u8 {
+        match version {
+            TokenVersion::V1 => 1,
+            TokenVersion::V2 => 2,
+        }
+    }
 }
 
 /// Device code flow settings.

@@ -2,8 +2,8 @@
 
 use crate::config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
-    names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, TokenVersion,
+    UserConfig, names,
 };
 
 const CONFIDENTIAL_SECRET_ID: &str = "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
@@ -29,11 +29,12 @@ fn user(name: &str, object_id: &str, display_name: &str) -> UserConfig {
     }
 }
 
-fn resource(app_id_uri: &str, scopes: &[&str]) -> ResourceConfig {
+fn resource(app_id_uri: &str, scopes: &[&str], version: TokenVersion) -> ResourceConfig {
     ResourceConfig {
         app_id_uri: app_id_uri.into(),
         scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
         cae: false,
+        access_token_version: Some(version),
     }
 }
 
@@ -122,20 +123,27 @@ fn apps() -> Vec<AppConfig> {
 
 fn resources() -> Vec<ResourceConfig> {
     vec![
-        // Graph evaluates access continuously, as the real one does.
+        // Graph evaluates access continuously, as the real one does; Microsoft's APIs
+        // accept v1 tokens, so Entra issues theirs in v1.
         ResourceConfig {
             cae: true,
             ..resource(
                 "https://graph.microsoft.com",
                 &["User.Read", "Mail.Read", "Files.Read"],
+                TokenVersion::V1,
             )
         },
-        resource("https://storage.azure.com", &["user_impersonation"]),
-        resource("api://AzureADTokenExchange", &[]),
+        resource(
+            "https://storage.azure.com",
+            &["user_impersonation"],
+            TokenVersion::V1,
+        ),
+        resource("api://AzureADTokenExchange", &[], TokenVersion::V2),
         // The confidential app's own API, for on-behalf-of.
         resource(
             &format!("api://{CONFIDENTIAL_SECRET_ID}"),
             &["access_as_user"],
+            TokenVersion::V2,
         ),
     ]
 }

@@ -68,14 +68,15 @@ mod signing;
 mod state;
 mod tls;
 mod token;
+mod token_version;
 mod user_grants;
 mod user_tokens;
 
 pub use app_certificate::AppCertificate;
 pub use config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
-    names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, TokenVersion,
+    UserConfig, names,
 };
 pub use entra_error::EntraError;
 pub use error::EmulatorError;

@@ -130,7 +130,8 @@ impl Revocations {
         let named = |claim: &str| claims[claim].as_str().unwrap_or_default();
         revoked.utis.contains(named("uti"))
             || revoked.blocked.contains(named("oid"))
-            || revoked.blocked.contains(named("azp"))
+            // v1 tokens name their client in `appid` only; the emulator's v2 tokens too.
+            || revoked.blocked.contains(named("appid"))
     }
 
     /// Revokes what `revocation` names at `now`; `user_object_id` is its user's object

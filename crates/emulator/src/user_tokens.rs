@@ -13,6 +13,7 @@ use crate::graph::GRAPH_RESOURCE;
 use crate::realm::Realm;
 use crate::sessions::RefreshGrant;
 use crate::state::AppState;
+use crate::token_version::follow_resource_version;
 
 const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
 /// How long a refresh token can be redeemed: 90 days.
@@ -224,6 +225,7 @@ fn access_token_claims(
     if let Some(object) = claims.as_object_mut() {
         object.extend(grant.extra.clone());
     }
+    follow_resource_version(state, &mut claims);
     claims
 }
 

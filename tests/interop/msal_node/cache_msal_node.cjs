@@ -130,12 +130,12 @@ async function msalNodeWritesTokenhopReads() {
   });
   await expectToken(tally, emulator, "msal-node signs alice in (device code)", user.accessToken, {
     oid: alice.object_id,
-    azp: publicApp.client_id,
+    appid: publicApp.client_id,
   });
   const cca = new msal.ConfidentialClientApplication(auth(secretApp.client_id, { clientSecret: secretApp.secret }));
   const app = await cca.acquireTokenByClientCredential({ scopes: [APP_SCOPE] });
   await expectToken(tally, emulator, "msal-node gets an app token (client credentials)", app.accessToken, {
-    azp: secretApp.client_id,
+    appid: secretApp.client_id,
     idtyp: "app",
   });
   const userCache = file("msal-node-user-cache.json");
@@ -185,7 +185,7 @@ async function tokenhopWritesMsalNodeReads() {
   ]);
   await expectToken(tally, emulator, "tokenhop signs alice in (device code)", signedIn.access_token, {
     oid: alice.object_id,
-    azp: publicApp.client_id,
+    appid: publicApp.client_id,
   });
   const app = await tokenhop(
     secretApp.client_id,
@@ -194,7 +194,7 @@ async function tokenhopWritesMsalNodeReads() {
     { TOKENHOP_CLIENT_SECRET: secretApp.secret },
   );
   await expectToken(tally, emulator, "tokenhop gets an app token (client credentials)", app.access_token, {
-    azp: secretApp.client_id,
+    appid: secretApp.client_id,
     idtyp: "app",
   });
 
@@ -247,7 +247,7 @@ async function tokenhopWritesMsalNodeReads() {
   after = await tokenRequests(emulator);
   await expectToken(tally, emulator, "msal-node redeems the refresh token tokenhop cached", refreshed.accessToken, {
     oid: alice.object_id,
-    azp: publicApp.client_id,
+    appid: publicApp.client_id,
   });
   tally.check(
     "that is exactly one refresh token request",

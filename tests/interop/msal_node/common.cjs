@@ -13,6 +13,8 @@ const fs = require("node:fs");
 const GRAPH = "https://graph.microsoft.com";
 const STORAGE = "https://storage.azure.com";
 const EXCHANGE = "api://AzureADTokenExchange";
+// Entra issues Graph and Storage tokens in the v1 format, whichever endpoint is asked.
+const V1_RESOURCES = [GRAPH, STORAGE];
 
 /** The emulator from argv: `script READY_JSON CONFIG_JSON ...`. */
 function emulatorFromArgs(argv) {
@@ -24,6 +26,7 @@ function emulatorFromArgs(argv) {
     tenant: ready.tenant_id,
     authority: `${ready.url}/${ready.tenant_id}`,
     issuer: `${ready.url}/${ready.tenant_id}/v2.0`,
+    v1Issuer: `https://sts.windows.net/${ready.tenant_id}/`,
     host: new URL(ready.url).host,
     stateDir: ready.state_dir,
     config,
@@ -109,7 +112,9 @@ async function verifiedClaims(emulator, token) {
 
 /**
  * Checks that `token` verifies and that its claims include `claims` (and the
- * emulator's issuer, tenant and version); returns the claims, or null.
+ * emulator's issuer, tenant and version), in the format its audience (`claims.aud`,
+ * else the token's) accepts: v1 for Graph and Storage, without `azp` and
+ * `preferred_username`; returns the claims, or null.
  */
 async function expectToken(tally, emulator, name, token, claims) {
   if (typeof token !== "string" || token.length === 0) {
@@ -123,10 +128,16 @@ async function expectToken(tally, emulator, name, token, claims) {
     tally.check(name, false, `signature: ${error.message}`);
     return null;
   }
-  const expected = { iss: emulator.issuer, tid: emulator.tenant, ver: "2.0", ...claims };
+  const v1 = V1_RESOURCES.includes(claims.aud ?? decoded.aud);
+  const shape = v1 ? { iss: emulator.v1Issuer, ver: "1.0" } : { iss: emulator.issuer, ver: "2.0" };
+  const expected = { ...shape, tid: emulator.tenant, ...claims };
   const wrong = Object.entries(expected)
     .filter(([claim, value]) => decoded[claim] !== value)
     .map(([claim, value]) => `${claim}: got ${JSON.stringify(decoded[claim])}, want ${JSON.stringify(value)}`);
+  const v2Only = v1 ? ["azp", "preferred_username"].filter((claim) => claim in decoded) : [];
+  if (v2Only.length > 0) {
+    wrong.push(`v2-only claims in a v1 token: ${v2Only.join(", ")}`);
+  }
   tally.check(name, wrong.length === 0, wrong.join("; "));
   return decoded;
 }

@@ -114,7 +114,7 @@ async function appTokens() {
   const first = await cca.acquireTokenByClientCredential(request);
   await expectToken(tally, emulator, "client credentials with a secret", first.accessToken, {
     aud: GRAPH,
-    azp: secretApp.client_id,
+    appid: secretApp.client_id,
     idtyp: "app",
   });
   const before = await tokenRequests(emulator);
@@ -148,7 +148,7 @@ async function appTokens() {
       emulator,
       `client credentials with msal-node's certificate assertion (${signature})`,
       result.accessToken,
-      { aud: STORAGE, azp: certApp.client_id, idtyp: "app" },
+      { aud: STORAGE, appid: certApp.client_id, idtyp: "app" },
     );
   }
 
@@ -167,7 +167,7 @@ async function appTokens() {
     emulator,
     "client credentials with an assertion callback",
     viaCallback.accessToken,
-    { aud: GRAPH, azp: certApp.client_id, idtyp: "app" },
+    { aud: GRAPH, appid: certApp.client_id, idtyp: "app" },
   );
   tally.check(
     "the callback is told the token endpoint as the audience",
@@ -202,7 +202,7 @@ async function agentChain() {
   const twoHop = await agentApp.acquireTokenByClientCredential({ scopes: [`${GRAPH}/.default`] });
   await expectToken(tally, emulator, "two-hop chain: an app token for Graph", twoHop.accessToken, {
     aud: GRAPH,
-    azp: agent.client_id,
+    appid: agent.client_id,
     idtyp: "app",
     xms_act_fct: "11",
   });
@@ -217,7 +217,7 @@ async function agentChain() {
     });
     await expectToken(tally, emulator, `hop 3: user_fic gives the agent user a delegated token by ${how}`, hop3.accessToken, {
       aud: GRAPH,
-      azp: agent.client_id,
+      appid: agent.client_id,
       idtyp: "user",
       oid: agentUser.object_id,
       xms_sub_fct: "13",
@@ -240,11 +240,12 @@ async function userTokens() {
   tally.check("the admin API approves the device code", await approved, "no 204 from /admin/device/approve");
   await expectToken(tally, emulator, "device code approved after a pending poll", result && result.accessToken, {
     aud: GRAPH,
-    azp: publicApp.client_id,
+    appid: publicApp.client_id,
     idtyp: "user",
     oid: alice.object_id,
     scp: "User.Read",
-    preferred_username: alice.upn,
+    upn: alice.upn,
+    unique_name: alice.upn,
   });
   const idClaims = result.idTokenClaims || {};
   tally.check(
@@ -302,7 +303,7 @@ async function userTokens() {
   });
   await expectToken(tally, emulator, "on-behalf-of: the middle tier gets a Graph token for the same user", obo.accessToken, {
     aud: GRAPH,
-    azp: middle.client_id,
+    appid: middle.client_id,
     idtyp: "user",
     oid: alice.object_id,
   });
@@ -409,7 +410,7 @@ async function authorizationCode() {
     const after = await tokenRequests(emulator);
     await expectToken(tally, emulator, "getAuthCodeUrl, then acquireTokenByCode with the PKCE verifier", result.accessToken, {
       aud: GRAPH,
-      azp: middle.client_id,
+      appid: middle.client_id,
       idtyp: "user",
       oid: alice.object_id,
       scp: "User.Read",
@@ -450,7 +451,7 @@ async function authorizationCode() {
     );
     await expectToken(tally, emulator, "acquireTokenInteractive through Chromium", result.accessToken, {
       aud: GRAPH,
-      azp: publicApp.client_id,
+      appid: publicApp.client_id,
       idtyp: "user",
       oid: alice.object_id,
     });
@@ -481,7 +482,7 @@ async function managedIdentity() {
     await expectToken(tally, emulator, `managed identity (${source}), ${how}`, result.accessToken, {
       aud: resource,
       oid: identity.object_id,
-      azp: identity.client_id,
+      appid: identity.client_id,
       idtyp: "app",
       xms_mirid: identity.resource_id,
     });

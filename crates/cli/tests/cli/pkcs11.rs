@@ -219,7 +219,7 @@ fn cert_generate_certifies_a_key_in_the_token_for_client_credentials_and_a_confi
         .args(["-vv", "token", "--scope", GRAPH, "--certificate"])
         .arg(hsm.uri("daemon"))
         .args(["--pin-env", PIN_VARIABLE]));
-    assert_eq!(jwt_part(out.stdout.trim(), 1)["azp"], client_id.as_str());
+    assert_eq!(jwt_part(out.stdout.trim(), 1)["appid"], client_id.as_str());
     assert_no_pin(&out, USER_PIN);
 
     let config = env.dir.path().join("hsm.yaml");
@@ -278,7 +278,7 @@ fn the_agent_id_blueprint_and_an_on_behalf_of_middle_tier_sign_in_the_token() {
         .arg(&hsm.module)
         .args(["--pin-env", PIN_VARIABLE, "--agent-id", &agent_id]));
     let claims = jwt_part(out.stdout.trim(), 1);
-    assert_eq!(claims["azp"], agent_id.as_str());
+    assert_eq!(claims["appid"], agent_id.as_str());
     assert_eq!(
         claims["xms_par_app_azp"],
         env.client_id(names::AGENT_BLUEPRINT).as_str()
@@ -307,7 +307,7 @@ fn the_agent_id_blueprint_and_an_on_behalf_of_middle_tier_sign_in_the_token() {
         .arg(hsm.uri("middle-tier"))
         .args(["--pin-env", PIN_VARIABLE]));
     let claims = jwt_part(out.stdout.trim(), 1);
-    assert_eq!(claims["azp"], middle.as_str());
+    assert_eq!(claims["appid"], middle.as_str());
     assert_eq!(claims["upn"], "alice@contoso.onmicrosoft.com");
 }
 

@@ -18,7 +18,7 @@ fn client_secret_prints_the_token_alone() {
     );
     assert_jwt(token);
     assert_eq!(
-        jwt_part(token, 1)["azp"],
+        jwt_part(token, 1)["appid"],
         env.client_id(names::CONFIDENTIAL_SECRET).as_str()
     );
 }
@@ -116,7 +116,7 @@ fn client_certificate_with_the_emulators_certificate() {
     let token = ok(&mut cmd).stdout.trim().to_owned();
     assert_jwt(&token);
     assert_eq!(
-        jwt_part(&token, 1)["azp"],
+        jwt_part(&token, 1)["appid"],
         env.client_id(names::CONFIDENTIAL_CERT).as_str()
     );
 }
@@ -391,7 +391,7 @@ fn agent_identity_two_hops_then_from_the_cache() {
     let first: serde_json::Value = serde_json::from_str(&ok(&mut agent()).stdout).unwrap();
     assert_eq!(first["source"], "network");
     let claims = jwt_part(first["access_token"].as_str().unwrap(), 1);
-    assert_eq!(claims["azp"], agent_id.as_str());
+    assert_eq!(claims["appid"], agent_id.as_str());
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
     assert_eq!(env.token_requests(), 2, "two hops");
     let second: serde_json::Value = serde_json::from_str(&ok(&mut agent()).stdout).unwrap();

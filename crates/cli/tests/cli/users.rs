@@ -155,7 +155,7 @@ fn on_behalf_of_workload_identity_and_a_config_file() {
         .arg(&incoming)
         .args(["--scope", "https://graph.microsoft.com/User.Read"]));
     let claims = jwt_part(out.stdout.trim(), 1);
-    assert_eq!(claims["azp"], middle.as_str());
+    assert_eq!(claims["appid"], middle.as_str());
     assert_eq!(claims["upn"], "alice@contoso.onmicrosoft.com");
 
     let token_file = env.dir.path().join("federated");
@@ -174,7 +174,7 @@ fn on_behalf_of_workload_identity_and_a_config_file() {
         .env("AZURE_AUTHORITY_HOST", env.emulator.url())
         .args(["token", "--flow", "workload-identity", "--scope", GRAPH]));
     assert_eq!(
-        jwt_part(out.stdout.trim(), 1)["azp"],
+        jwt_part(out.stdout.trim(), 1)["appid"],
         env.client_id(names::WORKLOAD_APP).as_str()
     );
 

@@ -29,6 +29,7 @@ pub(crate) use service_fabric::{SERVICE_FABRIC_PATH, service_fabric};
 
 use crate::config::ManagedIdentityConfig;
 use crate::state::AppState;
+use crate::token_version::follow_resource_version;
 
 /// How a host shapes its errors.
 #[derive(Clone, Copy, Debug)]
@@ -226,6 +227,7 @@ impl Host {
         ] {
             claims[name] = value;
         }
+        follow_resource_version(state, &mut claims);
         state.revocations.record(&uti, object_id, client_id, false);
         let token = state.signing_key.sign(&claims).map_err(|e| {
             self.refuse(

@@ -14,4 +14,5 @@ mod random_input;
 mod resource_and_agents;
 mod serve;
 mod token_endpoint;
+mod token_versions;
 mod user_flows;

@@ -35,7 +35,7 @@ async fn the_short_device_code_grant_name_is_accepted_as_entra_accepts_it() {
     assert_eq!(status, 200, "{body}");
     let access = claims(body["access_token"].as_str().unwrap());
     assert_eq!(access["upn"], "alice@contoso.onmicrosoft.com");
-    assert_eq!(access["azp"], client.as_str());
+    assert_eq!(access["appid"], client.as_str());
     assert_eq!(emulator.counters().grant("device_code"), 1);
 }
 

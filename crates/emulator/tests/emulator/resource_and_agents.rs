@@ -249,7 +249,7 @@ async fn workload_identity_trusts_federated_tokens_for_configured_subjects_only(
     let (status, body) = exchange(trusted).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        claims(body["access_token"].as_str().unwrap())["azp"],
+        claims(body["access_token"].as_str().unwrap())["appid"],
         app.as_str()
     );
 

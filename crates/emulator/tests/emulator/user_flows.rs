@@ -81,7 +81,7 @@ async fn device_flow_is_pending_then_slows_down_then_issues_user_tokens() {
     assert_eq!(access["idtyp"], "user");
     assert_eq!(access["scp"], "User.Read");
     assert_eq!(access["aud"], "https://graph.microsoft.com");
-    assert_eq!(access["azp"], client.as_str());
+    assert_eq!(access["appid"], client.as_str());
     let id = claims(body["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], client.as_str());
     assert_eq!(id["preferred_username"], alice.upn.as_str());
@@ -99,6 +99,46 @@ async fn device_flow_is_pending_then_slows_down_then_issues_user_tokens() {
     // The code is spent.
     let (_, body) = poll(&emulator, &client, device_code).await;
     assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn graph_user_tokens_are_v1_while_api_tokens_and_id_tokens_stay_v2() {
+    let emulator = start().await;
+    let client = client_id(&emulator, names::PUBLIC_CLIENT);
+    let alice = emulator.config().user(names::ALICE).unwrap().clone();
+    let body = alice_signs_in(&emulator, &client, "User.Read openid profile").await;
+    let access = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(access["ver"], "1.0", "{access}");
+    assert_eq!(
+        access["iss"],
+        format!("https://sts.windows.net/{}/", emulator.tenant_id())
+    );
+    assert_eq!(access["appid"], client.as_str());
+    // A public client has no credential.
+    assert_eq!(access["appidacr"], "0");
+    assert_eq!(access["upn"], alice.upn.as_str());
+    assert_eq!(access["unique_name"], alice.upn.as_str());
+    assert_eq!(access["name"], alice.display_name.as_str());
+    assert_eq!(access["scp"], "User.Read");
+    assert!(
+        access.get("azp").is_none() && access.get("preferred_username").is_none(),
+        "{access}"
+    );
+    let id = claims(body["id_token"].as_str().unwrap());
+    assert_eq!(id["ver"], "2.0");
+    assert_eq!(id["iss"], format!("{}/v2.0", emulator.authority()));
+
+    let middle = client_id(&emulator, names::CONFIDENTIAL_SECRET);
+    let body = alice_signs_in(
+        &emulator,
+        &client,
+        &format!("api://{middle}/access_as_user"),
+    )
+    .await;
+    let access = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(access["ver"], "2.0", "{access}");
+    assert_eq!(access["azp"], client.as_str());
+    assert_eq!(access["preferred_username"], alice.upn.as_str());
 }
 
 #[tokio::test]
@@ -302,7 +342,7 @@ async fn the_sign_in_form_issues_a_code_bound_to_pkce_state_and_nonce() {
     let id = claims(body["id_token"].as_str().unwrap());
     assert_eq!(id["nonce"], "nonce-456");
     assert_eq!(
-        claims(body["access_token"].as_str().unwrap())["preferred_username"],
+        claims(body["access_token"].as_str().unwrap())["unique_name"],
         "alice@contoso.onmicrosoft.com"
     );
 }
@@ -394,7 +434,7 @@ async fn refresh_tokens_rotate_work_across_the_family_and_die_when_revoked() {
     let (status, body) = refresh(family.clone(), refresh_token.into(), "User.Read").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        claims(body["access_token"].as_str().unwrap())["azp"],
+        claims(body["access_token"].as_str().unwrap())["appid"],
         family.as_str()
     );
     let lone = client_id(&emulator, names::LONE_CLIENT);
@@ -450,7 +490,7 @@ async fn on_behalf_of_exchanges_a_user_token_for_the_middle_tier() {
     let (status, body) = obo(incoming["access_token"].as_str().unwrap().into()).await;
     assert_eq!(status, 200, "{body}");
     let token = claims(body["access_token"].as_str().unwrap());
-    assert_eq!(token["azp"], middle.client_id.as_str());
+    assert_eq!(token["appid"], middle.client_id.as_str());
     assert_eq!(
         token["oid"],
         emulator

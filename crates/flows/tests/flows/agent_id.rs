@@ -68,7 +68,7 @@ async fn two_hops_give_the_agent_an_app_token_for_graph() {
     let claims = unverified_claims(token.secret.expose_secret()).unwrap();
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
     assert_eq!(
-        claims["azp"],
+        claims["appid"],
         agent_id(&emulator, names::AGENT_IDENTITY).as_str()
     );
     assert_eq!(claims["xms_par_app_azp"], blueprint_id(&emulator).as_str());

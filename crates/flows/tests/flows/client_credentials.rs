@@ -45,7 +45,7 @@ async fn gets_an_app_token_with_the_expected_claims() {
         .unwrap();
     let claims = unverified_claims(token.secret.expose_secret()).unwrap();
     assert_eq!(claims["aud"], "https://graph.microsoft.com");
-    assert_eq!(claims["azp"], client.client_id().as_str());
+    assert_eq!(claims["appid"], client.client_id().as_str());
     assert_eq!(claims["idtyp"], "app");
     assert_eq!(claims["tid"], emulator.tenant_id());
     assert_eq!(token.scopes, graph());
@@ -259,7 +259,11 @@ async fn a_certificate_credential_gets_a_token_with_ps256_and_with_rs256() {
             .await
             .unwrap();
         let claims = unverified_claims(token.secret.expose_secret()).unwrap();
-        assert_eq!(claims["azp"], client.client_id().as_str(), "{algorithm:?}");
+        assert_eq!(
+            claims["appid"],
+            client.client_id().as_str(),
+            "{algorithm:?}"
+        );
     }
     assert_eq!(emulator.counters().grant("client_credentials"), 2);
 }
@@ -370,7 +374,7 @@ async fn a_signer_a_sync_callback_and_an_async_callback_each_authenticate() {
             .await
             .unwrap();
         assert_eq!(
-            unverified_claims(token.secret.expose_secret()).unwrap()["azp"],
+            unverified_claims(token.secret.expose_secret()).unwrap()["appid"],
             app.client_id.as_str()
         );
     }

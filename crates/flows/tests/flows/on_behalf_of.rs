@@ -72,7 +72,7 @@ async fn obo_gets_a_graph_token_for_the_same_user_cached_per_incoming_token() {
             .object_id
             .as_str()
     );
-    assert_eq!(claims["azp"], client.client_id().as_str());
+    assert_eq!(claims["appid"], client.client_id().as_str());
     assert_eq!(claims["scp"], "User.Read");
 
     client

@@ -244,7 +244,7 @@ async fn a_family_member_refreshes_with_the_family_token_and_an_outsider_cannot(
         .await
         .unwrap();
     let claims = unverified_claims(token.secret.expose_secret()).unwrap();
-    assert_eq!(claims["azp"], family.client.client_id().as_str());
+    assert_eq!(claims["appid"], family.client.client_id().as_str());
     assert_eq!(emulator.counters().grant("refresh_token"), 1);
 
     let outsider = client(

@@ -49,7 +49,7 @@ async fn the_token_file_is_read_for_each_request_and_its_subject_must_be_trusted
         .unwrap();
     let claims = unverified_claims(token.secret.expose_secret()).unwrap();
     assert_eq!(
-        claims["azp"],
+        claims["appid"],
         emulator
             .config()
             .app(names::WORKLOAD_APP)

@@ -70,7 +70,7 @@ token_test! {
                     .await
                     .unwrap();
                 let claims = unverified_claims(token.secret.expose_secret()).unwrap();
-                assert_eq!(claims["azp"], client_id.as_str(), "{algorithm:?}");
+                assert_eq!(claims["appid"], client_id.as_str(), "{algorithm:?}");
             }
             assert_eq!(emulator.counters().grant("client_credentials"), 2);
         });
@@ -95,7 +95,7 @@ token_test! {
             let token = credential.token(&TokenRequestOptions::default()).await.unwrap();
             let claims = unverified_claims(token.secret.expose_secret()).unwrap();
             assert_eq!(claims["xms_par_app_azp"], settings.blueprint_id.as_deref().unwrap());
-            assert_eq!(claims["azp"], settings.agent_id.as_deref().unwrap());
+            assert_eq!(claims["appid"], settings.agent_id.as_deref().unwrap());
             assert_eq!(emulator.counters().grant("client_credentials"), 2, "one request per hop");
         });
     }
