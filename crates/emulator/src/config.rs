@@ -21,6 +21,11 @@ pub struct EmulatorConfig {
     /// Access token lifetime in seconds. From two hours on, responses carry
     /// `refresh_in` (half the lifetime), as Entra does for long-lived tokens.
     pub token_lifetime_secs: u64,
+    /// More tenants, by GUID or domain in the authority URL, in which every app and user
+    /// of the main tenant is known too (a multi-tenant app, guest users): their tokens
+    /// carry that tenant's `tid` and issuer, while accounts stay homed in the main tenant.
+    #[serde(default)]
+    pub other_tenants: Vec<TenantConfig>,
     /// Device code flow settings.
     #[serde(default)]
     pub device_code: DeviceCodeConfig,
@@ -56,6 +61,17 @@ pub struct EmulatorConfig {
     /// Entra Agent ID agent identities.
     #[serde(default)]
     pub agent_identities: Vec<AgentIdentityConfig>,
+}
+
+/// One more tenant the emulator serves beside the main one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TenantConfig {
+    /// Its GUID.
+    pub tenant_id: String,
+    /// Its domain (`northwind.onmicrosoft.com`).
+    pub domain: String,
 }
 
 /// An Entra Agent ID agent identity: a client id with no credential of its own, trusting
@@ -227,6 +243,8 @@ pub mod names {
     pub const AGENT_USER: &str = "agent-user";
     /// The workload identity subject the built-in configuration trusts.
     pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:default:worker";
+    /// The built-in second tenant's domain (a multi-tenant app's other tenant).
+    pub const OTHER_TENANT_DOMAIN: &str = "northwind.onmicrosoft.com";
     /// The built-in B2C tenant's policy.
     pub const B2C_POLICY: &str = "B2C_1_signupsignin";
     /// The Agent ID blueprint app (authenticates with a certificate).
@@ -323,10 +341,21 @@ impl EmulatorConfig {
             .find(|r| r.app_id_uri.eq_ignore_ascii_case(app_id_uri))
     }
 
-    pub(crate) fn is_tenant(&self, segment: &str) -> bool {
-        segment == self.tenant_id
+    /// The GUID of the tenant an authority's path segment names: the main tenant (by
+    /// GUID, domain, `common` or `organizations`) or one of the other tenants.
+    pub(crate) fn tenant_of(&self, segment: &str) -> Option<&str> {
+        if segment == self.tenant_id
             || segment.eq_ignore_ascii_case(&self.tenant_domain)
             || matches!(segment, "common" | "organizations")
+        {
+            return Some(&self.tenant_id);
+        }
+        self.other_tenants
+            .iter()
+            .find(|t| {
+                t.tenant_id.eq_ignore_ascii_case(segment) || t.domain.eq_ignore_ascii_case(segment)
+            })
+            .map(|t| t.tenant_id.as_str())
     }
 }
 

@@ -2,7 +2,8 @@
 
 use crate::config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, UserConfig, names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
+    names,
 };
 
 const CONFIDENTIAL_SECRET_ID: &str = "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
@@ -59,6 +60,10 @@ impl Default for EmulatorConfig {
             resources: resources(),
             users: users(),
             token_lifetime_secs: 3600,
+            other_tenants: vec![TenantConfig {
+                tenant_id: "2b3c4d5e-0000-4000-8000-00000000e0e1".into(),
+                domain: names::OTHER_TENANT_DOMAIN.into(),
+            }],
             device_code: DeviceCodeConfig::default(),
             auto_sign_in: None,
             managed_identities: managed_identities(),
@@ -120,6 +125,12 @@ fn resources() -> Vec<ResourceConfig> {
             &["User.Read", "Mail.Read", "Files.Read"],
         ),
         resource("https://storage.azure.com", &["user_impersonation"]),
+        // Azure Resource Manager: what `az login` and `az account get-access-token` ask
+        // for (`https://management.core.windows.net//.default`).
+        resource(
+            "https://management.core.windows.net/",
+            &["user_impersonation"],
+        ),
         resource("api://AzureADTokenExchange", &[]),
         // The confidential app's own API, for on-behalf-of.
         resource(

@@ -73,7 +73,8 @@ mod user_tokens;
 pub use app_certificate::AppCertificate;
 pub use config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, UserConfig, names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, UserConfig,
+    names,
 };
 pub use entra_error::EntraError;
 pub use error::EmulatorError;

@@ -9,6 +9,9 @@ use crate::config::EmulatorConfig;
 pub(crate) struct Realm {
     /// The tenant's GUID (`tid` of its tokens).
     pub(crate) tenant_id: String,
+    /// The GUID of the tenant accounts are homed in (`utid` of `client_info`): the main
+    /// tenant for its other tenants, the B2C tenant itself for B2C.
+    pub(crate) home_tenant_id: String,
     /// The B2C policy, lowercased as B2C reports it in `tfp`.
     pub(crate) policy: Option<String>,
     /// The authority's path as the client wrote it (`/{tenant}` or `/{tenant}/{policy}`).
@@ -25,8 +28,9 @@ impl Realm {
     ) -> Option<Realm> {
         let tenant = params.get("tenant")?;
         let Some(policy) = params.get("policy") else {
-            return config.is_tenant(tenant).then(|| Realm {
-                tenant_id: config.tenant_id.clone(),
+            return config.tenant_of(tenant).map(|tenant_id| Realm {
+                tenant_id: tenant_id.to_owned(),
+                home_tenant_id: config.tenant_id.clone(),
                 policy: None,
                 path: format!("/{tenant}"),
             });
@@ -42,6 +46,7 @@ impl Realm {
         };
         (known_tenant && known_policy).then(|| Realm {
             tenant_id: b2c.tenant_id.clone(),
+            home_tenant_id: b2c.tenant_id.clone(),
             policy: Some(policy.to_ascii_lowercase()),
             path: format!("{tfp}/{tenant}/{policy}"),
         })

@@ -6,8 +6,6 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use crate::realm::Realm;
-
 /// A refresh token's grant.
 #[derive(Clone, Debug)]
 pub(crate) struct RefreshGrant {
@@ -15,7 +13,6 @@ pub(crate) struct RefreshGrant {
     pub(crate) client_id: String,
     /// FOCI family of the client it was issued to.
     pub(crate) family: Option<String>,
-    pub(crate) realm: Realm,
     pub(crate) expires_at: u64,
     pub(crate) revoked: bool,
 }

@@ -49,7 +49,7 @@ fn answer(state: &AppState, realm: &Realm, body: &[u8]) -> Result<Value, EntraEr
             client_auth::authenticate(state, &form, &token_endpoint, true)?;
             device::poll(state, &form)
         }
-        "refresh_token" => user_grants::refresh(state, &form, &token_endpoint),
+        "refresh_token" => user_grants::refresh(state, realm, &form, &token_endpoint),
         JWT_BEARER_GRANT => user_grants::on_behalf_of(state, realm, &form, &token_endpoint),
         "user_fic" => agent_id::agent_user_token(state, realm, &form),
         other => Err(EntraError::new(

@@ -19,6 +19,7 @@ fn invalid_grant(code: u64, message: impl Into<String>) -> EntraError {
 /// The refresh token grant: a member of the token's FOCI family may redeem it too.
 pub(crate) fn refresh(
     state: &AppState,
+    realm: &Realm,
     form: &Form,
     token_endpoint: &str,
 ) -> Result<Value, EntraError> {
@@ -53,7 +54,8 @@ pub(crate) fn refresh(
         .config
         .user_by_object_id(&grant.user_object_id)
         .ok_or_else(|| invalid_grant(50034, "The user account does not exist."))?;
-    issue_for_scope(state, &grant.realm, &app.client_id, user, form)
+    // The token is for the tenant the request names (a guest tenant too), as in Entra.
+    issue_for_scope(state, realm, &app.client_id, user, form)
 }
 
 /// On-behalf-of: a confidential app exchanges a user token issued for its own API for

@@ -171,7 +171,6 @@ pub(crate) fn issue(state: &AppState, grant: UserGrant<'_>) -> Result<Value, Ent
             user_object_id: grant.user.object_id.clone(),
             client_id: grant.client_id.to_owned(),
             family,
-            realm: grant.realm.clone(),
             expires_at: now + REFRESH_TOKEN_LIFETIME_SECS,
             revoked: false,
         });
@@ -243,7 +242,7 @@ fn client_info(grant: &UserGrant<'_>) -> String {
         Some(policy) => format!("{}-{policy}", grant.user.object_id),
         None => grant.user.object_id.clone(),
     };
-    let info = json!({"uid": uid, "utid": grant.realm.tenant_id});
+    let info = json!({"uid": uid, "utid": grant.realm.home_tenant_id});
     URL_SAFE_NO_PAD.encode(info.to_string())
 }
 
