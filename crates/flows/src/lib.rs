@@ -53,6 +53,7 @@
 mod agent_id;
 mod agent_user;
 mod authority;
+mod azure_cli;
 mod bearer;
 mod cache_location;
 mod cache_slot;
@@ -88,6 +89,10 @@ pub use agent_id::{
 };
 pub use agent_user::AgentUserCredential;
 pub use authority::{Authority, AuthorityKind};
+pub use azure_cli::{
+    AZ_TIMEOUT, AZURE_CLI_CLIENT_ID, AzureCliCredential, AzureCliCredentialBuilder,
+    AzureCliProfile, AzureSubscription, AzureUser,
+};
 pub use bearer::{BearerClient, BearerClientBuilder, BearerResponse};
 pub use cache_location::CacheLocation;
 pub use certificate::{CertificateAssertions, cert_error};

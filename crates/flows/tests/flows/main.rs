@@ -3,6 +3,7 @@
 
 mod agent_id;
 mod agent_user;
+mod azure_cli;
 mod bearer;
 #[cfg(feature = "interactive")]
 mod chromium;
