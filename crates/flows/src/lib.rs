@@ -62,8 +62,10 @@ mod client_auth;
 mod confidential;
 #[cfg(feature = "config")]
 mod config;
+mod default_chain;
 mod device_code;
 mod endpoint;
+mod environment;
 mod flow;
 mod graph_auth;
 mod http;
@@ -100,7 +102,11 @@ pub use client_auth::{AssertionContext, AssertionSource, ClientCredential};
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 #[cfg(feature = "config")]
 pub use config::{AuthConfig, BuiltAuth, CacheConfig};
+pub use default_chain::{DefaultCredential, DefaultCredentialBuilder, DefaultStep};
 pub use device_code::{DeviceCodeInfo, PollWait};
+pub use environment::{
+    EnvironmentCredential, EnvironmentCredentialBuilder, EnvironmentKey, EnvironmentSettings,
+};
 pub use flow::{
     AgentConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig, DynCredential,
     FlowConfig, FlowCredentialBuilder, FlowKind, ManagedIdentityConfig, OnBehalfOfConfig,

@@ -33,10 +33,11 @@ use crate::confidential::ConfidentialClient;
 use crate::http::HttpClient;
 use crate::public_client::PublicClient;
 use az_process::AzProcess;
+pub(crate) use profile::config_dir_from;
 pub use profile::{AzureCliProfile, AzureSubscription, AzureUser};
 use profile::{
-    PROFILE_FILE, ServicePrincipalKey, TOKEN_CACHE_FILE, authority_host, config_dir_from,
-    not_signed_in, service_principal,
+    PROFILE_FILE, ServicePrincipalKey, TOKEN_CACHE_FILE, authority_host, not_signed_in,
+    service_principal,
 };
 
 /// The Azure CLI's public client id (FOCI family `1`).

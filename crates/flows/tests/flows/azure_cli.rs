@@ -80,7 +80,7 @@ fn other_tenant(emulator: &EmulatorHandle) -> String {
 }
 
 /// Alice in two subscriptions of two tenants, the first the default.
-async fn signed_in(emulator: &EmulatorHandle) -> tempfile::TempDir {
+pub async fn signed_in(emulator: &EmulatorHandle) -> tempfile::TempDir {
     let dir = config_dir(emulator);
     az_login_alice(emulator, dir.path()).await;
     write_profile(

@@ -11,6 +11,7 @@ mod client_credentials;
 mod common;
 #[cfg(feature = "config")]
 mod config;
+mod default_chain;
 mod faults;
 mod managed_identity;
 mod no_secrets_in_logs;
