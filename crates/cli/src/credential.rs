@@ -6,9 +6,10 @@
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::Scopes;
 use tokenhop_flows::{
-    AgentConfig, AgentIdSettings, AgentResource, CertificateSource, ClientCertificateConfig,
-    ClientSecretConfig, DynCredential, FlowConfig, FlowKind, HttpClient, ManagedIdentityConfig,
-    ManagedIdentityId, OnBehalfOfConfig, SecretSource, UserConfig, WorkloadIdentityConfig,
+    AgentConfig, AgentIdSettings, AgentResource, AzureCliConfig, CertificateSource,
+    ClientCertificateConfig, ClientSecretConfig, DefaultChainConfig, DynCredential,
+    EnvironmentConfig, FlowConfig, FlowKind, HttpClient, ManagedIdentityConfig, ManagedIdentityId,
+    OnBehalfOfConfig, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 
 use crate::cli::{CertificateArg, Flow, FlowArgs, GlobalArgs, Pkcs11Args};
@@ -39,6 +40,9 @@ impl Flow {
             Self::ClientCertificate => FlowKind::ClientCertificate,
             Self::ManagedIdentity => FlowKind::ManagedIdentity,
             Self::AgentIdentity => FlowKind::AgentIdentity,
+            Self::AzureCli => FlowKind::AzureCli,
+            Self::Environment => FlowKind::Environment,
+            Self::Default => FlowKind::Default,
         }
     }
 }
@@ -139,7 +143,13 @@ pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Out
 }
 
 fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcome<FlowConfig> {
-    Ok(match args.chosen(global).kind() {
+    let kind = args.chosen(global).kind();
+    if kind != FlowKind::AzureCli && (args.tenant.is_some() || args.subscription.is_some()) {
+        return Err(config(
+            "--tenant and --subscription are for --flow azure-cli",
+        ));
+    }
+    Ok(match kind {
         FlowKind::ClientSecret => {
             let (authority, client_id) = (global.authority()?, global.client_id()?);
             FlowConfig::ClientSecret(ClientSecretConfig::new(
@@ -190,6 +200,14 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
         FlowKind::WorkloadIdentity => {
             FlowConfig::WorkloadIdentity(WorkloadIdentityConfig::default())
         }
+        FlowKind::AzureCli => {
+            let mut settings = AzureCliConfig::default();
+            settings.tenant = args.tenant.clone();
+            settings.subscription = args.subscription.clone();
+            FlowConfig::AzureCli(settings)
+        }
+        FlowKind::Environment => FlowConfig::Environment(EnvironmentConfig::default()),
+        FlowKind::Default => FlowConfig::Default(DefaultChainConfig::default()),
         other => {
             return Err(config(format!(
                 "--flow {other} is not supported by this tokenhop"

@@ -13,7 +13,8 @@
 //!
 //! Flow types: every [`crate::FlowKind`] — `client-secret`, `client-certificate`,
 //! `on-behalf-of`, `silent`, `device-code`, `interactive`, `managed-identity`,
-//! `workload-identity`, `agent-identity`, `agent-user`; their settings are those of
+//! `workload-identity`, `agent-identity`, `agent-user`, `azure-cli`, `environment`,
+//! `default`; their settings are those of
 //! [`FlowConfig`]'s variants. A `certificate` (or `blueprint_certificate`) is a file's
 //! path, or a key that stays in a PKCS#11 token:
 //! `{ pkcs11: { module: PATH, uri: "pkcs11:token=…;object=…", pin: { env: VAR } } }`
@@ -119,6 +120,9 @@ fn flow_from_table(mut table: serde_json::Map<String, serde_json::Value>) -> Res
         FlowKind::WorkloadIdentity => FlowConfig::WorkloadIdentity(fields(table)?),
         FlowKind::AgentIdentity => FlowConfig::AgentIdentity(fields(table)?),
         FlowKind::AgentUser => FlowConfig::AgentUser(fields(table)?),
+        FlowKind::AzureCli => FlowConfig::AzureCli(fields(table)?),
+        FlowKind::Environment => FlowConfig::Environment(fields(table)?),
+        FlowKind::Default => FlowConfig::Default(fields(table)?),
     })
 }
 

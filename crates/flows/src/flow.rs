@@ -19,10 +19,13 @@ use tokenhop_core::{ClientId, Clock, Error, Result, Secret, SystemClock, TokenCr
 use crate::agent_id::{AgentIdSettings, AgentIdentityCredential, AgentResource};
 use crate::agent_user::AgentUserCredential;
 use crate::authority::Authority;
+use crate::azure_cli::AzureCliCredential;
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
 use crate::confidential::ConfidentialClient;
+use crate::default_chain::{DefaultCredential, DefaultStep};
 use crate::device_code::DeviceCodeInfo;
+use crate::environment::{EnvironmentCredential, EnvironmentSettings};
 use crate::http::HttpClient;
 use crate::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
@@ -63,11 +66,18 @@ pub enum FlowKind {
     AgentIdentity,
     /// `agent-user`: Entra Agent ID, three hops (the agent user's delegated token).
     AgentUser,
+    /// `azure-cli`: the sign-in of `az login`, from the Azure CLI's own files.
+    AzureCli,
+    /// `environment`: an app's credentials from the `AZURE_*` variables.
+    Environment,
+    /// `default`: environment, workload identity, managed identity, Azure CLI — the
+    /// first that is set up.
+    Default,
 }
 
 impl FlowKind {
     /// Every flow.
-    pub const ALL: [FlowKind; 10] = [
+    pub const ALL: [FlowKind; 13] = [
         Self::ClientSecret,
         Self::ClientCertificate,
         Self::OnBehalfOf,
@@ -78,6 +88,9 @@ impl FlowKind {
         Self::WorkloadIdentity,
         Self::AgentIdentity,
         Self::AgentUser,
+        Self::AzureCli,
+        Self::Environment,
+        Self::Default,
     ];
 
     /// The name in files and on the command line (`client-secret`, …).
@@ -93,6 +106,9 @@ impl FlowKind {
             Self::WorkloadIdentity => "workload-identity",
             Self::AgentIdentity => "agent-identity",
             Self::AgentUser => "agent-user",
+            Self::AzureCli => "azure-cli",
+            Self::Environment => "environment",
+            Self::Default => "default",
         }
     }
 
@@ -620,6 +636,94 @@ impl AgentConfig {
     }
 }
 
+/// `azure-cli` settings: which of the Azure CLI's sign-ins to use.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AzureCliConfig {
+    /// The CLI's directory (default: `$AZURE_CONFIG_DIR`, else `~/.azure`).
+    #[serde(default)]
+    pub config_dir: Option<PathBuf>,
+    /// The tenant (default: the subscription's).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The subscription, by name or id (default: the CLI's default one).
+    #[serde(default)]
+    pub subscription: Option<String>,
+    /// The authority host (default: the subscription's cloud).
+    #[serde(default)]
+    pub authority_host: Option<String>,
+    /// Seconds `az account get-access-token` may take when the cache is not readable
+    /// (default 10).
+    #[serde(default)]
+    pub az_timeout_secs: Option<u64>,
+}
+
+impl AzureCliConfig {
+    fn credential(self, parts: Parts) -> Result<DynCredential> {
+        let mut builder = AzureCliCredential::builder()
+            .http(parts.http)
+            .clock(parts.clock);
+        if let Some(dir) = self.config_dir {
+            builder = builder.config_dir(dir);
+        }
+        if let Some(tenant) = self.tenant {
+            builder = builder.tenant(tenant);
+        }
+        if let Some(subscription) = self.subscription {
+            builder = builder.subscription(subscription);
+        }
+        if let Some(host) = self.authority_host {
+            builder = builder.authority_host(host);
+        }
+        if let Some(secs) = self.az_timeout_secs {
+            builder = builder.az_timeout(std::time::Duration::from_secs(secs));
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+}
+
+/// `environment` settings: the app comes from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
+/// `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH` ([`EnvironmentSettings`]).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EnvironmentConfig {
+    /// Instead of `AZURE_AUTHORITY_HOST`.
+    #[serde(default)]
+    pub authority_host: Option<String>,
+}
+
+/// `default` settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DefaultChainConfig {
+    /// Links to skip: `environment`, `workload-identity`, `managed-identity`,
+    /// `azure-cli`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl DefaultChainConfig {
+    fn credential(self, parts: Parts) -> Result<DynCredential> {
+        let mut builder = DefaultCredential::builder()
+            .http(parts.http)
+            .cache(parts.cache)
+            .clock(parts.clock);
+        for name in &self.exclude {
+            let step = DefaultStep::from_name(name).ok_or_else(|| {
+                Error::configuration(format!(
+                    "flow.exclude: unknown link {name:?}; one of {}",
+                    DefaultStep::ALL.map(DefaultStep::name).join(", ")
+                ))
+            })?;
+            builder = builder.exclude(step);
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+}
+
 /// Which flow, with which settings. A configuration file's `flow` table (named by
 /// `type`), the CLI's options and [`crate::GraphAuth`]'s helpers all become one of
 /// these; [`FlowConfig::credential`] turns it into a credential.
@@ -647,6 +751,14 @@ pub enum FlowConfig {
     AgentIdentity(AgentConfig),
     /// `agent-user`: Entra Agent ID, three hops (the agent user's delegated token).
     AgentUser(AgentConfig),
+    /// `azure-cli`: the sign-in of `az login`; tokens stay in the CLI's own cache file
+    /// (the builder's cache is not used).
+    AzureCli(AzureCliConfig),
+    /// `environment`: an app's credentials from the `AZURE_*` variables.
+    Environment(EnvironmentConfig),
+    /// `default`: the first of environment, workload identity, managed identity and
+    /// Azure CLI that is set up.
+    Default(DefaultChainConfig),
 }
 
 impl FlowConfig {
@@ -663,6 +775,9 @@ impl FlowConfig {
             Self::WorkloadIdentity(_) => FlowKind::WorkloadIdentity,
             Self::AgentIdentity(_) => FlowKind::AgentIdentity,
             Self::AgentUser(_) => FlowKind::AgentUser,
+            Self::AzureCli(_) => FlowKind::AzureCli,
+            Self::Environment(_) => FlowKind::Environment,
+            Self::Default(_) => FlowKind::Default,
         }
     }
 
@@ -770,6 +885,22 @@ impl FlowCredentialBuilder {
                 let chain = AgentUserCredential::builder(c.settings());
                 Ok(Arc::new(parts.agent(chain, &c)?.build()?))
             }
+            FlowConfig::AzureCli(c) => c.credential(parts),
+            FlowConfig::Environment(c) => {
+                let host = c.authority_host;
+                let settings = EnvironmentSettings::from_lookup(|name| match (name, &host) {
+                    ("AZURE_AUTHORITY_HOST", Some(host)) => Some(host.clone()),
+                    _ => std::env::var(name).ok(),
+                })?;
+                Ok(Arc::new(
+                    EnvironmentCredential::builder(settings)
+                        .http(parts.http)
+                        .cache(parts.cache)
+                        .clock(parts.clock)
+                        .build()?,
+                ))
+            }
+            FlowConfig::Default(c) => c.credential(parts),
         }
     }
 }

@@ -108,9 +108,10 @@ pub use environment::{
     EnvironmentCredential, EnvironmentCredentialBuilder, EnvironmentKey, EnvironmentSettings,
 };
 pub use flow::{
-    AgentConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig, DynCredential,
-    FlowConfig, FlowCredentialBuilder, FlowKind, ManagedIdentityConfig, OnBehalfOfConfig,
-    PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
+    AgentConfig, AzureCliConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig,
+    DefaultChainConfig, DynCredential, EnvironmentConfig, FlowConfig, FlowCredentialBuilder,
+    FlowKind, ManagedIdentityConfig, OnBehalfOfConfig, PUBLIC_CLOUD, SecretSource, UserConfig,
+    WorkloadIdentityConfig,
 };
 pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
 pub use http::{HttpClient, HttpConfig, RetryPolicy};
