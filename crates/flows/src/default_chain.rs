@@ -13,7 +13,6 @@ use tokenhop_core::{
 
 use crate::azure_cli::AzureCliCredential;
 use crate::environment::{EnvironmentCredential, EnvironmentSettings};
-use crate::flow::DynCredential;
 use crate::http::HttpClient;
 use crate::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource, ProbeOutcome,
@@ -68,6 +67,9 @@ impl fmt::Display for DefaultStep {
 }
 
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// A link's credential.
+type DynCredential = Arc<dyn TokenCredential>;
 
 /// Builds a [`DefaultCredential`]. Building does no I/O: the links are set up on first
 /// use.

@@ -14,10 +14,10 @@ use tokenhop_core::{
 };
 
 use crate::authority::Authority;
+use crate::authority::PUBLIC_CLOUD;
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
 use crate::confidential::ConfidentialClient;
-use crate::flow::PUBLIC_CLOUD;
 use crate::http::HttpClient;
 
 /// How the app authenticates, from the environment.

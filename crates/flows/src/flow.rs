@@ -36,8 +36,7 @@ use crate::public_client::PublicClient;
 use crate::sign_in::{ShowCode, SignIn, SignInCredential};
 use crate::workload_identity::{WorkloadIdentityCredential, WorkloadIdentityEnv};
 
-/// The public cloud's authority host.
-pub const PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
+pub use crate::authority::PUBLIC_CLOUD;
 
 /// A credential of any flow, as [`FlowCredentialBuilder::build`] returns it.
 pub type DynCredential = Arc<dyn TokenCredential>;

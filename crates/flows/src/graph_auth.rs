@@ -194,10 +194,11 @@ impl GraphAuth {
         tenant: Option<&str>,
         subscription: Option<&str>,
     ) -> Result<GraphProvider> {
-        let mut config = AzureCliConfig::default();
-        config.tenant = tenant.map(str::to_owned);
-        config.subscription = subscription.map(str::to_owned);
-        self.flow(FlowConfig::AzureCli(config))
+        self.flow(FlowConfig::AzureCli(AzureCliConfig {
+            tenant: tenant.map(str::to_owned),
+            subscription: subscription.map(str::to_owned),
+            ..AzureCliConfig::default()
+        }))
     }
 
     /// An app's client credentials from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and

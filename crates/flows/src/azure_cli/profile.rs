@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tokenhop_core::{Error, Result, Secret};
 
-use crate::flow::PUBLIC_CLOUD;
+use crate::authority::PUBLIC_CLOUD;
 
 /// `azureProfile.json`.
 pub(crate) const PROFILE_FILE: &str = "azureProfile.json";
