@@ -7,14 +7,19 @@ emulator (same work as the `bench_clients` example):
     msal_bench.py warm-cli READY_JSON CONFIG_JSON CACHE_FILE   (one process: a cache hit)
     msal_bench.py azure-cli-login READY_JSON CONFIG_JSON DIR   (`az login`'s files in DIR)
     msal_bench.py azure-cli-warm READY_JSON CONFIG_JSON DIR    (as the CLI: a cache hit)
+    msal_bench.py fleet READY_JSON CONFIG_JSON PROCESSES CALLERS
+    msal_bench.py hit-latency READY_JSON CONFIG_JSON CALLS
 
 `concurrent` prints the emulator's token request count for that many threads asking
 one app at once on a cold cache; `throughput` prints requests per second with the cache
 bypassed (a claims challenge makes MSAL skip it) and this process's CPU milliseconds per
-request.
+request. `fleet` prints the token requests PROCESSES processes of `concurrent CALLERS`
+make between them, each with its own cache (MSAL shares no refresh across processes);
+`hit-latency` prints the p50 and p99 of CALLS cache hits in microseconds.
 """
 import json
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -123,5 +128,25 @@ elif mode in ("azure-cli-login", "azure-cli-warm"):
             json.dump({"installationId": "bench", "subscriptions": [subscription]}, out)
         with open(os.path.join(directory, "clouds.config"), "w") as out:
             out.write(f"[Emulator]\nendpoint_active_directory = {ready['url']}\n")
+elif mode == "fleet":
+    processes, callers = int(sys.argv[4]), sys.argv[5]
+    before = token_requests()
+    fleet = [
+        subprocess.Popen([sys.executable, __file__, "concurrent", sys.argv[2], sys.argv[3], callers], stdout=subprocess.DEVNULL)
+        for _ in range(processes)
+    ]
+    assert all(process.wait() == 0 for process in fleet)
+    print(token_requests() - before)
+elif mode == "hit-latency":
+    cca = client()
+    assert "access_token" in cca.acquire_token_for_client(SCOPES)
+    micros = []
+    for _ in range(int(sys.argv[4])):
+        started = time.perf_counter()
+        result = cca.acquire_token_for_client(SCOPES)
+        micros.append((time.perf_counter() - started) * 1e6)
+        assert result.get("token_source") == "cache", result
+    micros.sort()
+    print("%.2f %.2f" % (micros[len(micros) // 2], micros[min(int(len(micros) * 0.99), len(micros) - 1)]))
 else:
     raise SystemExit("unknown mode " + mode)

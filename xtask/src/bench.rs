@@ -12,13 +12,15 @@ use crate::emulator_process::{Build, EmulatorProcess};
 use crate::python::msal_python;
 use crate::util::{cargo, run, workspace_root};
 
-struct Case {
-    name: String,
-    tokenhop: f64,
-    msal: f64,
-    unit: &'static str,
+/// One row of the report: tokenhop's figure and MSAL Python's for the same work.
+pub(crate) struct Case {
+    pub(crate) name: String,
+    pub(crate) tokenhop: f64,
+    /// NaN when MSAL has nothing that does this work (the row shows "n/a").
+    pub(crate) msal: f64,
+    pub(crate) unit: &'static str,
     /// True when a larger figure is better (throughput).
-    higher_is_better: bool,
+    pub(crate) higher_is_better: bool,
 }
 
 impl Case {
@@ -54,7 +56,7 @@ fn output(command: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-fn number(text: &str) -> Result<f64, String> {
+pub(crate) fn number(text: &str) -> Result<f64, String> {
     text.lines()
         .last()
         .unwrap_or_default()
@@ -202,7 +204,7 @@ fn network_cases(python: &Path, quick: bool, cases: &mut Vec<Case>) -> Result<()
         unit: "ms",
         higher_is_better: false,
     });
-    Ok(())
+    crate::fleet_bench::cases(&emulator, &ours, &theirs, quick, cases)
 }
 
 /// `MODE READY_JSON CONFIG_JSON ARGS…`: how both halves of a network case are called.
@@ -230,29 +232,14 @@ fn median_ms(runs: usize, mut command: impl FnMut() -> Command) -> Result<f64, S
 /// same with MSAL.
 fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Case, String> {
     let tokenhop = optimized_tokenhop()?;
-    let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
-    let config: Value = serde_json::from_str(
-        &std::fs::read_to_string(&emulator.config_path).map_err(|e| e.to_string())?,
-    )
-    .map_err(|e| e.to_string())?;
-    let app = config["apps"]
-        .as_array()
-        .and_then(|apps| apps.iter().find(|a| a["name"] == "confidential-secret"))
-        .ok_or("no confidential-secret app")?;
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let (url, tenant) = (text(&ready["url"]), text(&ready["tenant_id"]));
+    let app = emulator.secret_app()?;
     let cache = emulator.state_dir.join("cli-cache.json");
     let ours = || {
         let mut command = Command::new(&tokenhop);
         command
-            .args([
-                "--authority",
-                &format!("{url}/{tenant}"),
-                "--client-id",
-                &text(&app["client_id"]),
-            ])
+            .args(["--authority", &app.authority, "--client-id", &app.client_id])
             .arg("--ca-cert")
-            .arg(text(&ready["ca_cert"]))
+            .arg(&app.ca_cert)
             .arg("--cache")
             .arg(&cache)
             .args([
@@ -262,7 +249,7 @@ fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Ca
                 "--scope",
                 "https://graph.microsoft.com/.default",
             ])
-            .env("TOKENHOP_CLIENT_SECRET", text(&app["secret"]));
+            .env("TOKENHOP_CLIENT_SECRET", &app.secret);
         command
     };
     output(&mut ours())?;
@@ -346,13 +333,17 @@ fn write_report(cases: &[Case], quick: bool) -> Result<PathBuf, String> {
         "| case | tokenhop | MSAL Python 1.39 | unit | tokenhop is |\n|---|---:|---:|---|---:|\n",
     );
     for c in cases {
+        let (msal, ratio) = if c.msal.is_nan() {
+            ("n/a".to_owned(), "—".to_owned())
+        } else {
+            (
+                format!("{:.3}", c.msal),
+                format!("{:.1}× better", c.ratio()),
+            )
+        };
         md.push_str(&format!(
-            "| {} | {:.3} | {:.3} | {} | {:.1}× better |\n",
-            c.name,
-            c.tokenhop,
-            c.msal,
-            c.unit,
-            c.ratio()
+            "| {} | {:.3} | {msal} | {} | {ratio} |\n",
+            c.name, c.tokenhop, c.unit
         ));
     }
     std::fs::write(dir.join("report.md"), &md).map_err(|e| e.to_string())?;

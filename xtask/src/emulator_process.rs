@@ -137,6 +137,39 @@ impl EmulatorProcess {
     }
 }
 
+/// The emulator's confidential app with a secret, as a client is given it.
+pub struct SecretApp {
+    /// `{url}/{tenant id}`.
+    pub authority: String,
+    pub client_id: String,
+    pub secret: String,
+    /// The emulator's CA certificate (PEM file) when it serves TLS.
+    pub ca_cert: String,
+}
+
+impl EmulatorProcess {
+    /// The app `confidential-secret` of the configuration it serves.
+    pub fn secret_app(&self) -> Result<SecretApp, String> {
+        let ready: serde_json::Value =
+            serde_json::from_str(&self.ready_line).map_err(|e| e.to_string())?;
+        let config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&self.config_path).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        let app = config["apps"]
+            .as_array()
+            .and_then(|apps| apps.iter().find(|a| a["name"] == "confidential-secret"))
+            .ok_or("no confidential-secret app")?;
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        Ok(SecretApp {
+            authority: format!("{}/{}", text(&ready["url"]), text(&ready["tenant_id"])),
+            client_id: text(&app["client_id"]),
+            secret: text(&app["secret"]),
+            ca_cert: text(&ready["ca_cert"]),
+        })
+    }
+}
+
 impl Drop for EmulatorProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();

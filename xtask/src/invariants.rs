@@ -13,7 +13,9 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     // core does no I/O and no crypto: consumers that only accept a provider stay light.
     (
         "tokenhop-core",
-        &["reqwest", "hyper", "rsa", "openssl", "ring", "rustls"],
+        &[
+            "reqwest", "hyper", "rsa", "openssl", "ring", "rustls", "redis",
+        ],
     ),
     // cert is vendored alone.
     (
@@ -25,15 +27,36 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "tokenhop-emulator",
         ],
     ),
-    // The cache never talks to the network.
+    // The cache never talks to the network (Redis lives in tokenhop-redis, over it).
     (
         "tokenhop-cache",
-        &["tokenhop-flows", "tokenhop-cert", "reqwest", "hyper"],
+        &[
+            "tokenhop-flows",
+            "tokenhop-cert",
+            "tokenhop-redis",
+            "redis",
+            "reqwest",
+            "hyper",
+        ],
     ),
     // A signer is a leaf under the flows: the flows (and the CLI) choose it, never it them.
     (
         "tokenhop-pkcs11",
         &["tokenhop-flows", "tokenhop-cache", "tokenhop-emulator"],
+    ),
+    // The Redis backend sits under the flows beside the cache: it knows tokens and
+    // caches (core, cache), never the flows, the network of the identity provider or a
+    // signer; the flows choose it (feature `redis`), never it them.
+    (
+        "tokenhop-redis",
+        &[
+            "tokenhop-flows",
+            "tokenhop-cert",
+            "tokenhop-pkcs11",
+            "tokenhop-emulator",
+            "reqwest",
+            "hyper",
+        ],
     ),
     // The emulator shares no code with the clients it tests.
     (

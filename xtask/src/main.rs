@@ -10,6 +10,7 @@ mod cert_standalone;
 mod ci;
 mod demo;
 mod emulator_process;
+mod fleet_bench;
 mod interop_azure_cli;
 mod interop_cache;
 mod interop_emulator;

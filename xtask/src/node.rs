@@ -13,6 +13,21 @@ use crate::util::{run, workspace_root};
 /// The Node version the peers need (the machine's Node 20).
 const NODE_MAJOR: u32 = 20;
 
+/// The npm projects under `tests/interop/` that `cargo xtask ci` installs before the
+/// tests run (the tests find them in the install directory).
+const PROJECTS: &[&str] = &["oidc_provider", "msal_node"];
+
+/// Installs every project of [`PROJECTS`] that is not installed at its lock file yet.
+pub fn ensure() -> Result<(), String> {
+    if node()?.is_none() {
+        return Ok(());
+    }
+    for project in PROJECTS {
+        npm_project(project)?;
+    }
+    Ok(())
+}
+
 /// The machine's `node`, if it is new enough; `Ok(None)` means skip (outside CI only).
 pub fn node() -> Result<Option<PathBuf>, String> {
     match version_of("node") {

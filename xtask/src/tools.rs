@@ -1,7 +1,8 @@
 //! The tools `cargo xtask ci` needs that can be installed without asking: cargo-nextest
 //! (`cargo install`), rustfmt and clippy (`rustup component add`), and the Python
-//! peers (see [`crate::python`]). What needs the system package manager (Chromium,
-//! and the servers the tests start) is `.ci/run`'s job.
+//! peers (see [`crate::python`]) and the Node peers (see [`crate::node`]). What needs
+//! the system package manager (Chromium, and the servers the tests start) is
+//! `.ci/run`'s job.
 
 use std::process::{Command, Stdio};
 
@@ -27,5 +28,6 @@ pub fn ensure() -> Result<(), String> {
             run(Command::new("rustup").args(["component", "add", component]))?;
         }
     }
-    crate::python::msal_python().map(|_| ())
+    crate::python::msal_python()?;
+    crate::node::ensure()
 }

@@ -72,6 +72,7 @@ mod keyring;
 pub mod keys;
 mod lock;
 mod owner_only;
+mod partition;
 mod persist;
 mod prune;
 mod read;
@@ -89,9 +90,13 @@ pub use encrypted::EncryptedFilePersistence;
 pub use file::{DEFAULT_LOCK_TIMEOUT, FilePersistence, default_path};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringPersistence;
+pub use partition::{
+    ACCOUNT_DIRECTORY, DEFAULT_MEMORY_PARTITIONS, PartitionedPersistence, partition_key,
+    user_partition_key,
+};
 pub use persist::{Blob, CallbackPersistence, MemoryPersistence, Persistence, Stored};
 pub use read::{AccessTokenLookup, AccessTokenQuery, Account};
 pub use section::{ScopeMatching, Section};
-pub use shared::{SharedTokenCache, SharedTokenCacheBuilder};
+pub use shared::{PartitionedCacheBuilder, SharedTokenCache, SharedTokenCacheBuilder};
 pub use stamp::Stamp;
 pub use write::{Added, TokenEvent};

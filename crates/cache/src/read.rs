@@ -24,6 +24,19 @@ pub struct AccessTokenQuery<'a> {
     pub ext_cache_key: Option<&'a str>,
 }
 
+impl AccessTokenQuery<'_> {
+    /// The partition of a partitioned cache that holds the token (see
+    /// [`crate::partition_key`]).
+    pub fn partition_key(&self) -> String {
+        crate::partition::partition_key(
+            self.client_id,
+            self.realm,
+            self.home_account_id,
+            self.ext_cache_key,
+        )
+    }
+}
+
 /// The outcome of an access token lookup, by MSAL's rules.
 #[derive(Clone, Copy, Debug)]
 pub enum AccessTokenLookup<'c> {

@@ -8,17 +8,28 @@
 //! loads again if the stamp changed, applies the change to what is stored (so what any
 //! process removed stays removed), prunes, and saves. No in-memory lock is held while
 //! waiting for the cross-process one or while reading or writing the file.
+//!
+//! A partitioned cache ([`SharedTokenCache::partitioned`], over a
+//! [`PartitionedPersistence`] such as Redis) is one such cache per partition, loaded
+//! when a lookup or write names it ([`SharedTokenCache::partition`]), a bounded number
+//! of them in memory; the root cache is the account directory.
+
+mod partitions;
 
 use std::fmt;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError, Weak};
 
-use tokenhop_core::{Clock, Result, SystemClock, epoch_seconds};
+use tokenhop_core::{Clock, FetchGate, Result, SystemClock, epoch_seconds};
 use zeroize::Zeroizing;
 
+use crate::entry::{Entry, Field};
 use crate::file::FilePersistence;
+use crate::partition::{DEFAULT_MEMORY_PARTITIONS, PartitionedPersistence, user_partition_key};
 use crate::persist::{MemoryPersistence, Persistence};
+use crate::section::Section;
 use crate::stamp::Stamp;
-use crate::{CacheOptions, TokenCache};
+use crate::{Added, CacheOptions, TokenCache, TokenEvent};
+use partitions::Partitions;
 
 /// A token cache shared by credentials, threads and (through a file) processes.
 /// Creating one does no I/O: the first access loads.
@@ -56,6 +67,16 @@ struct Inner {
     persistence: Box<dyn Persistence>,
     options: CacheOptions,
     clock: Arc<dyn Clock>,
+    partitions: Membership,
+}
+
+/// Whether a cache is all there is, or the root or one partition of a partitioned one.
+enum Membership {
+    Whole,
+    /// The account directory of a partitioned store; it owns the partitions in memory.
+    Root(Arc<Partitions>),
+    /// A partition (which the root's memory may outlive, or not).
+    Member(Weak<Partitions>),
 }
 
 #[derive(Default)]
@@ -109,14 +130,62 @@ impl SharedTokenCacheBuilder {
 
     /// The cache. Does no I/O.
     pub fn build(self) -> SharedTokenCache {
-        SharedTokenCache {
-            inner: Arc::new(Inner {
-                state: RwLock::new(State::default()),
-                persistence: self.persistence,
-                options: self.options,
-                clock: self.clock,
-            }),
-        }
+        SharedTokenCache::assemble(
+            self.persistence,
+            self.options,
+            self.clock,
+            Membership::Whole,
+        )
+    }
+}
+
+/// Builds a partitioned [`SharedTokenCache`]: `SharedTokenCache::partitioned(store)
+/// .options(o).clock(c).memory_partitions(n).build()`.
+#[derive(Debug)]
+pub struct PartitionedCacheBuilder {
+    store: Box<dyn PartitionedPersistence>,
+    options: CacheOptions,
+    clock: Arc<dyn Clock>,
+    memory_partitions: usize,
+}
+
+impl PartitionedCacheBuilder {
+    /// Lookup rules and limits, for every partition ([`CacheOptions::default`] unless set).
+    pub fn options(mut self, options: CacheOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The clock that decides which access tokens have expired when pruning on save.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How many partitions stay in memory (the least recently used leave first; each
+    /// loads again from the store when next needed). 0 keeps none: every lookup reads
+    /// the store. Default [`DEFAULT_MEMORY_PARTITIONS`].
+    pub fn memory_partitions(mut self, partitions: usize) -> Self {
+        self.memory_partitions = partitions;
+        self
+    }
+
+    /// The cache. Does no I/O.
+    pub fn build(self) -> SharedTokenCache {
+        let partitions = Partitions::new(
+            self.store,
+            self.options,
+            Arc::clone(&self.clock),
+            self.memory_partitions,
+        );
+        let root = SharedTokenCache::assemble(
+            partitions.directory(),
+            self.options,
+            self.clock,
+            Membership::Root(Arc::clone(&partitions)),
+        );
+        partitions.set_root(&root);
+        root
     }
 }
 
@@ -127,6 +196,146 @@ impl SharedTokenCache {
             persistence: Box::new(persistence),
             options: CacheOptions::default(),
             clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// A builder for a cache kept in the partitions of `store`, one per app (and
+    /// tenant), user and incoming on-behalf-of assertion (see
+    /// [`crate::partition_key`]), a bounded number of them in memory. The root cache
+    /// is the account directory; flows reach the partitions with
+    /// [`SharedTokenCache::partition`], [`SharedTokenCache::add`] and
+    /// [`SharedTokenCache::remove_account`].
+    pub fn partitioned(store: impl PartitionedPersistence + 'static) -> PartitionedCacheBuilder {
+        PartitionedCacheBuilder {
+            store: Box::new(store),
+            options: CacheOptions::default(),
+            clock: Arc::new(SystemClock),
+            memory_partitions: DEFAULT_MEMORY_PARTITIONS,
+        }
+    }
+
+    fn assemble(
+        persistence: Box<dyn Persistence>,
+        options: CacheOptions,
+        clock: Arc<dyn Clock>,
+        partitions: Membership,
+    ) -> Self {
+        SharedTokenCache {
+            inner: Arc::new(Inner {
+                state: RwLock::new(State::default()),
+                persistence,
+                options,
+                clock,
+                partitions,
+            }),
+        }
+    }
+
+    /// A partition of a partitioned cache.
+    fn member(
+        persistence: Box<dyn Persistence>,
+        options: CacheOptions,
+        clock: Arc<dyn Clock>,
+        partitions: Weak<Partitions>,
+    ) -> Self {
+        Self::assemble(persistence, options, clock, Membership::Member(partitions))
+    }
+
+    fn partitions(&self) -> Option<Arc<Partitions>> {
+        match &self.inner.partitions {
+            Membership::Whole => None,
+            Membership::Root(partitions) => Some(Arc::clone(partitions)),
+            Membership::Member(partitions) => partitions.upgrade(),
+        }
+    }
+
+    /// True for a partitioned cache (the root or one of its partitions).
+    pub fn is_partitioned(&self) -> bool {
+        !matches!(self.inner.partitions, Membership::Whole)
+    }
+
+    /// The cache of the partition `name` (see [`crate::partition_key`]): for a cache
+    /// that is not partitioned, this cache itself. Does no I/O.
+    pub fn partition(&self, name: &str) -> SharedTokenCache {
+        match self.partitions() {
+            Some(partitions) => partitions.get(name),
+            None => self.clone(),
+        }
+    }
+
+    /// How many partitions of a partitioned cache are in memory (0 otherwise).
+    pub fn partitions_in_memory(&self) -> usize {
+        self.partitions().map_or(0, |p| p.in_memory())
+    }
+
+    /// What coordinates token requests with the other processes sharing this cache's
+    /// store, if anything does (see [`FetchGate`]).
+    pub fn fetch_gate(&self) -> Option<Arc<dyn FetchGate>> {
+        self.partitions().and_then(|p| p.fetch_gate())
+    }
+
+    /// Writes a token response as [`TokenCache::add`] does, into the partition it
+    /// belongs to; a user's account also goes into the account directory of a
+    /// partitioned cache (on-behalf-of users do not: a middle tier sees one per
+    /// incoming token). Blocking I/O (see the type's documentation).
+    pub fn add(&self, event: &TokenEvent<'_>) -> Result<Added> {
+        if !self.is_partitioned() {
+            return self.write(|c| c.add(event));
+        }
+        let partition = event.partition_key();
+        let listed = event.extra_fields.is_empty();
+        let (added, accounts) = self.partition(&partition).write(|c| {
+            let added = c.add(event);
+            let accounts = match &added.home_account_id {
+                Some(home) if listed => accounts_of(c, home),
+                _ => Vec::new(),
+            };
+            (added, accounts)
+        })?;
+        let root = self.root();
+        let known = root
+            .read_if_current(|c| {
+                accounts
+                    .iter()
+                    .all(|(key, entry)| c.get(Section::Account, key) == Some(entry))
+            })
+            .unwrap_or(false);
+        if !accounts.is_empty() && !known {
+            root.write(|c| {
+                for (key, entry) in accounts {
+                    if c.get(Section::Account, &key) != Some(&entry) {
+                        c.insert(Section::Account, key, entry);
+                    }
+                }
+            })?;
+        }
+        Ok(added)
+    }
+
+    /// Signs an account out ([`TokenCache::remove_account`]): from its partition and the
+    /// account directory of a partitioned cache. Returns how many entries went.
+    /// Blocking I/O (see the type's documentation).
+    pub fn remove_account(&self, home_account_id: &str, environment: &str) -> Result<usize> {
+        let removed = self
+            .partition(&user_partition_key(home_account_id))
+            .write(|c| c.remove_account(home_account_id, environment))?;
+        if !self.is_partitioned() {
+            return Ok(removed);
+        }
+        let listed = self
+            .root()
+            .write(|c| c.remove_account(home_account_id, environment))?;
+        Ok(removed + listed)
+    }
+
+    /// The root of a partitioned cache (its account directory); this cache otherwise.
+    fn root(&self) -> SharedTokenCache {
+        match &self.inner.partitions {
+            Membership::Member(_) => self
+                .partitions()
+                .and_then(|p| p.root())
+                .unwrap_or_else(|| self.clone()),
+            _ => self.clone(),
         }
     }
 
@@ -330,7 +539,11 @@ impl SharedTokenCache {
             None => TokenCache::with_options(options),
             Some(Ok(cache)) => cache,
             Some(Err(error)) => {
-                tracing::warn!(%error, "the stored token cache does not parse; starting empty");
+                tracing::warn!(
+                    %error,
+                    store = ?self.inner.persistence,
+                    "the stored token cache does not parse; starting empty"
+                );
                 self.inner
                     .persistence
                     .quarantine(&format!("it does not parse as a token cache: {error}"));
@@ -338,4 +551,13 @@ impl SharedTokenCache {
             }
         }
     }
+}
+
+/// The account entries of `home` in `cache`, to list in the account directory.
+fn accounts_of(cache: &TokenCache, home: &str) -> Vec<(String, Entry)> {
+    cache
+        .entries(Section::Account)
+        .filter(|(_, entry)| entry.get(Field::HomeAccountId) == Some(home))
+        .map(|(key, entry)| (key.to_owned(), entry.clone()))
+        .collect()
 }

@@ -90,6 +90,19 @@ impl<'e> Context<'e> {
 }
 
 impl TokenEvent<'_> {
+    /// The partition of a partitioned cache that this response's entries go into (see
+    /// [`crate::partition_key`]): the app's, the incoming assertion's (on-behalf-of) or
+    /// the user's.
+    pub fn partition_key(&self) -> String {
+        let claims = self
+            .text("id_token")
+            .map(keys::id_token_claims)
+            .unwrap_or_default();
+        let home = home_account_id(self.response, &claims);
+        let ext = keys::ext_cache_key(self.extra_fields.iter().copied());
+        crate::partition::partition_key(self.client_id, self.realm, home.as_deref(), ext.as_deref())
+    }
+
     /// A non-empty string member of the response.
     fn text(&self, name: &str) -> Option<&str> {
         self.response

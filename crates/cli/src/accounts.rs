@@ -133,7 +133,7 @@ pub fn azure_cli(global: &GlobalArgs) -> Outcome {
 
 /// Runs `logout`: removes the account's entries and every token of it.
 pub fn logout(global: &GlobalArgs, args: &LogoutArgs) -> Outcome {
-    let (_, cache) = global.cache_file()?;
+    let cache = global.lasting_cache()?;
     let accounts = all_accounts(&cache)?;
     let chosen: Vec<&Account> = match &args.account {
         Some(wanted) => accounts
@@ -160,12 +160,10 @@ pub fn logout(global: &GlobalArgs, args: &LogoutArgs) -> Outcome {
             }
         };
     }
-    let removed = cache.write(|c| {
-        chosen
-            .iter()
-            .map(|a| c.remove_account(&a.home_account_id, &a.environment))
-            .sum::<usize>()
-    })?;
+    let mut removed = 0;
+    for account in &chosen {
+        removed += cache.remove_account(&account.home_account_id, &account.environment)?;
+    }
     for account in &chosen {
         output::line(&format!(
             "signed out {} ({})",

@@ -41,9 +41,50 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "TOKENHOP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// The authority: `https://login.microsoftonline.com/{tenant}` (http only on loopback).
+    /// The authority: `https://login.microsoftonline.com/{tenant}`, a B2C or CIAM URL, or
+    /// `https://{host}/adfs` (http only on loopback).
     #[arg(long, global = true, env = "TOKENHOP_AUTHORITY", value_name = "URL")]
     pub authority: Option<String>,
+
+    /// A generic OpenID Connect provider instead of an authority: its issuer URL (its
+    /// endpoints come from `{issuer}/.well-known/openid-configuration`).
+    #[arg(
+        long,
+        global = true,
+        env = "TOKENHOP_ISSUER",
+        value_name = "URL",
+        conflicts_with_all = ["authority", "tenant"]
+    )]
+    pub issuer: Option<String>,
+
+    /// The tenant, at the cloud's authority host (instead of --authority).
+    #[arg(
+        long,
+        global = true,
+        env = "TOKENHOP_TENANT",
+        value_name = "TENANT",
+        conflicts_with = "authority"
+    )]
+    pub tenant: Option<String>,
+
+    /// The cloud: public (default), usgov, usgov-dod or china. It gives the authority
+    /// host for --tenant and the Agent ID flows, and what `--resource graph` means.
+    #[arg(long, global = true, env = "TOKENHOP_CLOUD", value_name = "NAME", value_parser = parse_cloud)]
+    pub cloud: Option<tokenhop_flows::Cloud>,
+
+    /// Send every request through this proxy (`http://[user:password@]host:port`);
+    /// default: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY.
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+
+    /// Use no proxy, whatever the environment says.
+    #[arg(long, global = true)]
+    pub no_proxy: bool,
+
+    /// Trust the authority without validating it (no instance discovery, no issuer
+    /// or endpoint check): only for a host you know.
+    #[arg(long, global = true)]
+    pub no_authority_validation: bool,
 
     /// The application (client) id.
     #[arg(long, global = true, env = "TOKENHOP_CLIENT_ID", value_name = "ID")]
@@ -53,8 +94,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub client_secret_file: Option<PathBuf>,
 
-    /// The token cache file (default: the platform's user config directory).
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "no_cache")]
+    /// The token cache: a file (default: in the platform's user config directory), or
+    /// a Redis cache that a fleet shares, `redis://host:port/db` or `rediss://…` (its
+    /// key, if sealed at rest, in TOKENHOP_REDIS_ENCRYPTION_KEY).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH|URL",
+        conflicts_with = "no_cache"
+    )]
     pub cache: Option<PathBuf>,
 
     /// Keep tokens in memory only, for this one command.
@@ -76,6 +124,10 @@ pub struct GlobalArgs {
     /// The command's one HTTP client, made on first use (see [`GlobalArgs::http`]).
     #[arg(skip)]
     pub http_client: std::sync::OnceLock<tokenhop_flows::HttpClient>,
+}
+
+fn parse_cloud(name: &str) -> Result<tokenhop_flows::Cloud, String> {
+    tokenhop_flows::Cloud::from_name(name).map_err(|e| e.to_string())
 }
 
 /// The commands.
@@ -206,11 +258,8 @@ pub struct FlowArgs {
     #[arg(long, value_name = "A")]
     pub account: Option<String>,
 
-    /// azure-cli: the tenant to ask tokens in (default: the subscription's).
-    #[arg(long, value_name = "T", conflicts_with = "subscription")]
-    pub tenant: Option<String>,
-
-    /// azure-cli: the subscription, by name or id, whose tenant and account to use.
+    /// azure-cli: the subscription, by name or id, whose tenant and account to use
+    /// (or --tenant, the tenant to ask tokens in; default: the default subscription's).
     #[arg(long, value_name = "S")]
     pub subscription: Option<String>,
 

@@ -102,7 +102,14 @@ pub fn resolve(
         Some(crate::context::scopes(scope_values)?)
     };
     if let (Some(path), None) = (&global.config, args.flow) {
-        let built = tokenhop_flows::AuthConfig::load(path)?;
+        let built = with_global_options(tokenhop_flows::AuthConfig::from_file(path)?, global)?
+            .build()
+            .map_err(|e| match e {
+                tokenhop_core::Error::Configuration { message } => {
+                    config(format!("{}: {message}", path.display()))
+                }
+                other => other.into(),
+            })?;
         return Ok(Resolved {
             credential: built.credential,
             scopes: given.unwrap_or(built.scopes),
@@ -111,14 +118,14 @@ pub fn resolve(
     }
     let scopes = match (given, &args.resource) {
         (Some(scopes), _) => scopes,
-        (None, Some(resource)) => AgentResource::parse(resource)?.scopes()?,
+        (None, Some(resource)) => AgentResource::parse(resource)?.scopes_in(global.cloud())?,
         (None, None) => {
             return Err(config(
                 "no scopes: give --scope (or --resource, or a --config file with scopes)",
             ));
         }
     };
-    let flow = flow_config(global, args, &scopes)?;
+    let flow = flow_config(global, args, &scopes)?.in_cloud(global.cloud());
     tracing::debug!(flow = %flow.kind(), "building the credential");
     let http = global.http()?;
     let credential = flow
@@ -144,10 +151,8 @@ pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Out
 
 fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcome<FlowConfig> {
     let kind = args.chosen(global).kind();
-    if kind != FlowKind::AzureCli && (args.tenant.is_some() || args.subscription.is_some()) {
-        return Err(config(
-            "--tenant and --subscription are for --flow azure-cli",
-        ));
+    if kind != FlowKind::AzureCli && args.subscription.is_some() {
+        return Err(config("--subscription is for --flow azure-cli"));
     }
     Ok(match kind {
         FlowKind::ClientSecret => {
@@ -202,7 +207,7 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
         }
         FlowKind::AzureCli => {
             let mut settings = AzureCliConfig::default();
-            settings.tenant = args.tenant.clone();
+            settings.tenant = global.tenant.clone();
             settings.subscription = args.subscription.clone();
             FlowConfig::AzureCli(settings)
         }
@@ -214,6 +219,27 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
             )));
         }
     })
+}
+
+/// A configuration file with what the command line says about the network on top:
+/// `--ca-cert`, `--proxy`/`--no-proxy`, `--no-authority-validation`, `--cloud`.
+fn with_global_options(
+    mut file: tokenhop_flows::AuthConfig,
+    global: &GlobalArgs,
+) -> Outcome<tokenhop_flows::AuthConfig> {
+    if let Some(ca) = &global.ca_cert {
+        file.ca_cert = Some(ca.clone());
+    }
+    if let Some(proxy) = global.proxy()? {
+        file.proxy = proxy;
+    }
+    if global.no_authority_validation {
+        file.validate_authority = false;
+    }
+    if let Some(cloud) = global.cloud {
+        file.cloud = cloud;
+    }
+    Ok(file)
 }
 
 /// `--client-secret-file`, else TOKENHOP_CLIENT_SECRET (read when the credential is
@@ -271,7 +297,7 @@ fn agent(
     kind: FlowKind,
 ) -> Outcome<FlowConfig> {
     let missing: Vec<String> = [
-        ("--authority", global.authority.is_none()),
+        ("--authority (or --tenant)", !global.has_authority()),
         ("--blueprint-id", args.blueprint_id.is_none()),
         (
             "--blueprint-certificate",

@@ -9,7 +9,8 @@
 //! network. [`TokenFlights`] is the single-flight mechanism every flow's request goes
 //! through (concurrent callers share one request and its outcome, refresh ahead with
 //! the still-valid token as fallback); [`CachingCredential`] puts it, with a cache in
-//! memory, in front of any credential. [`Secret`] keeps tokens and keys out of logs and error messages.
+//! memory, in front of any credential; a cache that processes share extends the flight
+//! across them with a [`FetchGate`]. [`Secret`] keeps tokens and keys out of logs and error messages.
 //!
 //! This crate does no I/O and pulls in no HTTP or crypto crates: depend on it alone to
 //! accept a provider.
@@ -40,6 +41,7 @@
 mod caching;
 mod error;
 mod flights;
+mod gate;
 mod protocol;
 mod provider;
 pub mod secret;
@@ -48,6 +50,7 @@ mod token;
 pub use caching::CachingCredential;
 pub use error::{Error, Result};
 pub use flights::{Cached, TokenFlights};
+pub use gate::{FetchGate, FetchPermit, HeldPermit, Passage, Wait};
 pub use protocol::{ClientId, Scope, Scopes, TenantId};
 pub use provider::{
     AsyncToBlocking, BlockingToAsync, BlockingTokenProvider, BoxFuture, ScopedProvider,

@@ -1,9 +1,12 @@
-//! OpenID Connect discovery and the JWKS, per tenant (and B2C policy).
+//! OpenID Connect discovery and the JWKS, per tenant (and B2C policy), and Entra's
+//! instance discovery.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -37,4 +40,53 @@ pub(crate) async fn discovery(
 /// `GET {authority}/discovery/v2.0/keys`.
 pub(crate) async fn jwks(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.signing_key.jwks())
+}
+
+/// `GET /common/discovery/instance?api-version=1.1&authorization_endpoint=…`: Entra's
+/// instance discovery. The emulator knows one instance, its own host and port; any
+/// other host gets Entra's `invalid_instance`.
+pub(crate) async fn instance_discovery(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let own = url::Url::parse(&state.base_url).ok();
+    let asked = query
+        .get("authorization_endpoint")
+        .and_then(|endpoint| url::Url::parse(endpoint).ok());
+    let known = match (&own, &asked) {
+        (Some(own), Some(asked)) => {
+            own.host_str() == asked.host_str()
+                && own.port_or_known_default() == asked.port_or_known_default()
+        }
+        _ => false,
+    };
+    let Some(asked) = asked.filter(|_| known) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": "invalid_instance",
+                "error_description": "AADSTS50049: Unknown or invalid instance.",
+                "error_codes": [50049],
+            })),
+        )
+            .into_response();
+    };
+    let host = asked.host_str().unwrap_or_default().to_owned();
+    let tenant_path = asked
+        .path()
+        .trim_end_matches("/oauth2/v2.0/authorize")
+        .to_owned();
+    Json(json!({
+        "tenant_discovery_endpoint": format!(
+            "{}{tenant_path}/v2.0/.well-known/openid-configuration",
+            state.base_url
+        ),
+        "api-version": "1.1",
+        "metadata": [{
+            "preferred_network": host,
+            "preferred_cache": host,
+            "aliases": [host],
+        }],
+    }))
+    .into_response()
 }

@@ -20,9 +20,9 @@ pub enum FaultKind {
     ErrorAndToken,
 }
 
-/// A fault for one endpoint (`token`, `discovery`, `jwks`, `authorize`, `devicecode`,
-/// `me`, `imds`, `app_service`, `service_fabric`, `machine_learning`, `arc`,
-/// `cloud_shell`).
+/// A fault for one endpoint (`token`, `discovery`, `instance_discovery`, `jwks`,
+/// `authorize`, `devicecode`, `me`, `imds`, `app_service`, `service_fabric`,
+/// `machine_learning`, `arc`, `cloud_shell`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -125,6 +125,8 @@ pub(crate) const APP_SERVICE_PATH: &str = "/msi/token";
 pub(crate) fn endpoint_of(path: &str) -> &'static str {
     if path.ends_with("/oauth2/v2.0/token") {
         "token"
+    } else if path == "/common/discovery/instance" {
+        "instance_discovery"
     } else if path.ends_with("/.well-known/openid-configuration") {
         "discovery"
     } else if path.ends_with("/discovery/v2.0/keys") {

@@ -459,6 +459,10 @@ fn router(state: Arc<AppState>) -> Router {
             );
     }
     let router = router
+        .route(
+            "/common/discovery/instance",
+            get(discovery::instance_discovery),
+        )
         .route("/v1.0/me", get(graph::me))
         .route("/devicelogin", get(device::login_page).post(device::login))
         .route("/admin/counters", get(admin::counters))

@@ -7,6 +7,8 @@
 //! - `bench_clients throughput READY_JSON CONFIG_JSON SECONDS CONCURRENCY`: client
 //!   credentials with the cache bypassed, for that long; prints requests per second and
 //!   this process's CPU milliseconds per request.
+//! - `bench_clients token-requests READY_JSON CONFIG_JSON`: prints the emulator's token
+//!   request count (the fleet case counts what other processes asked for).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -108,6 +110,7 @@ async fn main() -> Result<(), Failure> {
             }
             println!("{}", emulator.token_requests().await? - before);
         }
+        ("token-requests", []) => println!("{}", emulator.token_requests().await?),
         ("throughput", [seconds, concurrency]) => {
             let deadline = Instant::now() + Duration::from_secs_f64(seconds.parse()?);
             let started = Instant::now();
@@ -137,7 +140,7 @@ async fn main() -> Result<(), Failure> {
                 cpu_ms.unwrap_or(f64::NAN)
             );
         }
-        _ => return Err("usage: bench_clients concurrent READY CONFIG CALLERS | throughput READY CONFIG SECONDS CONCURRENCY".into()),
+        _ => return Err("usage: bench_clients concurrent READY CONFIG CALLERS | throughput READY CONFIG SECONDS CONCURRENCY | token-requests READY CONFIG".into()),
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ use tokenhop_core::{
 
 use crate::authority::Authority;
 use crate::client_auth::{AssertionContext, AssertionSource, ClientCredential};
+use crate::cloud::Cloud;
 use crate::confidential::{AppTokenRequest, ConfidentialClient};
 use crate::http::HttpClient;
 
@@ -39,11 +40,16 @@ pub enum AgentResource {
 }
 
 impl AgentResource {
-    /// The scopes of the last hop.
+    /// The scopes of the last hop, in the public cloud.
     pub fn scopes(&self) -> Result<Scopes> {
+        self.scopes_in(Cloud::Public)
+    }
+
+    /// The scopes of the last hop in `cloud` (whose Graph has its own name).
+    pub fn scopes_in(&self, cloud: Cloud) -> Result<Scopes> {
         match self {
-            Self::Graph => Scopes::new(["https://graph.microsoft.com/.default"]),
-            Self::Storage => Scopes::new(["https://storage.azure.com/.default"]),
+            Self::Graph => Scopes::new([cloud.graph_default_scope()]),
+            Self::Storage => Scopes::new([cloud.storage_default_scope()]),
             Self::Scopes(scopes) => Ok(scopes.clone()),
         }
     }
@@ -420,10 +426,11 @@ impl TokenCredential for AgentIdentityCredential {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn settings() -> AgentIdSettings {
+    /// Settings with every id of the three hops (agent_user's tests use them too).
+    pub(crate) fn settings() -> AgentIdSettings {
         AgentIdSettings {
             tenant_id: Some("t".into()),
             blueprint_id: Some("bp".into()),

@@ -160,16 +160,7 @@ impl TokenCredential for AgentUserCredential {
 mod tests {
     use super::*;
     use crate::agent_id::AgentResource;
-
-    fn settings() -> AgentIdSettings {
-        AgentIdSettings {
-            tenant_id: Some("t".into()),
-            blueprint_id: Some("bp".into()),
-            agent_id: Some("agent".into()),
-            agent_user_id: Some("oid-1".into()),
-            agent_user_upn: None,
-        }
-    }
+    use crate::agent_id::tests::settings;
 
     #[test]
     fn hop3_sends_user_fic_with_exactly_one_user_field() {

@@ -27,6 +27,9 @@ pub enum AuthorityKind {
     /// Any OpenID Connect issuer; endpoints come from
     /// `{issuer}/.well-known/openid-configuration`.
     Oidc,
+    /// Active Directory Federation Services: `https://{host}/adfs`, discovery at
+    /// `https://{host}/adfs/.well-known/openid-configuration`.
+    Adfs,
 }
 
 /// A validated authority URL. `https://` only, except for loopback hosts
@@ -41,8 +44,10 @@ pub struct Authority {
 }
 
 impl Authority {
-    /// Parses an Entra, B2C or CIAM authority, telling them apart by host and path as
-    /// MSAL does (a `tfp` segment or a `B2C_…` policy segment means B2C).
+    /// Parses an Entra, B2C, CIAM or ADFS authority, telling them apart by host and
+    /// path as MSAL does (a `tfp` segment or a `B2C_…` policy segment means B2C; a lone
+    /// `adfs` segment means ADFS). A generic OpenID Connect issuer is not guessed from
+    /// its URL: declare it with [`Authority::oidc`].
     pub fn parse(authority: &str) -> Result<Self> {
         let url = parse_url(authority)?;
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
@@ -74,6 +79,12 @@ impl Authority {
             });
         }
         match segments.as_slice() {
+            [adfs] if adfs.eq_ignore_ascii_case("adfs") => Ok(Self {
+                url: with_path(&url, "adfs")?,
+                kind: AuthorityKind::Adfs,
+                realm: "adfs".to_owned(),
+                policy: None,
+            }),
             [tenant] => {
                 let realm = (*tenant).to_owned();
                 Ok(Self {
@@ -85,7 +96,9 @@ impl Authority {
             }
             _ => Err(Error::configuration(format!(
                 "authority {authority} must be https://{{host}}/{{tenant}} (Entra), a B2C policy URL, \
-                 or a CIAM URL; for another OpenID Connect issuer use Authority::oidc"
+                 a CIAM URL or https://{{host}}/adfs (ADFS); another OpenID Connect provider is \
+                 declared as an issuer instead of an authority (the CLI's --issuer URL, a \
+                 configuration file's issuer: URL)"
             ))),
         }
     }
@@ -95,7 +108,9 @@ impl Authority {
         Self::parse(&format!("https://login.microsoftonline.com/{tenant}"))
     }
 
-    /// A generic OpenID Connect issuer.
+    /// A generic OpenID Connect issuer, declared as such: its endpoints come from
+    /// `{issuer}/.well-known/openid-configuration`, whose `issuer` must be this URL; no
+    /// Entra instance discovery is asked about it.
     pub fn oidc(issuer: &str) -> Result<Self> {
         let url = parse_url(issuer)?;
         let realm = path_segments(&url)
@@ -166,7 +181,7 @@ impl Authority {
     /// Where the OpenID configuration document is.
     pub(crate) fn discovery_url(&self) -> Result<Url> {
         let path = match self.kind {
-            AuthorityKind::Oidc => ".well-known/openid-configuration",
+            AuthorityKind::Oidc | AuthorityKind::Adfs => ".well-known/openid-configuration",
             _ => "v2.0/.well-known/openid-configuration",
         };
         join(&self.url, path)
@@ -191,13 +206,23 @@ impl Authority {
     }
 }
 
-/// From a configuration file: the authority URL, parsed as [`Authority::parse`] does.
+/// From a configuration file: the authority URL, parsed as [`Authority::parse`] does,
+/// or `{ issuer: URL }` for a generic OpenID Connect issuer ([`Authority::oidc`]).
 impl<'de> Deserialize<'de> for Authority {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Authority::parse(&text).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Url(String),
+            Issuer { issuer: String },
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Url(text) => Authority::parse(&text),
+            Written::Issuer { issuer } => Authority::oidc(&issuer),
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 
@@ -268,6 +293,9 @@ pub(crate) struct Endpoints {
     pub device_authorization: Option<Url>,
     /// The JWKS endpoint.
     pub jwks: Option<Url>,
+    /// The client authentication methods the token endpoint takes, as discovery lists
+    /// them (`token_endpoint_auth_methods_supported`; empty when it does not say).
+    pub token_auth_methods: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +305,8 @@ struct DiscoveryDocument {
     authorization_endpoint: Option<String>,
     device_authorization_endpoint: Option<String>,
     jwks_uri: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
 }
 
 impl Endpoints {
@@ -301,7 +331,11 @@ impl Endpoints {
             "device_authorization_endpoint",
             &doc.device_authorization_endpoint,
         )?;
-        if device_authorization.is_none() && authority.kind != AuthorityKind::Oidc {
+        let entra = matches!(
+            authority.kind,
+            AuthorityKind::Entra | AuthorityKind::B2c | AuthorityKind::Ciam
+        );
+        if device_authorization.is_none() && entra {
             // Entra serves the device endpoint beside the token endpoint even where
             // discovery does not name it.
             device_authorization = Some(join(authority.url(), "oauth2/v2.0/devicecode")?);
@@ -312,6 +346,7 @@ impl Endpoints {
             authorization: optional("authorization_endpoint", &doc.authorization_endpoint)?,
             device_authorization,
             jwks: optional("jwks_uri", &doc.jwks_uri)?,
+            token_auth_methods: doc.token_endpoint_auth_methods_supported,
         })
     }
 }
@@ -407,6 +442,25 @@ mod tests {
             "https://login.microsoftonline.com/t/oauth2/v2.0/devicecode"
         );
         assert!(Endpoints::from_discovery(&authority, b"<html>").is_err());
+    }
+
+    #[test]
+    fn adfs_is_its_own_kind_with_its_own_discovery_path() {
+        let adfs = Authority::parse("https://adfs.contoso.com/adfs").unwrap();
+        assert_ne!(
+            adfs.kind(),
+            AuthorityKind::Entra,
+            "ADFS is not an Entra tenant"
+        );
+        assert_eq!(adfs.kind(), AuthorityKind::Adfs);
+        assert_eq!(adfs.realm(), "adfs");
+        let doc = br#"{"issuer":"https://adfs.contoso.com/adfs","token_endpoint":"https://adfs.contoso.com/adfs/oauth2/token"}"#;
+        let endpoints = Endpoints::from_discovery(&adfs, doc).unwrap();
+        assert_eq!(endpoints.device_authorization, None);
+        assert_eq!(
+            adfs.discovery_url().unwrap().as_str(),
+            "https://adfs.contoso.com/adfs/.well-known/openid-configuration"
+        );
     }
 
     #[test]

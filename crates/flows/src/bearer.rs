@@ -5,13 +5,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
+use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Request, Response, StatusCode};
 use tokenhop_core::{
     AccessToken, BlockingTokenProvider, Error, Result, TokenProvider, blocking_to_async,
 };
 
-use crate::http::{HttpClient, loggable};
+use crate::http::{HttpClient, check_resource_url, loggable, send_with_token};
 
 /// How much of a 401 body is read to see why the token was refused.
 const MAX_CHALLENGE_BODY: usize = 64 * 1024;
@@ -47,6 +47,12 @@ impl BearerClientBuilder {
 
 /// Sends requests with a bearer token from a provider. It keeps no token itself:
 /// whoever owns the provider decides about caching and refresh.
+///
+/// Tokens go over `https://` only (plain `http://` to loopback hosts aside): another
+/// URL is a configuration error before a token is asked for. Redirects are followed
+/// with the token only on the first request's origin, and never to plain http. Calls
+/// have no whole-request timeout: the HTTP client's connect and read (idle between
+/// bytes) timeouts apply, so a large download takes as long as it needs.
 ///
 /// On a `401` whose body says `InvalidAuthenticationToken` or whose `WWW-Authenticate`
 /// says `invalid_token`, it asks the provider for a refreshed token once and sends the
@@ -152,6 +158,8 @@ impl BearerClient {
         let request = Request::try_from(request.map(reqwest::Body::from)).map_err(|e| {
             Error::configuration(format!("cannot send this request: {}", e.without_url()))
         })?;
+        // Before a token is even asked for: plain http is for loopback only.
+        check_resource_url(request.url())?;
         let replay = request.try_clone();
         let token = self.provider.token().await?;
         let response = self.execute(request, &token).await?;
@@ -172,7 +180,7 @@ impl BearerClient {
         }
     }
 
-    async fn execute(&self, mut request: Request, token: &AccessToken) -> Result<Response> {
+    async fn execute(&self, request: Request, token: &AccessToken) -> Result<Response> {
         let mut value = HeaderValue::try_from(format!(
             "{} {}",
             token.token_type,
@@ -183,16 +191,7 @@ impl BearerClient {
             reason: "the token has characters that cannot go in a header".into(),
         })?;
         value.set_sensitive(true);
-        request.headers_mut().insert(AUTHORIZATION, value);
-        let url = loggable(request.url());
-        self.http
-            .reqwest()
-            .execute(request)
-            .await
-            .map_err(|e| Error::Transport {
-                message: format!("request to {url} failed: {}", e.without_url()),
-                source: None,
-            })
+        send_with_token(&self.http, request, value).await
     }
 }
 

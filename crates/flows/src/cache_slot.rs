@@ -1,15 +1,18 @@
 //! Where a credential's tokens live in the shared token cache: the lookup and the store
-//! that every flow does, with the blocking parts off the executor.
+//! that every flow does, with the blocking parts off the executor, in the partition of a
+//! partitioned cache they belong to; and the flights of a credential, which go through
+//! the cache's gate when other processes share it.
 
 use std::time::{Duration, SystemTime};
 
+use crate::cloud::environment_aliases;
 use serde_json::{Map, Value};
 use tokenhop_cache::entry::{Entry, Field};
 use tokenhop_cache::{
     AccessTokenLookup, AccessTokenQuery, SharedTokenCache, TokenCache, TokenEvent,
 };
 use tokenhop_core::{
-    AccessToken, Cached, Error, Result, Scopes, epoch_seconds, from_epoch_seconds,
+    AccessToken, Cached, Error, Result, Scopes, TokenFlights, epoch_seconds, from_epoch_seconds,
 };
 
 /// Where a credential's tokens live in the cache: MSAL's environment, realm and client.
@@ -23,6 +26,8 @@ pub(crate) struct CacheSlot {
 impl CacheSlot {
     /// What the cache holds for `scopes` (and extended key): an app token, or with
     /// `home_account_id` a user's — fresh, due for refresh (past `refresh_on`), or none.
+    /// Entries under another host of the same cloud count too (MSAL's environment
+    /// aliases: `login.microsoftonline.com`, `login.windows.net`, …).
     pub async fn lookup(
         &self,
         cache: &SharedTokenCache,
@@ -31,20 +36,29 @@ impl CacheSlot {
         ext: Option<&str>,
         now: SystemTime,
     ) -> Result<Cached> {
-        read_cache(cache, |c| {
-            let query = AccessTokenQuery {
-                home_account_id,
-                environment: &self.environment,
-                client_id: &self.client_id,
-                realm: &self.realm,
-                scopes,
-                ext_cache_key: ext,
-            };
-            match c.find_access_token(&query, epoch_seconds(now)) {
-                AccessTokenLookup::Hit(entry) => Cached::Fresh(access_token_from(entry)),
-                AccessTokenLookup::Aging(entry) => Cached::RefreshDue(access_token_from(entry)),
-                AccessTokenLookup::Miss => Cached::Missing,
+        let partition =
+            tokenhop_cache::partition_key(&self.client_id, &self.realm, home_account_id, ext);
+        read_cache(&cache.partition(&partition), |c| {
+            for environment in environment_aliases(&self.environment) {
+                let query = AccessTokenQuery {
+                    home_account_id,
+                    environment: &environment,
+                    client_id: &self.client_id,
+                    realm: &self.realm,
+                    scopes,
+                    ext_cache_key: ext,
+                };
+                match c.find_access_token(&query, epoch_seconds(now)) {
+                    AccessTokenLookup::Hit(entry) => {
+                        return Cached::Fresh(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Aging(entry) => {
+                        return Cached::RefreshDue(access_token_from(entry));
+                    }
+                    AccessTokenLookup::Miss => {}
+                }
             }
+            Cached::Missing
         })
         .await
     }
@@ -66,20 +80,32 @@ impl CacheSlot {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            cache.write(|c| {
-                c.add(&TokenEvent {
-                    client_id: &slot.client_id,
-                    environment: &slot.environment,
-                    realm: &slot.realm,
-                    scopes: &granted,
-                    grant_type,
-                    response: &response,
-                    extra_fields: &extra,
-                    now: epoch_seconds(now),
-                });
-            })
+            cache.add(&TokenEvent {
+                client_id: &slot.client_id,
+                environment: &slot.environment,
+                realm: &slot.realm,
+                scopes: &granted,
+                grant_type,
+                response: &response,
+                extra_fields: &extra,
+                now: epoch_seconds(now),
+            })?;
+            Ok(())
         })
         .await
+    }
+
+    /// The single-flight mechanism of a credential whose tokens live here: through
+    /// the cache's gate when other processes share the cache (a fleet on one Redis),
+    /// naming each flight's token by this slot and the flight's key.
+    pub fn flights(&self, cache: &SharedTokenCache) -> TokenFlights<String> {
+        match cache.fetch_gate() {
+            Some(gate) => {
+                let slot = format!("{}|{}|{}", self.environment, self.realm, self.client_id);
+                TokenFlights::with_gate(gate, move |flight: &String| format!("{slot}|{flight}"))
+            }
+            None => TokenFlights::new(),
+        }
     }
 }
 

@@ -91,21 +91,45 @@ impl ClientCredential {
         Self::Assertion(Arc::new(source))
     }
 
-    /// Adds the authentication fields to a token request.
+    /// Adds the authentication to a token request: the fields, and for a secret the
+    /// token endpoint takes only by HTTP Basic (`methods`, its discovery document's
+    /// `token_endpoint_auth_methods_supported`, names `client_secret_basic` and not
+    /// `client_secret_post`), the `Authorization` header value instead.
     pub(crate) async fn authenticate(
         &self,
         form: Form,
         context: &AssertionContext,
-    ) -> Result<Form> {
+        methods: &[String],
+    ) -> Result<(Form, Option<Secret>)> {
+        let offers = |method: &str| methods.iter().any(|m| m == method);
         Ok(match self {
-            Self::Secret(secret) => form.secret("client_secret", secret),
+            Self::Secret(secret)
+                if offers("client_secret_basic") && !offers("client_secret_post") =>
+            {
+                (form, Some(basic_authorization(&context.client_id, secret)))
+            }
+            Self::Secret(secret) => (form.secret("client_secret", secret), None),
             Self::Assertion(source) => {
                 let assertion = source.assertion(context).await?;
-                form.field("client_assertion_type", JWT_BEARER)
-                    .secret("client_assertion", &assertion)
+                let form = form
+                    .field("client_assertion_type", JWT_BEARER)
+                    .secret("client_assertion", &assertion);
+                (form, None)
             }
         })
     }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749, section 2.3.1).
+fn basic_authorization(client_id: &str, secret: &Secret) -> Secret {
+    use base64::Engine;
+    let encode =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(client_id), encode(secret.expose_secret()));
+    Secret::new(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
 }
 
 impl fmt::Debug for ClientCredential {
@@ -130,26 +154,50 @@ mod tests {
 
     #[tokio::test]
     async fn secret_goes_into_client_secret() {
-        let form = ClientCredential::secret("cs-1")
-            .authenticate(Form::new(), &context())
+        let (form, header) = ClientCredential::secret("cs-1")
+            .authenticate(Form::new(), &context(), &[])
             .await
             .unwrap();
         assert_eq!(form.get("client_secret"), Some("cs-1"));
         assert_eq!(form.get("client_assertion"), None);
+        assert!(header.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_secret_goes_by_basic_only_where_discovery_says_post_is_not_taken() {
+        let methods = |list: &[&str]| list.iter().map(|m| (*m).to_owned()).collect::<Vec<_>>();
+        let secret = ClientCredential::secret("s3cr&t");
+        let both = methods(&["client_secret_basic", "client_secret_post"]);
+        let (form, header) = secret
+            .authenticate(Form::new(), &context(), &both)
+            .await
+            .unwrap();
+        assert!(form.get("client_secret").is_some() && header.is_none());
+        let basic = methods(&["client_secret_basic", "private_key_jwt"]);
+        let (form, header) = secret
+            .authenticate(Form::new(), &context(), &basic)
+            .await
+            .unwrap();
+        assert_eq!(form.get("client_secret"), None);
+        // base64("app:s3cr%26t")
+        assert_eq!(header.unwrap().expose_secret(), "Basic YXBwOnMzY3IlMjZ0");
     }
 
     #[tokio::test]
     async fn callbacks_see_the_context_and_fill_the_assertion_fields() {
         let sync = ClientCredential::assertion_fn(|c| Ok(format!("jwt-for-{}", c.client_id)));
-        let form = sync.authenticate(Form::new(), &context()).await.unwrap();
+        let (form, _) = sync
+            .authenticate(Form::new(), &context(), &[])
+            .await
+            .unwrap();
         assert_eq!(form.get("client_assertion"), Some("jwt-for-app"));
         assert_eq!(form.get("client_assertion_type"), Some(JWT_BEARER));
 
         let asynchronous = ClientCredential::assertion_async(|c| async move {
             Ok(format!("async-{}", c.token_endpoint))
         });
-        let form = asynchronous
-            .authenticate(Form::new(), &context())
+        let (form, _) = asynchronous
+            .authenticate(Form::new(), &context(), &[])
             .await
             .unwrap();
         assert_eq!(
@@ -165,7 +213,12 @@ mod tests {
                 what: "hsm key".into(),
             })
         });
-        assert!(failing.authenticate(Form::new(), &context()).await.is_err());
+        assert!(
+            failing
+                .authenticate(Form::new(), &context(), &[])
+                .await
+                .is_err()
+        );
     }
 
     #[test]

@@ -50,12 +50,14 @@ impl ConfidentialClientBuilder {
     /// The client.
     pub fn build(self) -> Result<ConfidentialClient> {
         let http = HttpClient::given_or_default(self.http)?;
+        let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
+        let flights = slot_of(&self.authority, &self.client_id).flights(&cache);
         Ok(ConfidentialClient {
             client_id: self.client_id,
             endpoint: TokenEndpoint::new(self.authority, http),
             credential: self.credential,
-            cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
-            flights: TokenFlights::new(),
+            cache,
+            flights,
             clock: self.clock,
         })
     }
@@ -188,13 +190,23 @@ impl ConfidentialClient {
         headers: &[(&str, &str)],
         hop: Option<u8>,
     ) -> Result<TokenResponse> {
-        let token_url = self.endpoint.endpoints().await?.token.to_string();
+        let endpoints = self.endpoint.endpoints().await?;
         let context = AssertionContext {
             client_id: self.client_id.to_string(),
-            token_endpoint: token_url,
+            token_endpoint: endpoints.token.to_string(),
         };
-        let form = self.credential.authenticate(form, &context).await?;
-        self.endpoint.request_token(&form, headers, hop).await
+        let (form, basic) = self
+            .credential
+            .authenticate(form, &context, &endpoints.token_auth_methods)
+            .await?;
+        match basic {
+            Some(authorization) => {
+                let mut with_basic = headers.to_vec();
+                with_basic.push(("Authorization", authorization.expose_secret()));
+                self.endpoint.request_token(&form, &with_basic, hop).await
+            }
+            None => self.endpoint.request_token(&form, headers, hop).await,
+        }
     }
 
     /// The single-flight mechanism of this client's requests, for the flows built on it
@@ -204,12 +216,7 @@ impl ConfidentialClient {
     }
 
     fn slot(&self) -> CacheSlot {
-        let authority = self.endpoint.authority();
-        CacheSlot {
-            environment: authority.environment(),
-            realm: authority.realm().to_owned(),
-            client_id: self.client_id.to_string(),
-        }
+        slot_of(self.endpoint.authority(), &self.client_id)
     }
 
     /// What the cache holds for the request (see [`CacheSlot::lookup`]).
@@ -261,6 +268,15 @@ impl ConfidentialClient {
             granted_scopes,
             now,
         ))
+    }
+}
+
+/// Where a client's tokens live in the cache.
+fn slot_of(authority: &Authority, client_id: &ClientId) -> CacheSlot {
+    CacheSlot {
+        environment: authority.environment(),
+        realm: authority.realm().to_owned(),
+        client_id: client_id.to_string(),
     }
 }
 

@@ -67,7 +67,7 @@ pub(crate) async fn start(
         .field("scope", scopes.to_space_separated());
     let response = endpoint.http().post_form(&url, &form, &[]).await?;
     let object = json_object(&response, &loggable(&url))?;
-    if let Some(error) = oauth_error(&object, None) {
+    if let Some(error) = oauth_error(&object, None, &response.request_id) {
         return Err(error);
     }
     let invalid = |field: &str| Error::InvalidResponse {

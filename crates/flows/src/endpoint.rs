@@ -1,5 +1,6 @@
-//! [`TokenEndpoint`]: an authority plus the HTTP client, with discovery done lazily and
-//! once, and token requests that come back as [`TokenResponse`]s or OAuth errors.
+//! [`TokenEndpoint`]: an authority plus the HTTP client, with discovery (and authority
+//! validation) done lazily and once — only when a request must be sent — and token
+//! requests that come back as [`TokenResponse`]s or OAuth errors.
 
 use tokenhop_core::Result;
 use tokio::sync::OnceCell;
@@ -38,10 +39,16 @@ impl TokenEndpoint {
         &self.http
     }
 
-    /// The discovered endpoints (fetched on first use).
+    /// The discovered endpoints (fetched on first use), after the authority was
+    /// validated as the HTTP client's [`crate::AuthorityValidation`] says: nothing is
+    /// sent to an authority that fails it.
     pub(crate) async fn endpoints(&self) -> Result<&Endpoints> {
         self.endpoints
             .get_or_try_init(|| async {
+                let validation = &self.http.config().authority_validation;
+                validation
+                    .check_instance(&self.http, &self.authority)
+                    .await?;
                 let url = self.authority.discovery_url()?;
                 let response = self.http.get(&url, &[]).await?;
                 if response.status != 200 {
@@ -53,7 +60,9 @@ impl TokenEndpoint {
                         ),
                     });
                 }
-                Endpoints::from_discovery(&self.authority, &response.body)
+                let endpoints = Endpoints::from_discovery(&self.authority, &response.body)?;
+                validation.check_discovered(&self.authority, &endpoints)?;
+                Ok(endpoints)
             })
             .await
     }

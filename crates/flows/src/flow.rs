@@ -18,14 +18,15 @@ use tokenhop_core::{ClientId, Clock, Error, Result, Secret, SystemClock, TokenCr
 
 use crate::agent_id::{AgentIdSettings, AgentIdentityCredential, AgentResource};
 use crate::agent_user::AgentUserCredential;
-use crate::authority::Authority;
+use crate::authority::{Authority, AuthorityKind};
 use crate::azure_cli::AzureCliCredential;
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
+use crate::cloud::Cloud;
 use crate::confidential::ConfidentialClient;
 use crate::default_chain::{DefaultCredential, DefaultStep};
 use crate::device_code::DeviceCodeInfo;
-use crate::environment::{EnvironmentCredential, EnvironmentSettings};
+use crate::environment::{EnvironmentCredential, EnvironmentKey, EnvironmentSettings};
 use crate::http::HttpClient;
 use crate::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
@@ -683,14 +684,49 @@ impl AzureCliConfig {
 }
 
 /// `environment` settings: the app comes from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
-/// `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH` ([`EnvironmentSettings`]).
+/// `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH` ([`EnvironmentSettings`]);
+/// each field here is used instead of its variable.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct EnvironmentConfig {
+    /// Instead of `AZURE_TENANT_ID`.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Instead of `AZURE_CLIENT_ID`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Instead of `AZURE_CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
     /// Instead of `AZURE_AUTHORITY_HOST`.
     #[serde(default)]
     pub authority_host: Option<String>,
+}
+
+impl EnvironmentConfig {
+    fn settings(&self) -> Result<EnvironmentSettings> {
+        let secret = self
+            .client_secret
+            .as_ref()
+            .map(|s| s.resolve("flow.client_secret"))
+            .transpose()?;
+        let mut settings = EnvironmentSettings::from_lookup(|name| {
+            let given = match name {
+                "AZURE_TENANT_ID" => self.tenant_id.clone(),
+                "AZURE_CLIENT_ID" => self.client_id.clone(),
+                // A placeholder that the given secret replaces below.
+                "AZURE_CLIENT_SECRET" => secret.as_ref().map(|_| "given".to_owned()),
+                "AZURE_AUTHORITY_HOST" => self.authority_host.clone(),
+                _ => None,
+            };
+            given.or_else(|| std::env::var(name).ok())
+        })?;
+        if let Some(secret) = secret {
+            settings.key = EnvironmentKey::Secret(secret);
+        }
+        Ok(settings)
+    }
 }
 
 /// `default` settings.
@@ -702,11 +738,21 @@ pub struct DefaultChainConfig {
     /// `azure-cli`.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Where the Azure CLI link looks, instead of `$AZURE_CONFIG_DIR` or `~/.azure`.
+    #[serde(default)]
+    pub azure_config_dir: Option<PathBuf>,
 }
 
 impl DefaultChainConfig {
     fn credential(self, parts: Parts) -> Result<DynCredential> {
-        let mut builder = DefaultCredential::builder()
+        let mut builder = DefaultCredential::builder();
+        if let Some(dir) = self.azure_config_dir.clone() {
+            builder = builder.env(move |name| match name {
+                "AZURE_CONFIG_DIR" => Some(dir.display().to_string()),
+                _ => std::env::var(name).ok(),
+            });
+        }
+        let mut builder = builder
             .http(parts.http)
             .cache(parts.cache)
             .clock(parts.clock);
@@ -777,6 +823,29 @@ impl FlowConfig {
             Self::AzureCli(_) => FlowKind::AzureCli,
             Self::Environment(_) => FlowKind::Environment,
             Self::Default(_) => FlowKind::Default,
+        }
+    }
+
+    /// The flow in `cloud`: an Agent ID chain's authority host defaults to the cloud's,
+    /// and its `graph` or `storage` resource (Graph by default) is the cloud's.
+    /// Authority URLs are left as written, and workload identity keeps the host its
+    /// platform sets (`AZURE_AUTHORITY_HOST`).
+    pub fn in_cloud(self, cloud: Cloud) -> Self {
+        let host = || Some(cloud.authority_host().to_owned());
+        let agent = |mut c: AgentConfig| {
+            c.authority_host = c.authority_host.or_else(host);
+            let named = c.resource.as_deref().map(|r| r.trim().to_ascii_lowercase());
+            c.resource = match named.as_deref() {
+                None | Some("graph") => Some(cloud.graph_default_scope()),
+                Some("storage") => Some(cloud.storage_default_scope()),
+                Some(_) => c.resource,
+            };
+            c
+        };
+        match self {
+            Self::AgentIdentity(c) => Self::AgentIdentity(agent(c)),
+            Self::AgentUser(c) => Self::AgentUser(agent(c)),
+            other => other,
         }
     }
 
@@ -855,8 +924,12 @@ impl FlowCredentialBuilder {
                 let certificate = c
                     .certificate
                     .load(c.password.as_ref(), "flow.certificate")?;
-                let credential = CertificateAssertions::new(certificate).into_credential();
-                parts.confidential(c.authority, c.client_id, credential)
+                let mut assertions = CertificateAssertions::new(certificate);
+                if c.authority.kind() == AuthorityKind::Adfs {
+                    // ADFS takes RS256 assertions with the SHA-1 `x5t`.
+                    assertions = assertions.algorithm(tokenhop_cert::SigningAlgorithm::Rs256);
+                }
+                parts.confidential(c.authority, c.client_id, assertions.into_credential())
             }
             FlowConfig::OnBehalfOf(c) => parts.on_behalf_of(c),
             FlowConfig::Silent(c) => parts.user(c.without_port()?, SignIn::Never),
@@ -885,20 +958,13 @@ impl FlowCredentialBuilder {
                 Ok(Arc::new(parts.agent(chain, &c)?.build()?))
             }
             FlowConfig::AzureCli(c) => c.credential(parts),
-            FlowConfig::Environment(c) => {
-                let host = c.authority_host;
-                let settings = EnvironmentSettings::from_lookup(|name| match (name, &host) {
-                    ("AZURE_AUTHORITY_HOST", Some(host)) => Some(host.clone()),
-                    _ => std::env::var(name).ok(),
-                })?;
-                Ok(Arc::new(
-                    EnvironmentCredential::builder(settings)
-                        .http(parts.http)
-                        .cache(parts.cache)
-                        .clock(parts.clock)
-                        .build()?,
-                ))
-            }
+            FlowConfig::Environment(c) => Ok(Arc::new(
+                EnvironmentCredential::builder(c.settings()?)
+                    .http(parts.http)
+                    .cache(parts.cache)
+                    .clock(parts.clock)
+                    .build()?,
+            )),
             FlowConfig::Default(c) => c.credential(parts),
         }
     }

@@ -15,6 +15,7 @@ use tokenhop_core::{
 use crate::agent_id::AgentIdSettings;
 use crate::authority::Authority;
 use crate::cache_location::CacheLocation;
+use crate::cloud::Cloud;
 use crate::flow::{
     AgentConfig, AzureCliConfig, ClientCertificateConfig, ClientSecretConfig, DefaultChainConfig,
     EnvironmentConfig, FlowConfig, ManagedIdentityConfig, OnBehalfOfConfig, PUBLIC_CLOUD,
@@ -60,6 +61,14 @@ impl GraphAuth {
     /// Another authority host (a national cloud, or the emulator).
     pub fn authority_host(mut self, host: impl Into<String>) -> Self {
         self.authority_host = host.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Another cloud: its authority host, and its Graph's `/.default` as the scopes.
+    pub fn cloud(mut self, cloud: Cloud) -> Self {
+        self.authority_host = cloud.authority_host().to_owned();
+        // A constant, valid scope: `new` cannot fail here.
+        self.scopes = Scopes::new([cloud.graph_default_scope()]).unwrap_or_default();
         self
     }
 

@@ -47,7 +47,7 @@ impl BrowserOpener for SystemBrowser {
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct InteractiveOptions {
-    /// The loopback port for the redirect (`http://localhost:{port}`); 0 = any free port.
+    /// The loopback port for the redirect (`http://127.0.0.1:{port}`); 0 = any free port.
     pub port: u16,
     /// How long the user has to finish in the browser.
     pub timeout: Duration,

@@ -59,6 +59,7 @@ mod cache_location;
 mod cache_slot;
 mod certificate;
 mod client_auth;
+mod cloud;
 mod confidential;
 #[cfg(feature = "config")]
 mod config;
@@ -84,6 +85,7 @@ mod response;
 mod sign_in;
 mod token_factory;
 mod unverified_jwt;
+mod validation;
 mod workload_identity;
 
 pub use agent_id::{
@@ -99,9 +101,10 @@ pub use bearer::{BearerClient, BearerClientBuilder, BearerResponse};
 pub use cache_location::CacheLocation;
 pub use certificate::{CertificateAssertions, cert_error};
 pub use client_auth::{AssertionContext, AssertionSource, ClientCredential};
+pub use cloud::Cloud;
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 #[cfg(feature = "config")]
-pub use config::{AuthConfig, BuiltAuth, CacheConfig};
+pub use config::{AuthConfig, BuiltAuth, CacheConfig, RedisCacheConfig};
 pub use default_chain::{DefaultCredential, DefaultCredentialBuilder, DefaultStep};
 pub use device_code::{DeviceCodeInfo, PollWait};
 pub use environment::{
@@ -114,7 +117,7 @@ pub use flow::{
     WorkloadIdentityConfig,
 };
 pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
-pub use http::{HttpClient, HttpConfig, RetryPolicy};
+pub use http::{AuthorityValidation, HttpClient, HttpConfig, ProxyConfig, RetryPolicy};
 #[cfg(feature = "interactive")]
 pub use interactive::{BrowserOpener, InteractiveOptions, SystemBrowser};
 pub use managed_identity::{
@@ -127,6 +130,8 @@ pub use pkcs11_key::{Pkcs11Key, Pkcs11Pin};
 pub use public_client::{PublicClient, PublicClientBuilder, UserToken};
 pub use sign_in::{SignIn, SignInCredential, SignInCredentialBuilder};
 pub use token_factory::{CachedTokenFactory, CachedTokenFactoryBuilder};
+#[cfg(feature = "redis")]
+pub use tokenhop_redis::{EncryptionKey, RedisSettings};
 pub use unverified_jwt::unverified_claims;
 pub use workload_identity::{
     FederatedTokenFile, WorkloadIdentityCredential, WorkloadIdentityCredentialBuilder,

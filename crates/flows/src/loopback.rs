@@ -23,26 +23,28 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub(crate) struct RedirectListener {
     listener: TcpListener,
-    port: u16,
+    address: SocketAddr,
 }
 
 impl RedirectListener {
     /// Binds `127.0.0.1:port` (0 = any free port).
     pub(crate) async fn bind(port: u16) -> std::io::Result<Self> {
         let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Self { listener, port })
+        let address = listener.local_addr()?;
+        Ok(Self { listener, address })
     }
 
-    /// `http://localhost:{port}`: the redirect URI to register and send.
+    /// `http://127.0.0.1:{port}`: the redirect URI to send, on the address the listener
+    /// is bound to (`localhost` may resolve to `::1`, where nothing listens). Entra
+    /// takes it for apps registered with `http://localhost`, on any port.
     pub(crate) fn redirect_uri(&self) -> String {
-        format!("http://localhost:{}", self.port)
+        format!("http://{}", self.address)
     }
 
     /// The bound port.
     #[cfg(test)]
     pub(crate) fn port(&self) -> u16 {
-        self.port
+        self.address.port()
     }
 
     /// Serves until a response with `state` arrives and returns its code (or the
@@ -229,6 +231,15 @@ mod tests {
         assert!(
             matches!(err, Error::TokenExchange { ref error, .. } if error == "access_denied"),
             "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_redirect_uri_is_the_bound_address() {
+        let listener = RedirectListener::bind(0).await.unwrap();
+        assert_eq!(
+            listener.redirect_uri(),
+            format!("http://127.0.0.1:{}", listener.port())
         );
     }
 

@@ -14,6 +14,7 @@ use tokenhop_core::{
 
 use crate::authority::Authority;
 use crate::cache_slot::{CacheSlot, access_token_for, read_cache, run_blocking};
+use crate::cloud::environment_aliases;
 use crate::device_code::{self, DeviceCodeInfo, PollWait};
 use crate::endpoint::TokenEndpoint;
 use crate::http::{Form, HttpClient};
@@ -69,12 +70,19 @@ impl PublicClientBuilder {
     /// The client.
     pub fn build(self) -> Result<PublicClient> {
         let http = HttpClient::given_or_default(self.http)?;
+        let cache = self.cache.unwrap_or_else(SharedTokenCache::in_memory);
+        let flights = CacheSlot {
+            environment: self.authority.environment(),
+            realm: self.authority.realm().to_owned(),
+            client_id: self.client_id.to_string(),
+        }
+        .flights(&cache);
         Ok(PublicClient {
             client_id: self.client_id,
             endpoint: TokenEndpoint::new(self.authority, http),
-            cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
+            cache,
             clock: self.clock,
-            flights: TokenFlights::new(),
+            flights,
             wait: self.wait,
         })
     }
@@ -139,6 +147,11 @@ impl PublicClient {
         self.endpoint.authority()
     }
 
+    /// Whether logs may show personal data (the HTTP client's `log_pii`).
+    pub(crate) fn logs_pii(&self) -> bool {
+        self.endpoint.http().config().log_pii
+    }
+
     /// Signs a user in with the device code flow: `on_code` gets the message and code to
     /// show; polling follows the server's interval and `slow_down`. Dropping the future
     /// stops it.
@@ -179,19 +192,31 @@ impl PublicClient {
         }
     }
 
-    /// The accounts signed in at this authority's host.
+    /// The accounts signed in at this authority's host (or another host of its cloud).
     pub async fn accounts(&self) -> Result<Vec<Account>> {
-        let environment = self.authority().environment();
-        read_cache(&self.cache, |c| c.accounts(&environment)).await
+        let environments = environment_aliases(&self.authority().environment());
+        read_cache(&self.cache, |c| {
+            let mut accounts: Vec<Account> = Vec::new();
+            for environment in &environments {
+                for account in c.accounts(environment) {
+                    if !accounts
+                        .iter()
+                        .any(|a| a.home_account_id == account.home_account_id)
+                    {
+                        accounts.push(account);
+                    }
+                }
+            }
+            accounts
+        })
+        .await
     }
 
     /// Signs an account out: removes it and all its tokens from the cache.
     pub async fn remove_account(&self, account: &Account) -> Result<usize> {
         let (cache, account) = (self.cache.clone(), account.clone());
-        run_blocking(move || {
-            cache.write(|c| c.remove_account(&account.home_account_id, &account.environment))
-        })
-        .await
+        run_blocking(move || cache.remove_account(&account.home_account_id, &account.environment))
+            .await
     }
 
     /// A token for `account` without interaction: the cached access token, else a
@@ -226,7 +251,7 @@ impl PublicClient {
                     // just mean this app is not in the family.
                     if own {
                         tracing::debug!("the server rejected our refresh token; removing it");
-                        let cache = self.cache.clone();
+                        let cache = self.user_partition(account);
                         run_blocking(move || {
                             cache.write(|c| c.remove(tokenhop_cache::Section::RefreshToken, &key))
                         })
@@ -258,15 +283,16 @@ impl PublicClient {
     /// family or not known to be outside one, then the app's own.
     /// Each with its cache key and whether it was issued to this app.
     async fn refresh_tokens(&self, account: &Account) -> Result<Vec<(String, Secret, bool)>> {
-        let environment = self.authority().environment();
+        let environments = environment_aliases(&self.authority().environment());
         let client_id = self.client_id.as_str();
-        read_cache(&self.cache, |c| {
+        read_cache(&self.user_partition(account), |c| {
             let home = account.home_account_id.as_str();
-            let family = c.app_family_id(&environment, client_id).unwrap_or("1");
-            let candidates = [
-                c.find_family_refresh_token(home, &environment, family),
-                c.find_refresh_token(home, &environment, client_id),
-            ];
+            let mut candidates = Vec::new();
+            for environment in &environments {
+                let family = c.app_family_id(environment, client_id).unwrap_or("1");
+                candidates.push(c.find_family_refresh_token(home, environment, family));
+                candidates.push(c.find_refresh_token(home, environment, client_id));
+            }
             let mut found: Vec<(String, Secret, bool)> = Vec::new();
             for (key, entry) in candidates.into_iter().flatten() {
                 if !found.iter().any(|(k, _, _)| k == key)
@@ -279,6 +305,13 @@ impl PublicClient {
             found
         })
         .await
+    }
+
+    /// Where the account's refresh tokens live (the whole cache, unless partitioned).
+    fn user_partition(&self, account: &Account) -> SharedTokenCache {
+        self.cache.partition(&tokenhop_cache::user_partition_key(
+            &account.home_account_id,
+        ))
     }
 
     fn slot_for(&self, realm: &str) -> CacheSlot {

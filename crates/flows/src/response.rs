@@ -60,7 +60,7 @@ pub(crate) fn parse_token_response(
     hop: Option<u8>,
 ) -> Result<TokenResponse> {
     let object = json_object(response, endpoint)?;
-    if let Some(error) = oauth_error(&object, hop) {
+    if let Some(error) = oauth_error(&object, hop, &response.request_id) {
         return Err(error);
     }
     let invalid = |reason: &str| Error::InvalidResponse {
@@ -112,8 +112,13 @@ pub(crate) fn json_object(response: &HttpResponse, endpoint: &str) -> Result<Map
     }
 }
 
-/// The OAuth error in a response body, if it has one.
-pub(crate) fn oauth_error(object: &Map<String, Value>, hop: Option<u8>) -> Option<Error> {
+/// The OAuth error in a response body, if it has one. Its correlation id is the body's,
+/// else the `client-request-id` the request was sent with (which Entra echoes).
+pub(crate) fn oauth_error(
+    object: &Map<String, Value>,
+    hop: Option<u8>,
+    request_id: &str,
+) -> Option<Error> {
     let error = object.get("error")?;
     let error = match error {
         Value::String(code) => code.clone(),
@@ -135,7 +140,8 @@ pub(crate) fn oauth_error(object: &Map<String, Value>, hop: Option<u8>) -> Optio
         error,
         description: string_field(object, "error_description").unwrap_or_default(),
         error_codes,
-        correlation_id: string_field(object, "correlation_id"),
+        correlation_id: string_field(object, "correlation_id")
+            .or_else(|| (!request_id.is_empty()).then(|| request_id.to_owned())),
     })
 }
 
@@ -161,6 +167,7 @@ mod tests {
 
     fn response(status: u16, body: &str) -> HttpResponse {
         HttpResponse {
+            request_id: "test-request".into(),
             status,
             headers: Default::default(),
             body: body.as_bytes().to_vec(),
@@ -231,7 +238,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_bodies_never_panic(status in 100u16..600, body in prop::collection::vec(any::<u8>(), 0..256)) {
-            let r = HttpResponse { status, headers: Default::default(), body };
+            let r = HttpResponse { status, headers: Default::default(), body, request_id: String::new() };
             let _ = parse_token_response(&r, "token", None);
         }
     }

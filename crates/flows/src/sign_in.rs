@@ -111,7 +111,12 @@ impl SignInCredential {
                 .await
             {
                 Err(Error::Authentication { reason }) if !matches!(self.sign_in, SignIn::Never) => {
-                    tracing::info!(%reason, "silent acquisition failed; signing in");
+                    // The reason names the account: personal data.
+                    if self.client.logs_pii() {
+                        tracing::info!(%reason, "silent acquisition failed; signing in");
+                    } else {
+                        tracing::info!("silent acquisition failed; signing in");
+                    }
                 }
                 outcome => return outcome,
             }

@@ -5,6 +5,7 @@
 mod common;
 mod json_reader;
 mod msal_fixtures;
+mod partitions;
 mod persistence;
 mod properties;
 mod pruning;

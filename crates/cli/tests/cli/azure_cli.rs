@@ -115,7 +115,8 @@ fn azure_cli_reuses_az_login_from_the_cache_and_by_subscription() {
     assert_eq!(env.emulator.counters().grant("refresh_token"), 1);
 
     let both = run(cli().args(["--tenant", "t", "--subscription", "s"]));
-    assert_eq!(both.code, 2, "{}", both.stderr);
+    assert_eq!(both.code, 6, "{}", both.stderr);
+    assert!(both.stderr.contains("not both"), "{}", both.stderr);
     let misplaced = run(env
         .secret_cmd()
         .args(["token", "--scope", ARM, "--subscription", "s"]));

@@ -47,8 +47,13 @@ impl TestEnv {
 
     /// `tokenhop` with an empty environment and this test's cache.
     pub fn cmd(&self) -> Command {
+        self.cmd_on(self.cache())
+    }
+
+    /// `tokenhop` with an empty environment and `--cache CACHE` (a path or a URL).
+    pub fn cmd_on(&self, cache: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tokenhop"));
-        cmd.env_clear().arg("--cache").arg(self.cache());
+        cmd.env_clear().arg("--cache").arg(cache);
         cmd
     }
 
@@ -69,7 +74,12 @@ impl TestEnv {
     /// `tokenhop` set up for the secret app: authority, client id and secret in the
     /// environment, as a CI job would have them.
     pub fn secret_cmd(&self) -> Command {
-        let mut cmd = self.cmd();
+        self.secret_cmd_on(self.cache())
+    }
+
+    /// [`TestEnv::secret_cmd`] with `--cache CACHE` (a path or a URL).
+    pub fn secret_cmd_on(&self, cache: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = self.cmd_on(cache);
         cmd.env("TOKENHOP_AUTHORITY", self.emulator.authority())
             .env(
                 "TOKENHOP_CLIENT_ID",

@@ -7,6 +7,8 @@ mod cert;
 mod common;
 mod decode;
 mod get;
+mod network;
 mod pkcs11;
+mod redis;
 mod token;
 mod users;

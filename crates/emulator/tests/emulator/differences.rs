@@ -111,18 +111,35 @@ async fn prompt_none_without_a_session_shows_the_sign_in_form() {
 }
 
 #[tokio::test]
-async fn there_is_no_instance_discovery_and_common_is_the_one_tenant() {
+async fn instance_discovery_knows_one_host_and_common_is_the_one_tenant() {
     let emulator = start().await;
-    let instance = common::http()
-        .get(format!(
-            "{}/common/discovery/instance?api-version=1.1&authorization_endpoint={}/common/oauth2/v2.0/authorize",
-            emulator.url(),
-            emulator.url()
-        ))
-        .send()
+    let instance = |host: &str| {
+        common::http()
+            .get(format!(
+                "{}/common/discovery/instance?api-version=1.1&authorization_endpoint={host}/common/oauth2/v2.0/authorize",
+                emulator.url(),
+            ))
+            .send()
+    };
+    // Entra knows every host of its clouds; the emulator knows only itself.
+    let own: Value = instance(&emulator.url())
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap();
-    assert_eq!(instance.status(), 404);
+    assert_eq!(
+        own["tenant_discovery_endpoint"],
+        format!(
+            "{}/common/v2.0/.well-known/openid-configuration",
+            emulator.url()
+        )
+    );
+    let other = instance("https://login.microsoftonline.com").await.unwrap();
+    assert_eq!(other.status(), 400);
+    let body: Value = other.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_instance");
+    assert_eq!(codes(&body), [50049]);
     let discovery = |tenant: &str| {
         format!(
             "{}/{tenant}/v2.0/.well-known/openid-configuration",

@@ -1,5 +1,6 @@
-//! [`HttpClient`]: one pooled `reqwest` client with timeouts, a response size cap and
-//! retries, that logs requests with secrets redacted.
+//! [`HttpClient`]: one pooled `reqwest` client with timeouts, a response size cap,
+//! retries, proxies and MSAL's telemetry headers, that logs requests with secrets (and,
+//! unless asked, personal data) redacted.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -9,7 +10,10 @@ use tokenhop_core::{Error, Result};
 use tracing::Instrument;
 use url::Url;
 
-use super::{Form, RetryPolicy, is_retryable_status, parse_retry_after};
+use super::{
+    AuthorityValidation, Form, ProxyConfig, ProxyRoutes, RetryPolicy, is_retryable_status,
+    parse_retry_after, redacted,
+};
 
 /// Timeouts, limits and retries for [`HttpClient`].
 #[derive(Clone, Debug)]
@@ -17,12 +21,23 @@ use super::{Form, RetryPolicy, is_retryable_status, parse_retry_after};
 pub struct HttpConfig {
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
-    /// How long one whole request may take.
+    /// How long one whole token, discovery or managed identity request may take.
     pub request_timeout: Duration,
+    /// How long a response may stall between two reads. Resource calls (the bearer
+    /// client) have no whole-request limit, so a large download takes as long as it
+    /// needs while bytes keep coming.
+    pub read_timeout: Duration,
     /// Larger response bodies are refused (token responses are a few KiB).
     pub max_response_bytes: usize,
     /// What is retried, how often, how long apart.
     pub retry: RetryPolicy,
+    /// Which proxy requests go through (default: the environment's).
+    pub proxy: ProxyConfig,
+    /// Which authorities may receive credentials (default: validated as MSAL does).
+    pub authority_validation: AuthorityValidation,
+    /// Whether logs may show personal data: usernames, user and object ids, `fmi_path`
+    /// values (default: no, they print as `[pii]`).
+    pub log_pii: bool,
     extra_ca_pem: Option<Vec<u8>>,
     reqwest_client: Option<reqwest::Client>,
 }
@@ -32,8 +47,12 @@ impl Default for HttpConfig {
         Self {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(30),
             max_response_bytes: 1024 * 1024,
             retry: RetryPolicy::default(),
+            proxy: ProxyConfig::from_env(),
+            authority_validation: AuthorityValidation::default(),
+            log_pii: false,
             extra_ca_pem: None,
             reqwest_client: None,
         }
@@ -54,9 +73,34 @@ impl HttpConfig {
         self
     }
 
+    /// Sends requests through `proxy` (default: [`ProxyConfig::from_env`]).
+    pub fn with_proxy(mut self, proxy: ProxyConfig) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Validates authorities as `validation` says (default: as MSAL does).
+    pub fn with_authority_validation(mut self, validation: AuthorityValidation) -> Self {
+        self.authority_validation = validation;
+        self
+    }
+
     /// Sets the timeout of one whole request.
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a response may stall between two reads.
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Lets logs show personal data (usernames, user ids, `fmi_path` values): for
+    /// debugging only.
+    pub fn with_log_pii(mut self, log_pii: bool) -> Self {
+        self.log_pii = log_pii;
         self
     }
 
@@ -67,9 +111,10 @@ impl HttpConfig {
     }
 
     /// Sends through the caller's own `reqwest::Client` — the one escape hatch to
-    /// reqwest: its TLS roots, connect timeout, proxies, redirect policy and connection
-    /// settings are the client's, so [`HttpConfig::with_extra_ca_pem`] and a
-    /// non-default `connect_timeout` are refused with it (set them on the client, and
+    /// reqwest: its TLS roots, connect and read timeouts, proxies, redirect policy and
+    /// connection settings are the client's, so [`HttpConfig::with_extra_ca_pem`], an
+    /// explicit proxy and non-default connect or read timeouts are refused with it
+    /// (set them on the client, and
     /// build it with `redirect::Policy::none()` as tokenhop does, so that no form is
     /// replayed to another host). The request timeout, the response size cap and the
     /// retry policy still apply.
@@ -88,6 +133,8 @@ pub(crate) struct HttpResponse {
     pub headers: HeaderMap,
     /// The body. May hold tokens: never log it.
     pub body: Vec<u8>,
+    /// The `client-request-id` it answered (Entra's correlation id).
+    pub request_id: String,
 }
 
 impl std::fmt::Debug for HttpResponse {
@@ -111,6 +158,9 @@ impl HttpResponse {
 pub struct HttpClient {
     client: reqwest::Client,
     config: Arc<HttpConfig>,
+    /// The proxy each request goes through, for logs and errors (`None`: the caller's
+    /// own reqwest client decides).
+    proxies: Option<ProxyRoutes>,
     sent: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -126,36 +176,49 @@ impl HttpClient {
     pub fn new(config: HttpConfig) -> Result<Self> {
         // Err means another provider is already installed, which serves as well.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = match &config.reqwest_client {
+        let defaults = HttpConfig::default();
+        let (client, proxies) = match &config.reqwest_client {
             Some(client) => {
                 if config.extra_ca_pem.is_some()
-                    || config.connect_timeout != HttpConfig::default().connect_timeout
+                    || config.connect_timeout != defaults.connect_timeout
+                    || config.read_timeout != defaults.read_timeout
+                    || (config.proxy != ProxyConfig::from_env() && !config.proxy.is_none())
                 {
                     return Err(Error::configuration(
-                        "with your own reqwest::Client, set its CA certificates and connect timeout on that client, not in HttpConfig",
+                        "with your own reqwest::Client, set its CA certificates, proxy and connect and read timeouts on that client, not in HttpConfig",
                     ));
                 }
-                client.clone()
+                (client.clone(), None)
             }
-            None => Self::build_reqwest(&config, None)?,
+            None => {
+                let proxies = config.proxy.resolve()?;
+                (Self::build_reqwest(&config, &proxies, None)?, Some(proxies))
+            }
         };
         Ok(Self {
             client,
+            proxies,
             config: Arc::new(config),
             sent: Arc::default(),
         })
     }
 
-    /// The reqwest client for `config`; `tls`, when given, replaces its TLS trust.
+    /// The reqwest client for `config`, through `proxies`; `tls`, when given, replaces
+    /// its TLS trust.
     fn build_reqwest(
         config: &HttpConfig,
+        proxies: &ProxyRoutes,
         tls: Option<rustls::ClientConfig>,
     ) -> Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("tokenhop/", env!("CARGO_PKG_VERSION")));
+        if !config.proxy.is_none() {
+            builder = builder.proxy(proxies.reqwest_proxy());
+        }
         if let Some(tls) = tls {
             builder = builder.tls_backend_preconfigured(tls);
         } else if let Some(pem) = &config.extra_ca_pem {
@@ -177,6 +240,7 @@ impl HttpClient {
         Self {
             client: self.client.clone(),
             config: Arc::new(config),
+            proxies: self.proxies.clone(),
             sent: Arc::clone(&self.sent),
         }
     }
@@ -193,9 +257,11 @@ impl HttpClient {
         let mut config = (*self.config).clone();
         config.connect_timeout = connect_timeout;
         config.reqwest_client = None;
+        let proxies = config.proxy.resolve()?;
         Ok(Self {
-            client: Self::build_reqwest(&config, tls)?,
+            client: Self::build_reqwest(&config, &proxies, tls)?,
             config: Arc::new(config),
+            proxies: Some(proxies),
             sent: Arc::clone(&self.sent),
         })
     }
@@ -221,6 +287,67 @@ impl HttpClient {
         &self.client
     }
 
+    /// The proxy requests to `url` go through, without credentials.
+    pub(crate) fn proxy_for(&self, url: &Url) -> Option<String> {
+        self.proxies.as_ref()?.shown_for(url)
+    }
+
+    /// Counts one request sent (the bearer client's resource calls count too).
+    pub(crate) fn count_sent(&self) {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What a failed request says: what failed, where (and through which proxy), how
+    /// often it was tried, the client-request-id, and reqwest's reason; no credentials.
+    pub(crate) fn transport_error(
+        &self,
+        url: &Url,
+        attempts: u32,
+        request_id: Option<&str>,
+        error: reqwest::Error,
+        timeout: Duration,
+    ) -> Error {
+        let via = match self.proxy_for(url) {
+            Some(proxy) => format!(" through the proxy {proxy}"),
+            None => String::new(),
+        };
+        let what = if error.is_timeout() {
+            format!("no answer from {}{via} within {timeout:?}", loggable(url))
+        } else if error.is_connect() {
+            format!("cannot connect to {}{via}", loggable(url))
+        } else {
+            format!("request to {}{via} failed", loggable(url))
+        };
+        let source = error.without_url();
+        let mut chain = source.to_string();
+        let mut cause = std::error::Error::source(&source);
+        while let Some(inner) = cause {
+            chain.push_str(&format!(": {inner}"));
+            cause = inner.source();
+        }
+        let id = request_id
+            .map(|id| format!(" (client-request-id {id})"))
+            .unwrap_or_default();
+        Error::Transport {
+            message: self.without_proxy_credentials(format!(
+                "{what} after {attempts} attempt(s){id}: {chain}"
+            )),
+            source: None,
+        }
+    }
+
+    /// `text` with any proxy credentials of the configuration taken out.
+    fn without_proxy_credentials(&self, text: String) -> String {
+        self.config
+            .proxy
+            .credentials()
+            .into_iter()
+            .fold(text, |text, (url, secret)| {
+                text.replace(&url, &redacted(&url))
+                    .replace(&secret, tokenhop_core::REDACTED)
+            })
+    }
+
     /// The configuration it was built with.
     pub fn config(&self) -> &HttpConfig {
         &self.config
@@ -235,7 +362,7 @@ impl HttpClient {
     ) -> Result<HttpResponse> {
         let span = tracing::debug_span!("tokenhop.http", method = "POST", url = %loggable(url), grant_type = form.get("grant_type").unwrap_or(""));
         async {
-            tracing::debug!(form = ?form, headers = ?header_names(headers), "sending");
+            tracing::debug!(form = ?form.loggable(self.config.log_pii), headers = ?header_names(headers), "sending");
             self.send(Method::Post, url, Some(form), headers).await
         }
         .instrument(span)
@@ -262,6 +389,8 @@ impl HttpClient {
     ) -> Result<HttpResponse> {
         let policy = &self.config.retry;
         let body = form.map(Form::encode);
+        // One id for the request and its retries: Entra echoes it as the correlation id.
+        let request_id = new_request_id();
         let mut attempt = 1;
         loop {
             let mut request = match method {
@@ -269,7 +398,7 @@ impl HttpClient {
                 Method::Post => self.client.post(url.clone()),
             }
             .timeout(self.config.request_timeout);
-            for (name, value) in headers {
+            for (name, value) in telemetry_headers(&request_id).iter().chain(headers) {
                 request = request.header(*name, *value);
             }
             if let Some(body) = &body {
@@ -280,9 +409,9 @@ impl HttpClient {
                     )
                     .body(body.expose_secret().to_owned());
             }
-            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.count_sent();
             let outcome = match request.send().await {
-                Ok(response) => self.read(response).await,
+                Ok(response) => self.read(response, &request_id).await,
                 Err(error) => Err(ReadFailure::Http(error)),
             };
             match outcome {
@@ -303,7 +432,7 @@ impl HttpClient {
                     tokio::time::sleep(wait).await;
                 }
                 Ok(response) => {
-                    tracing::debug!(status = response.status, attempt, "response");
+                    tracing::debug!(status = response.status, attempt, client_request_id = %request_id, "response");
                     return Ok(response);
                 }
                 Err(ReadFailure::Http(error))
@@ -314,7 +443,13 @@ impl HttpClient {
                     tokio::time::sleep(wait).await;
                 }
                 Err(ReadFailure::Http(error)) => {
-                    return Err(self.transport_error(url, attempt, error));
+                    return Err(self.transport_error(
+                        url,
+                        attempt,
+                        Some(&request_id),
+                        error,
+                        self.config.request_timeout,
+                    ));
                 }
                 Err(ReadFailure::TooLarge) => {
                     return Err(Error::InvalidResponse {
@@ -333,6 +468,7 @@ impl HttpClient {
     async fn read(
         &self,
         mut response: reqwest::Response,
+        request_id: &str,
     ) -> std::result::Result<HttpResponse, ReadFailure> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -348,27 +484,25 @@ impl HttpClient {
             status,
             headers,
             body,
+            request_id: request_id.to_owned(),
         })
     }
+}
 
-    fn transport_error(&self, url: &Url, attempts: u32, error: reqwest::Error) -> Error {
-        let what = if error.is_timeout() {
-            format!(
-                "no answer from {} within {:?}",
-                loggable(url),
-                self.config.request_timeout
-            )
-        } else if error.is_connect() {
-            format!("cannot connect to {}", loggable(url))
-        } else {
-            format!("request to {} failed", loggable(url))
-        };
-        let source = error.without_url();
-        Error::Transport {
-            message: format!("{what} after {attempts} attempt(s): {source}"),
-            source: Some(Arc::new(source)),
-        }
-    }
+/// A new `client-request-id` (a random UUID, as MSAL sends).
+pub(crate) fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The headers MSAL sends with every request to an authority: who the client is, and
+/// the request's id.
+pub(crate) fn telemetry_headers(request_id: &str) -> [(&'static str, &str); 4] {
+    [
+        ("client-request-id", request_id),
+        ("x-client-SKU", "tokenhop.rust"),
+        ("x-client-VER", env!("CARGO_PKG_VERSION")),
+        ("x-client-OS", std::env::consts::OS),
+    ]
 }
 
 enum ReadFailure {

@@ -77,11 +77,36 @@ impl Form {
     }
 }
 
-impl fmt::Debug for Form {
+/// Form fields that hold personal data: shown in logs only with `log_pii`.
+const PII_FIELDS: &[&str] = &["username", "user_id", "login_hint", "fmi_path"];
+
+/// What logs show of personal data they may not show.
+pub(crate) const PII: &str = "[pii]";
+
+impl Form {
+    /// The form as logs show it: secrets redacted, personal data too unless `log_pii`.
+    pub(crate) fn loggable(&self, log_pii: bool) -> LoggableForm<'_> {
+        LoggableForm {
+            form: self,
+            log_pii,
+        }
+    }
+}
+
+/// A [`Form`]'s `Debug` for logs (see [`Form::loggable`]).
+pub(crate) struct LoggableForm<'a> {
+    form: &'a Form,
+    log_pii: bool,
+}
+
+impl fmt::Debug for LoggableForm<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut map = f.debug_map();
-        for (name, value) in &self.fields {
+        for (name, value) in &self.form.fields {
             match value {
+                Value::Plain(_) if !self.log_pii && PII_FIELDS.contains(&name.as_str()) => {
+                    map.entry(name, &PII)
+                }
                 Value::Plain(plain) if !SECRET_FIELDS.contains(&name.as_str()) => {
                     map.entry(name, plain)
                 }
@@ -89,6 +114,13 @@ impl fmt::Debug for Form {
             };
         }
         map.finish()
+    }
+}
+
+impl fmt::Debug for Form {
+    /// Secrets and personal data redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.loggable(false).fmt(f)
     }
 }
 
@@ -109,6 +141,27 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("grant_type"));
+    }
+
+    #[test]
+    fn personal_data_is_logged_only_when_asked() {
+        let form = Form::new()
+            .field("username", "alice@contoso.example")
+            .field("fmi_path", "agent-0001")
+            .field("scope", "User.Read");
+        let hidden = format!("{:?}", form.loggable(false));
+        assert!(
+            !hidden.contains("alice@")
+                && !hidden.contains("agent-0001")
+                && hidden.contains("[pii]"),
+            "{hidden}"
+        );
+        assert_eq!(format!("{form:?}"), hidden);
+        let shown = format!("{:?}", form.loggable(true));
+        assert!(
+            shown.contains("alice@contoso.example") && shown.contains("agent-0001"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) fn check_transport_security(url: &Url) -> Result<()> {
 }
 
 /// True for `localhost`, `127.0.0.0/8` and `::1`.
-fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

@@ -138,7 +138,7 @@ impl ManagedIdentityCredentialBuilder {
             }
             _ => http.without_retries(),
         };
-        Ok(ManagedIdentityCredential {
+        let mut credential = ManagedIdentityCredential {
             source: self.source,
             id: self.id,
             http,
@@ -147,7 +147,9 @@ impl ManagedIdentityCredentialBuilder {
             cache: self.cache.unwrap_or_else(SharedTokenCache::in_memory),
             clock: self.clock,
             flights: TokenFlights::new(),
-        })
+        };
+        credential.flights = credential.slot().flights(&credential.cache);
+        Ok(credential)
     }
 }
 

@@ -186,6 +186,7 @@ mod tests {
             status,
             headers: Default::default(),
             body: body.to_string().into_bytes(),
+            request_id: "test-request".to_owned(),
         }
     }
 

@@ -124,6 +124,7 @@ mod tests {
             status,
             headers,
             body: Vec::new(),
+            request_id: "test-request".to_owned(),
         }
     }
 

@@ -47,15 +47,20 @@ pub fn subscription(
 /// A config directory whose `clouds.config` points the cloud `Emulator` at `emulator`.
 pub fn config_dir(emulator: &EmulatorHandle) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    write_cloud(emulator, dir.path());
+    dir
+}
+
+/// `clouds.config` in `dir` with the cloud `Emulator` at `emulator`.
+pub fn write_cloud(emulator: &EmulatorHandle, dir: &Path) {
     std::fs::write(
-        dir.path().join("clouds.config"),
+        dir.join("clouds.config"),
         format!(
             "[Emulator]\nendpoint_active_directory = {}\nendpoint_resource_manager = https://management.azure.com/\n",
             emulator.url()
         ),
     )
     .unwrap();
-    dir
 }
 
 /// `az login` as alice: device code with the CLI's client id for Resource Manager,
@@ -82,9 +87,15 @@ fn other_tenant(emulator: &EmulatorHandle) -> String {
 /// Alice in two subscriptions of two tenants, the first the default.
 pub async fn signed_in(emulator: &EmulatorHandle) -> tempfile::TempDir {
     let dir = config_dir(emulator);
-    az_login_alice(emulator, dir.path()).await;
+    sign_in_at(emulator, dir.path()).await;
+    dir
+}
+
+/// [`signed_in`] in `dir`, which names the emulator's cloud already.
+pub async fn sign_in_at(emulator: &EmulatorHandle, dir: &Path) {
+    az_login_alice(emulator, dir).await;
     write_profile(
-        dir.path(),
+        dir,
         json!([
             subscription(
                 "11111111-0000-4000-8000-000000000001",
@@ -102,7 +113,6 @@ pub async fn signed_in(emulator: &EmulatorHandle) -> tempfile::TempDir {
             ),
         ]),
     );
-    dir
 }
 
 #[tokio::test]

@@ -1,17 +1,53 @@
-//! What several flows tests build the same way: an app's client id, a device code
-//! sign-in, Agent ID settings and the blueprint's credential from the emulator's
-//! directory.
+//! What several flows tests build the same way: an app's client id, the secret app's
+//! client, a certificate file, a device code sign-in, Agent ID settings and the
+//! blueprint's credential from the emulator's directory.
 
 use tokenhop_core::{ClientId, Scopes};
 use tokenhop_emulator::{EmulatorHandle, names};
 use tokenhop_flows::AgentIdSettings;
 use tokenhop_flows::CertificateAssertions;
 use tokenhop_flows::ClientCredential;
+use tokenhop_flows::{Authority, ConfidentialClient, HttpClient};
 use tokenhop_flows::{PublicClient, UserToken};
 
 /// The client id of the emulator's app named `app`.
 pub fn client_id(emulator: &EmulatorHandle, app: &str) -> ClientId {
     ClientId::new(emulator.config().app(app).unwrap().client_id.clone()).unwrap()
+}
+
+/// The emulator's secret app at `authority`, sending through `http`.
+pub fn secret_client(
+    emulator: &EmulatorHandle,
+    authority: &str,
+    http: HttpClient,
+) -> ConfidentialClient {
+    let secret = emulator
+        .config()
+        .app(names::CONFIDENTIAL_SECRET)
+        .unwrap()
+        .secret
+        .clone();
+    ConfidentialClient::builder(
+        client_id(emulator, names::CONFIDENTIAL_SECRET),
+        Authority::parse(authority).unwrap(),
+        ClientCredential::secret(secret.unwrap()),
+    )
+    .http(http)
+    .build()
+    .unwrap()
+}
+
+/// Writes the certificate and key the emulator generated for `app` to one PEM file in
+/// `dir`.
+pub fn pem_file(emulator: &EmulatorHandle, dir: &std::path::Path, app: &str) -> std::path::PathBuf {
+    let generated = emulator.app_certificate(app).unwrap();
+    let path = dir.join(format!("{app}.pem"));
+    std::fs::write(
+        &path,
+        format!("{}{}", generated.certificate_pem, generated.private_key_pem),
+    )
+    .unwrap();
+    path
 }
 
 /// Signs `user` in by device code for `scopes`, approving as soon as the code is shown.

@@ -27,17 +27,6 @@ fn write(dir: &Path, name: &str, config: &Value) -> Vec<PathBuf> {
         .collect()
 }
 
-fn pem_file(emulator: &EmulatorHandle, dir: &Path, app: &str) -> String {
-    let generated = emulator.app_certificate(app).unwrap();
-    let path = dir.join(format!("{app}.pem"));
-    std::fs::write(
-        &path,
-        format!("{}{}", generated.certificate_pem, generated.private_key_pem),
-    )
-    .unwrap();
-    path.display().to_string()
-}
-
 /// One configuration per flow that can run headless against the emulator.
 fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> {
     let config = emulator.config();
@@ -63,7 +52,7 @@ fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> 
         "authority_host": emulator.url(),
         "tenant_id": emulator.tenant_id(),
         "blueprint_id": app(names::AGENT_BLUEPRINT),
-        "blueprint_certificate": pem_file(emulator, dir, names::AGENT_BLUEPRINT),
+        "blueprint_certificate": crate::common::pem_file(emulator, dir, names::AGENT_BLUEPRINT),
         "agent_id": config.agent_identity(names::AGENT_IDENTITY).unwrap().client_id,
         "resource": "storage",
     });
@@ -77,7 +66,7 @@ fn configs(emulator: &EmulatorHandle, dir: &Path) -> Vec<(&'static str, Value)> 
         ),
         (
             "client-certificate",
-            json!({"type": "client-certificate", "authority": emulator.authority(), "client_id": app(names::CONFIDENTIAL_CERT), "certificate": pem_file(emulator, dir, names::CONFIDENTIAL_CERT)}),
+            json!({"type": "client-certificate", "authority": emulator.authority(), "client_id": app(names::CONFIDENTIAL_CERT), "certificate": crate::common::pem_file(emulator, dir, names::CONFIDENTIAL_CERT)}),
         ),
         (
             "device-code",
@@ -481,4 +470,65 @@ fn the_default_chain_names_its_links_when_one_is_unknown() {
     let flow = AuthConfig::from_file(&path).unwrap().flow;
     let err = flow.credential().build().err().unwrap().to_string();
     assert!(err.contains("unknown link \"vscode\"; one of environment, workload-identity, managed-identity, azure-cli"), "{err}");
+}
+
+#[test]
+fn a_redis_cache_is_read_with_its_secrets_from_variables_or_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = json!({"type": "client-secret", "authority": "https://login.microsoftonline.com/t",
+                      "client_id": "app", "client_secret": "s"});
+    let location = |name: &str, cache: Value| {
+        let path = &write(dir.path(), name, &json!({"flow": flow, "cache": cache}))[1];
+        AuthConfig::from_file(path).unwrap().cache.location()
+    };
+    let unset = location(
+        "unset",
+        json!({"redis": {"url": "${TOKENHOP_TEST_UNSET_REDIS_URL}"}}),
+    );
+    let unset = format!("{:?}", unset.map(|_| ()));
+    #[cfg(feature = "redis")]
+    assert!(
+        unset.contains("TOKENHOP_TEST_UNSET_REDIS_URL"),
+        "names the variable: {unset}"
+    );
+    #[cfg(not(feature = "redis"))]
+    assert!(unset.contains("`redis` feature"), "{unset}");
+
+    let both = location(
+        "both",
+        json!({"path": "/tmp/x", "redis": {"url": "redis://h"}}),
+    );
+    let both = both.unwrap_err().to_string();
+    assert!(both.contains("one of path, disabled or redis"), "{both}");
+
+    #[cfg(feature = "redis")]
+    {
+        use tokenhop_flows::{CacheLocation, EncryptionKey, RedisSettings};
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let url = "redis://:pw@cache.internal:6380/2";
+        std::fs::write(dir.path().join("key"), key).unwrap();
+        std::fs::write(dir.path().join("url"), url).unwrap();
+        let cache = json!({"redis": {
+            "url": {"file": dir.path().join("url")}, "prefix": "svc:",
+            "encryption_key": {"file": dir.path().join("key")}, "lease_ms": 2500}});
+        let expected = RedisSettings::new(url)
+            .with_prefix("svc:")
+            .with_encryption_key(EncryptionKey::parse(key).unwrap())
+            .with_lease(std::time::Duration::from_millis(2500));
+        let parsed = location("redis", cache).unwrap();
+        assert_eq!(parsed, CacheLocation::Redis(expected));
+        assert!(
+            !format!("{parsed:?}").contains("pw@"),
+            "the password never shows"
+        );
+        let short = location(
+            "short",
+            json!({"redis": {"url": "redis://h", "encryption_key": "c2hvcnQ="}}),
+        );
+        let short = short.unwrap_err().to_string();
+        assert!(
+            short.contains("cache.redis.encryption_key") && short.contains("32 bytes"),
+            "{short}"
+        );
+    }
 }

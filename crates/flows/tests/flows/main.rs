@@ -3,6 +3,7 @@
 
 mod agent_id;
 mod agent_user;
+mod authority_validation;
 mod azure_cli;
 mod bearer;
 #[cfg(feature = "interactive")]
@@ -11,11 +12,18 @@ mod client_credentials;
 mod common;
 #[cfg(feature = "config")]
 mod config;
+#[cfg(feature = "config")]
+mod config_network;
 mod default_chain;
 mod faults;
+mod https_only;
 mod managed_identity;
 mod no_secrets_in_logs;
+mod offline_hits;
+mod oidc_provider;
 mod on_behalf_of;
+mod proxy;
 mod public_client;
+mod resource_calls;
 mod token_factory;
 mod workload_identity;

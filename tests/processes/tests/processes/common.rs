@@ -5,16 +5,18 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokenhop_emulator::{Emulator, EmulatorHandle, names};
 
-/// A started peer: its lines arrive on a channel (read by a thread), and it is killed
-/// when dropped.
+/// A started peer: its lines arrive on a channel (read by a thread), what it logs is
+/// kept (and shown), and it is killed when dropped.
 pub struct Peer {
     child: Child,
     lines: Receiver<String>,
     stdin: Option<ChildStdin>,
+    logged: Arc<Mutex<Vec<String>>>,
 }
 
 impl Peer {
@@ -52,9 +54,18 @@ impl Peer {
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let logged = Arc::new(Mutex::new(Vec::new()));
+        let (stderr, keep) = (child.stderr.take().unwrap(), Arc::clone(&logged));
+        let pid = child.id();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[peer {pid}] {line}");
+                keep.lock().unwrap().push(line);
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         let (sender, lines) = channel();
         std::thread::spawn(move || {
@@ -69,7 +80,19 @@ impl Peer {
             child,
             lines,
             stdin,
+            logged,
         }
+    }
+
+    /// The lines the peer logged (stderr) so far that hold every one of `words`.
+    pub fn logged(&self, words: &[&str]) -> Vec<String> {
+        self.logged
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|line| words.iter().all(|w| line.contains(w)))
+            .cloned()
+            .collect()
     }
 
     pub fn pid(&self) -> u32 {
