@@ -5,6 +5,8 @@ emulator (same work as the `bench_clients` example):
     msal_bench.py throughput READY_JSON CONFIG_JSON SECONDS CONCURRENCY
     msal_bench.py warm-up READY_JSON CONFIG_JSON CACHE_FILE    (gets a token into CACHE_FILE)
     msal_bench.py warm-cli READY_JSON CONFIG_JSON CACHE_FILE   (one process: a cache hit)
+    msal_bench.py azure-cli-login READY_JSON CONFIG_JSON DIR   (`az login`'s files in DIR)
+    msal_bench.py azure-cli-warm READY_JSON CONFIG_JSON DIR    (as the CLI: a cache hit)
     msal_bench.py fleet READY_JSON CONFIG_JSON PROCESSES CALLERS
     msal_bench.py hit-latency READY_JSON CONFIG_JSON CALLS
 
@@ -90,6 +92,42 @@ elif mode == "warm-cli":
     result = client(cache).acquire_token_for_client(SCOPES)
     assert result.get("token_source") == "cache", result
     print(result["access_token"])
+elif mode in ("azure-cli-login", "azure-cli-warm"):
+    # The floor of any `az account get-access-token`: a Python process that loads MSAL
+    # and answers from the Azure CLI's cache as the CLI's client id.
+    import os
+
+    directory, arm = sys.argv[4], ["https://management.core.windows.net//.default"]
+    path = os.path.join(directory, "msal_token_cache.json")
+    cache = msal.SerializableTokenCache()
+    if mode == "azure-cli-warm":
+        cache.deserialize(open(path).read())
+    pca = msal.PublicClientApplication(
+        "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        authority=f"{ready['url']}/{ready['tenant_id']}",
+        http_client=session,
+        instance_discovery=False,
+        token_cache=cache,
+    )
+    if mode == "azure-cli-warm":
+        result = pca.acquire_token_silent(arm, account=pca.get_accounts()[0])
+        assert result and result.get("token_source") == "cache", result
+        print(result["access_token"])
+    else:
+        flow = pca.initiate_device_flow(scopes=arm)
+        session.post(f"{ready['url']}/admin/device/approve", json={"user_code": flow["user_code"], "user": "alice", "after_polls": 0})
+        result = pca.acquire_token_by_device_flow(flow)
+        assert "access_token" in result, result
+        os.makedirs(directory, exist_ok=True)
+        with open(path, "w") as out:
+            out.write(cache.serialize())
+        subscription = {"id": "11111111-0000-4000-8000-000000000001", "name": "Bench", "state": "Enabled",
+                        "isDefault": True, "tenantId": ready["tenant_id"], "environmentName": "Emulator",
+                        "user": {"name": result["id_token_claims"]["preferred_username"], "type": "user"}}
+        with open(os.path.join(directory, "azureProfile.json"), "w", encoding="utf-8-sig") as out:
+            json.dump({"installationId": "bench", "subscriptions": [subscription]}, out)
+        with open(os.path.join(directory, "clouds.config"), "w") as out:
+            out.write(f"[Emulator]\nendpoint_active_directory = {ready['url']}\n")
 elif mode == "fleet":
     processes, callers = int(sys.argv[4]), sys.argv[5]
     before = token_requests()

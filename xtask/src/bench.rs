@@ -178,6 +178,7 @@ fn network_cases(python: &Path, quick: bool, cases: &mut Vec<Case>) -> Result<()
         higher_is_better: false,
     });
     cases.push(warm_cli(python, &emulator, quick)?);
+    cases.push(warm_azure_cli(python, &emulator, quick)?);
     let seconds = if quick { "2" } else { "5" };
     let throughput = |program: &dyn Fn(&[&str]) -> Result<String, String>| {
         let text = program(&["throughput", seconds, "8"])?;
@@ -230,17 +231,7 @@ fn median_ms(runs: usize, mut command: impl FnMut() -> Command) -> Result<f64, S
 /// A whole `tokenhop token` process on a warm cache against a Python one-liner doing the
 /// same with MSAL.
 fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Case, String> {
-    run(cargo().args([
-        "build",
-        "--quiet",
-        "--profile",
-        "bench",
-        "-p",
-        "tokenhop-cli",
-        "--bin",
-        "tokenhop",
-    ]))?;
-    let tokenhop = target_dir().join("release/tokenhop");
+    let tokenhop = optimized_tokenhop()?;
     let app = emulator.secret_app()?;
     let cache = emulator.state_dir.join("cli-cache.json");
     let ours = || {
@@ -263,19 +254,67 @@ fn warm_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Ca
     };
     output(&mut ours())?;
     let msal_cache = emulator.state_dir.join("msal-cli-cache.json");
-    let theirs = |mode: &str| {
-        let mut command = Command::new(python);
-        command.arg(workspace_root().join("tests/interop/msal_bench.py"));
-        with_emulator(&mut command, emulator, &[mode]);
-        command.arg(&msal_cache);
-        command
-    };
+    let theirs = |mode: &str| msal_bench(python, emulator, mode, &msal_cache);
     output(&mut theirs("warm-up"))?;
     let runs = if quick { 5 } else { 21 };
     Ok(Case {
         name: "`tokenhop token` on a warm cache, whole process".into(),
         tokenhop: median_ms(runs, ours)?,
         msal: median_ms(runs, || theirs("warm-cli"))?,
+        unit: "ms",
+        higher_is_better: false,
+    })
+}
+
+/// The `tokenhop` binary, optimized as a user would install it.
+fn optimized_tokenhop() -> Result<PathBuf, String> {
+    run(cargo().args([
+        "build",
+        "--quiet",
+        "--profile",
+        "bench",
+        "-p",
+        "tokenhop-cli",
+        "--bin",
+        "tokenhop",
+    ]))?;
+    Ok(target_dir().join("release/tokenhop"))
+}
+
+/// `msal_bench.py MODE READY_JSON CONFIG_JSON PATH`.
+fn msal_bench(python: &Path, emulator: &EmulatorProcess, mode: &str, path: &Path) -> Command {
+    let mut command = Command::new(python);
+    command.arg(workspace_root().join("tests/interop/msal_bench.py"));
+    with_emulator(&mut command, emulator, &[mode]);
+    command.arg(path);
+    command
+}
+
+/// `tokenhop token --flow azure-cli` on the warm cache MSAL Python wrote as the Azure
+/// CLI, against a Python process that loads MSAL and answers from the same cache (the
+/// floor of any `az account get-access-token`: the real `az` is not installed here).
+fn warm_azure_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Case, String> {
+    let tokenhop = optimized_tokenhop()?;
+    let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;
+    let dir = emulator.state_dir.join("azure-cli");
+    output(&mut msal_bench(python, emulator, "azure-cli-login", &dir))?;
+    let ours = || {
+        let mut command = Command::new(&tokenhop);
+        command
+            .arg("--ca-cert")
+            .arg(ready["ca_cert"].as_str().unwrap_or_default())
+            .args(["token", "--flow", "azure-cli", "--scope"])
+            .arg("https://management.core.windows.net//.default")
+            .env("AZURE_CONFIG_DIR", &dir);
+        command
+    };
+    let runs = if quick { 5 } else { 21 };
+    Ok(Case {
+        name: "`tokenhop token --flow azure-cli` vs Python+MSAL on the CLI's warm cache".into(),
+        tokenhop: median_ms(runs, ours)?,
+        msal: median_ms(runs, || {
+            msal_bench(python, emulator, "azure-cli-warm", &dir)
+        })?,
         unit: "ms",
         higher_is_better: false,
     })

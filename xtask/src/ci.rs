@@ -19,6 +19,7 @@ const STEPS: &[Step] = &[
     ("interop-cache", crate::interop_cache::check),
     ("interop-emulator", crate::interop_emulator::check),
     ("interop-flows", crate::interop_flows::check),
+    ("interop-azure-cli", crate::interop_azure_cli::check),
     ("interop-node", crate::interop_node::check),
     ("interop-lock", crate::interop_lock::check),
     ("faults", crate::faults::check),

@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 use tokenhop_cache::entry::Field;
 use tokenhop_cache::{Account, Section, SharedTokenCache};
 
+use tokenhop_flows::{AzureCliCredential, AzureCliProfile};
+
 use crate::cli::{GlobalArgs, LogoutArgs};
 use crate::failure::{Outcome, config};
 use crate::output;
@@ -57,6 +59,75 @@ pub fn list(global: &GlobalArgs) -> Outcome {
             .into_iter()
             .map(|a| vec![a.username, a.home_account_id, a.environment, a.realm]),
     );
+    output::table(&rows)
+}
+
+/// Runs `accounts --azure-cli`: the Azure CLI's subscriptions with who is signed in to
+/// each (`*` marks the default), and whether its token cache holds that user (a
+/// service principal's tokens are not an account: `-`).
+pub fn azure_cli(global: &GlobalArgs) -> Outcome {
+    let cli = AzureCliCredential::builder().build()?;
+    let profile = AzureCliProfile::load(cli.config_dir())?;
+    let in_cache: BTreeSet<String> = all_accounts(cli.cache())?
+        .into_iter()
+        .map(|a| a.username.to_ascii_lowercase())
+        .collect();
+    let cached = |user: &str| in_cache.contains(&user.to_ascii_lowercase());
+    if global.json {
+        let items: Vec<serde_json::Value> = profile
+            .subscriptions
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "subscription": s.id,
+                    "name": s.name,
+                    "tenant": s.tenant_id,
+                    "default": s.is_default,
+                    "cloud": s.environment_name,
+                    "user": s.user.name,
+                    "user_type": s.user.kind,
+                    "in_token_cache": cached(&s.user.name),
+                })
+            })
+            .collect();
+        return output::json(&serde_json::Value::Array(items));
+    }
+    if profile.subscriptions.is_empty() {
+        eprintln!(
+            "nobody is signed in to the Azure CLI in {} (run `az login`)",
+            cli.config_dir().display()
+        );
+        return Ok(());
+    }
+    let mut rows = vec![
+        [
+            "",
+            "SUBSCRIPTION",
+            "NAME",
+            "TENANT",
+            "USER",
+            "TYPE",
+            "CACHED",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    rows.extend(profile.subscriptions.iter().map(|s| {
+        vec![
+            if s.is_default { "*" } else { "" }.to_owned(),
+            s.id.clone(),
+            s.name.clone(),
+            s.tenant_id.clone(),
+            s.user.name.clone(),
+            s.user.kind.clone(),
+            match (s.user.is_service_principal(), cached(&s.user.name)) {
+                (true, _) => "-",
+                (false, true) => "yes",
+                (false, false) => "no",
+            }
+            .to_owned(),
+        ]
+    }));
     output::table(&rows)
 }
 

@@ -149,8 +149,8 @@ pub enum Command {
     Login(LoginArgs),
     /// GET a URL with a bearer token and print the response body.
     Get(GetArgs),
-    /// List the cached accounts.
-    Accounts,
+    /// List the cached accounts (or, with --azure-cli, the Azure CLI's sign-ins).
+    Accounts(AccountsArgs),
     /// Remove an account and its tokens from the cache.
     Logout(LogoutArgs),
     /// Look at or change the token cache.
@@ -191,6 +191,17 @@ pub enum Flow {
     ManagedIdentity,
     /// Entra Agent ID, two hops: the blueprint's token, then the agent identity's.
     AgentIdentity,
+    /// The sign-in of `az login`, from the Azure CLI's own files ($AZURE_CONFIG_DIR or
+    /// ~/.azure): the default subscription's tenant and account unless --tenant or
+    /// --subscription says otherwise. Runs `az` only when its token cache is encrypted.
+    AzureCli,
+    /// An app from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or
+    /// AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD,
+    /// AZURE_CLIENT_SEND_CERTIFICATE_CHAIN), at AZURE_AUTHORITY_HOST.
+    Environment,
+    /// The first that is set up of environment, workload-identity, managed-identity
+    /// (when its endpoint answers) and azure-cli (-v says which).
+    Default,
 }
 
 /// The credential options `token` and `get` share.
@@ -256,6 +267,11 @@ pub struct FlowArgs {
     /// User flows: the cached account to use (its username); the first otherwise.
     #[arg(long, value_name = "A")]
     pub account: Option<String>,
+
+    /// azure-cli: the subscription, by name or id, whose tenant and account to use
+    /// (or --tenant, the tenant to ask tokens in; default: the default subscription's).
+    #[arg(long, value_name = "S")]
+    pub subscription: Option<String>,
 
     /// The PKCS#11 token of a `pkcs11:` certificate.
     #[command(flatten)]
@@ -348,6 +364,15 @@ pub struct LoginArgs {
     /// The scopes to sign in for; repeat or list several.
     #[arg(long = "scope", value_name = "S", required = true, num_args = 1.., action = ArgAction::Append)]
     pub scopes: Vec<String>,
+}
+
+/// `accounts`.
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    /// The Azure CLI's signed-in accounts and subscriptions ($AZURE_CONFIG_DIR or
+    /// ~/.azure), instead of tokenhop's cache.
+    #[arg(long)]
+    pub azure_cli: bool,
 }
 
 /// `logout`.

@@ -6,9 +6,10 @@
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::Scopes;
 use tokenhop_flows::{
-    AgentConfig, AgentIdSettings, AgentResource, CertificateSource, ClientCertificateConfig,
-    ClientSecretConfig, DynCredential, FlowConfig, FlowKind, HttpClient, ManagedIdentityConfig,
-    ManagedIdentityId, OnBehalfOfConfig, SecretSource, UserConfig, WorkloadIdentityConfig,
+    AgentConfig, AgentIdSettings, AgentResource, AzureCliConfig, CertificateSource,
+    ClientCertificateConfig, ClientSecretConfig, DefaultChainConfig, DynCredential,
+    EnvironmentConfig, FlowConfig, FlowKind, HttpClient, ManagedIdentityConfig, ManagedIdentityId,
+    OnBehalfOfConfig, SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 
 use crate::cli::{CertificateArg, Flow, FlowArgs, GlobalArgs, Pkcs11Args};
@@ -39,6 +40,9 @@ impl Flow {
             Self::ClientCertificate => FlowKind::ClientCertificate,
             Self::ManagedIdentity => FlowKind::ManagedIdentity,
             Self::AgentIdentity => FlowKind::AgentIdentity,
+            Self::AzureCli => FlowKind::AzureCli,
+            Self::Environment => FlowKind::Environment,
+            Self::Default => FlowKind::Default,
         }
     }
 }
@@ -147,7 +151,12 @@ pub fn flow_config(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Out
 }
 
 fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcome<FlowConfig> {
-    Ok(match args.chosen(global).kind() {
+    let kind = args.chosen(global).kind();
+    if kind != FlowKind::AzureCli && args.subscription.is_some() {
+        return Err(config("--subscription is for --flow azure-cli"));
+    }
+    refuse_an_authority(global, kind)?;
+    Ok(match kind {
         FlowKind::ClientSecret => {
             let (authority, client_id) = (global.authority()?, global.client_id()?);
             FlowConfig::ClientSecret(ClientSecretConfig::new(
@@ -198,12 +207,47 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
         FlowKind::WorkloadIdentity => {
             FlowConfig::WorkloadIdentity(WorkloadIdentityConfig::default())
         }
+        FlowKind::AzureCli => {
+            let mut settings = AzureCliConfig::default();
+            settings.tenant = global.tenant.clone();
+            settings.subscription = args.subscription.clone();
+            FlowConfig::AzureCli(settings)
+        }
+        FlowKind::Environment => FlowConfig::Environment(EnvironmentConfig::default()),
+        FlowKind::Default => FlowConfig::Default(DefaultChainConfig::default()),
         other => {
             return Err(config(format!(
                 "--flow {other} is not supported by this tokenhop"
             )));
         }
     })
+}
+
+/// The flows whose authority comes from elsewhere (the Azure CLI's profile, the
+/// `AZURE_*` variables) refuse `--authority`, `--issuer`, `--cloud` and (but for the
+/// Azure CLI, which takes it) `--tenant` rather than ignore them.
+fn refuse_an_authority(global: &GlobalArgs, kind: FlowKind) -> Outcome<()> {
+    let from = match kind {
+        FlowKind::AzureCli => "the Azure CLI's profile (choose with --tenant or --subscription)",
+        FlowKind::Environment => "AZURE_TENANT_ID and AZURE_AUTHORITY_HOST",
+        FlowKind::Default => "each credential of the chain's own settings",
+        _ => return Ok(()),
+    };
+    let given = [
+        ("--authority", global.authority.is_some()),
+        ("--issuer", global.issuer.is_some()),
+        ("--cloud", global.cloud.is_some()),
+        (
+            "--tenant",
+            kind != FlowKind::AzureCli && global.tenant.is_some(),
+        ),
+    ];
+    match given.iter().find(|(_, set)| *set) {
+        Some((option, _)) => Err(config(format!(
+            "{option} is not used by --flow {kind}: its authority comes from {from}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A configuration file with what the command line says on top: about the network

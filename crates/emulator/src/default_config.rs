@@ -138,6 +138,13 @@ fn resources() -> Vec<ResourceConfig> {
             &["user_impersonation"],
             TokenVersion::V1,
         ),
+        // Azure Resource Manager: what `az login` and `az account get-access-token` ask
+        // for (`https://management.core.windows.net//.default`); it takes v1 tokens.
+        resource(
+            "https://management.core.windows.net/",
+            &["user_impersonation"],
+            TokenVersion::V1,
+        ),
         resource("api://AzureADTokenExchange", &[], TokenVersion::V2),
         // The confidential app's own API, for on-behalf-of.
         resource(

@@ -9,6 +9,9 @@ use url::Url;
 
 use crate::http::check_transport_security;
 
+/// The public cloud's authority host.
+pub const PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
+
 /// What kind of authority a URL names; it decides the discovery path and the cache realm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

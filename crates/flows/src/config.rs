@@ -21,7 +21,8 @@
 //!
 //! Flow types: every [`crate::FlowKind`] — `client-secret`, `client-certificate`,
 //! `on-behalf-of`, `silent`, `device-code`, `interactive`, `managed-identity`,
-//! `workload-identity`, `agent-identity`, `agent-user`; their settings are those of
+//! `workload-identity`, `agent-identity`, `agent-user`, `azure-cli`, `environment`,
+//! `default`; their settings are those of
 //! [`FlowConfig`]'s variants. A generic OpenID Connect provider is declared with
 //! `issuer: URL` in the flow instead of `authority:`. `cloud` picks the default scopes
 //! (that cloud's Graph) and the Agent ID flows' authority host. A `certificate` (or
@@ -303,6 +304,9 @@ fn flow_from_table(mut table: serde_json::Map<String, serde_json::Value>) -> Res
         FlowKind::WorkloadIdentity => FlowConfig::WorkloadIdentity(fields(table)?),
         FlowKind::AgentIdentity => FlowConfig::AgentIdentity(fields(table)?),
         FlowKind::AgentUser => FlowConfig::AgentUser(fields(table)?),
+        FlowKind::AzureCli => FlowConfig::AzureCli(fields(table)?),
+        FlowKind::Environment => FlowConfig::Environment(fields(table)?),
+        FlowKind::Default => FlowConfig::Default(fields(table)?),
     })
 }
 

@@ -19,11 +19,14 @@ use tokenhop_core::{ClientId, Clock, Error, Result, Secret, SystemClock, TokenCr
 use crate::agent_id::{AgentIdSettings, AgentIdentityCredential, AgentResource};
 use crate::agent_user::AgentUserCredential;
 use crate::authority::{Authority, AuthorityKind};
+use crate::azure_cli::AzureCliCredential;
 use crate::certificate::CertificateAssertions;
 use crate::client_auth::ClientCredential;
 use crate::cloud::Cloud;
 use crate::confidential::ConfidentialClient;
+use crate::default_chain::{DefaultCredential, DefaultStep};
 use crate::device_code::DeviceCodeInfo;
+use crate::environment::{EnvironmentCredential, EnvironmentKey, EnvironmentSettings};
 use crate::http::HttpClient;
 use crate::managed_identity::{
     ManagedIdentityCredential, ManagedIdentityId, ManagedIdentitySource,
@@ -34,8 +37,7 @@ use crate::public_client::PublicClient;
 use crate::sign_in::{ShowCode, SignIn, SignInCredential};
 use crate::workload_identity::{WorkloadIdentityCredential, WorkloadIdentityEnv};
 
-/// The public cloud's authority host.
-pub const PUBLIC_CLOUD: &str = "https://login.microsoftonline.com";
+pub use crate::authority::PUBLIC_CLOUD;
 
 /// A credential of any flow, as [`FlowCredentialBuilder::build`] returns it.
 pub type DynCredential = Arc<dyn TokenCredential>;
@@ -64,11 +66,18 @@ pub enum FlowKind {
     AgentIdentity,
     /// `agent-user`: Entra Agent ID, three hops (the agent user's delegated token).
     AgentUser,
+    /// `azure-cli`: the sign-in of `az login`, from the Azure CLI's own files.
+    AzureCli,
+    /// `environment`: an app's credentials from the `AZURE_*` variables.
+    Environment,
+    /// `default`: environment, workload identity, managed identity, Azure CLI — the
+    /// first that is set up.
+    Default,
 }
 
 impl FlowKind {
     /// Every flow.
-    pub const ALL: [FlowKind; 10] = [
+    pub const ALL: [FlowKind; 13] = [
         Self::ClientSecret,
         Self::ClientCertificate,
         Self::OnBehalfOf,
@@ -79,6 +88,9 @@ impl FlowKind {
         Self::WorkloadIdentity,
         Self::AgentIdentity,
         Self::AgentUser,
+        Self::AzureCli,
+        Self::Environment,
+        Self::Default,
     ];
 
     /// The name in files and on the command line (`client-secret`, …).
@@ -94,6 +106,9 @@ impl FlowKind {
             Self::WorkloadIdentity => "workload-identity",
             Self::AgentIdentity => "agent-identity",
             Self::AgentUser => "agent-user",
+            Self::AzureCli => "azure-cli",
+            Self::Environment => "environment",
+            Self::Default => "default",
         }
     }
 
@@ -621,6 +636,139 @@ impl AgentConfig {
     }
 }
 
+/// `azure-cli` settings: which of the Azure CLI's sign-ins to use.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AzureCliConfig {
+    /// The CLI's directory (default: `$AZURE_CONFIG_DIR`, else `~/.azure`).
+    #[serde(default)]
+    pub config_dir: Option<PathBuf>,
+    /// The tenant (default: the subscription's).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The subscription, by name or id (default: the CLI's default one).
+    #[serde(default)]
+    pub subscription: Option<String>,
+    /// The authority host (default: the subscription's cloud).
+    #[serde(default)]
+    pub authority_host: Option<String>,
+    /// Seconds `az account get-access-token` may take when the cache is not readable
+    /// (default 10).
+    #[serde(default)]
+    pub az_timeout_secs: Option<u64>,
+}
+
+impl AzureCliConfig {
+    fn credential(self, parts: Parts) -> Result<DynCredential> {
+        let mut builder = AzureCliCredential::builder()
+            .http(parts.http)
+            .clock(parts.clock);
+        if let Some(dir) = self.config_dir {
+            builder = builder.config_dir(dir);
+        }
+        if let Some(tenant) = self.tenant {
+            builder = builder.tenant(tenant);
+        }
+        if let Some(subscription) = self.subscription {
+            builder = builder.subscription(subscription);
+        }
+        if let Some(host) = self.authority_host {
+            builder = builder.authority_host(host);
+        }
+        if let Some(secs) = self.az_timeout_secs {
+            builder = builder.az_timeout(std::time::Duration::from_secs(secs));
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+}
+
+/// `environment` settings: the app comes from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
+/// `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH` ([`EnvironmentSettings`]);
+/// each field here is used instead of its variable.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EnvironmentConfig {
+    /// Instead of `AZURE_TENANT_ID`.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Instead of `AZURE_CLIENT_ID`.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Instead of `AZURE_CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<SecretSource>,
+    /// Instead of `AZURE_AUTHORITY_HOST`.
+    #[serde(default)]
+    pub authority_host: Option<String>,
+}
+
+impl EnvironmentConfig {
+    fn settings(&self) -> Result<EnvironmentSettings> {
+        let secret = self
+            .client_secret
+            .as_ref()
+            .map(|s| s.resolve("flow.client_secret"))
+            .transpose()?;
+        let mut settings = EnvironmentSettings::from_lookup(|name| {
+            let given = match name {
+                "AZURE_TENANT_ID" => self.tenant_id.clone(),
+                "AZURE_CLIENT_ID" => self.client_id.clone(),
+                // A placeholder that the given secret replaces below.
+                "AZURE_CLIENT_SECRET" => secret.as_ref().map(|_| "given".to_owned()),
+                "AZURE_AUTHORITY_HOST" => self.authority_host.clone(),
+                _ => None,
+            };
+            given.or_else(|| std::env::var(name).ok())
+        })?;
+        if let Some(secret) = secret {
+            settings.key = EnvironmentKey::Secret(secret);
+        }
+        Ok(settings)
+    }
+}
+
+/// `default` settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DefaultChainConfig {
+    /// Links to skip: `environment`, `workload-identity`, `managed-identity`,
+    /// `azure-cli`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Where the Azure CLI link looks, instead of `$AZURE_CONFIG_DIR` or `~/.azure`.
+    #[serde(default)]
+    pub azure_config_dir: Option<PathBuf>,
+}
+
+impl DefaultChainConfig {
+    fn credential(self, parts: Parts) -> Result<DynCredential> {
+        let mut builder = DefaultCredential::builder();
+        if let Some(dir) = self.azure_config_dir.clone() {
+            builder = builder.env(move |name| match name {
+                "AZURE_CONFIG_DIR" => Some(dir.display().to_string()),
+                _ => std::env::var(name).ok(),
+            });
+        }
+        let mut builder = builder
+            .http(parts.http)
+            .cache(parts.cache)
+            .clock(parts.clock);
+        for name in &self.exclude {
+            let step = DefaultStep::from_name(name).ok_or_else(|| {
+                Error::configuration(format!(
+                    "flow.exclude: unknown link {name:?}; one of {}",
+                    DefaultStep::ALL.map(DefaultStep::name).join(", ")
+                ))
+            })?;
+            builder = builder.exclude(step);
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+}
+
 /// Which flow, with which settings. A configuration file's `flow` table (named by
 /// `type`), the CLI's options and [`crate::GraphAuth`]'s helpers all become one of
 /// these; [`FlowConfig::credential`] turns it into a credential.
@@ -648,6 +796,14 @@ pub enum FlowConfig {
     AgentIdentity(AgentConfig),
     /// `agent-user`: Entra Agent ID, three hops (the agent user's delegated token).
     AgentUser(AgentConfig),
+    /// `azure-cli`: the sign-in of `az login`; tokens stay in the CLI's own cache file
+    /// (the builder's cache is not used).
+    AzureCli(AzureCliConfig),
+    /// `environment`: an app's credentials from the `AZURE_*` variables.
+    Environment(EnvironmentConfig),
+    /// `default`: the first of environment, workload identity, managed identity and
+    /// Azure CLI that is set up.
+    Default(DefaultChainConfig),
 }
 
 impl FlowConfig {
@@ -664,6 +820,9 @@ impl FlowConfig {
             Self::WorkloadIdentity(_) => FlowKind::WorkloadIdentity,
             Self::AgentIdentity(_) => FlowKind::AgentIdentity,
             Self::AgentUser(_) => FlowKind::AgentUser,
+            Self::AzureCli(_) => FlowKind::AzureCli,
+            Self::Environment(_) => FlowKind::Environment,
+            Self::Default(_) => FlowKind::Default,
         }
     }
 
@@ -843,6 +1002,15 @@ impl FlowCredentialBuilder {
                 let chain = AgentUserCredential::builder(c.settings());
                 Ok(Arc::new(parts.agent(chain, &c)?.build()?))
             }
+            FlowConfig::AzureCli(c) => c.credential(parts),
+            FlowConfig::Environment(c) => Ok(Arc::new(
+                EnvironmentCredential::builder(c.settings()?)
+                    .http(parts.http)
+                    .cache(parts.cache)
+                    .clock(parts.clock)
+                    .build()?,
+            )),
+            FlowConfig::Default(c) => c.credential(parts),
         }
     }
 }

@@ -17,8 +17,9 @@ use crate::authority::Authority;
 use crate::cache_location::CacheLocation;
 use crate::cloud::Cloud;
 use crate::flow::{
-    AgentConfig, ClientCertificateConfig, ClientSecretConfig, FlowConfig, ManagedIdentityConfig,
-    OnBehalfOfConfig, PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
+    AgentConfig, AzureCliConfig, ClientCertificateConfig, ClientSecretConfig, DefaultChainConfig,
+    EnvironmentConfig, FlowConfig, ManagedIdentityConfig, OnBehalfOfConfig, PUBLIC_CLOUD,
+    SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 use crate::http::HttpClient;
 use crate::managed_identity::ManagedIdentityId;
@@ -208,6 +209,34 @@ impl GraphAuth {
         self.flow(FlowConfig::WorkloadIdentity(
             WorkloadIdentityConfig::default(),
         ))
+    }
+
+    /// The sign-in of `az login` (the tenant and subscription of the CLI's default
+    /// subscription unless given; the cloud of the subscription), from the Azure CLI's
+    /// own files. Tokens stay in the CLI's cache file, whatever [`GraphAuth::cache`] says.
+    pub fn azure_cli(
+        &self,
+        tenant: Option<&str>,
+        subscription: Option<&str>,
+    ) -> Result<GraphProvider> {
+        self.flow(FlowConfig::AzureCli(AzureCliConfig {
+            tenant: tenant.map(str::to_owned),
+            subscription: subscription.map(str::to_owned),
+            ..AzureCliConfig::default()
+        }))
+    }
+
+    /// An app's client credentials from `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and
+    /// `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH`, at
+    /// `AZURE_AUTHORITY_HOST`.
+    pub fn environment(&self) -> Result<GraphProvider> {
+        self.flow(FlowConfig::Environment(EnvironmentConfig::default()))
+    }
+
+    /// The default chain: environment, workload identity, managed identity, Azure CLI —
+    /// the first that is set up ([`crate::DefaultCredential`]).
+    pub fn default_chain(&self) -> Result<GraphProvider> {
+        self.flow(FlowConfig::Default(DefaultChainConfig::default()))
     }
 
     /// The Entra Agent ID two-hop chain: the agent identity's app tokens.

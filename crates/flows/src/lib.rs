@@ -53,6 +53,7 @@
 mod agent_id;
 mod agent_user;
 mod authority;
+mod azure_cli;
 mod bearer;
 mod cache_location;
 mod cache_slot;
@@ -63,8 +64,10 @@ mod cloud;
 mod confidential;
 #[cfg(feature = "config")]
 mod config;
+mod default_chain;
 mod device_code;
 mod endpoint;
+mod environment;
 mod flow;
 mod graph_auth;
 mod http;
@@ -92,6 +95,10 @@ pub use agent_id::{
 };
 pub use agent_user::AgentUserCredential;
 pub use authority::{Authority, AuthorityKind};
+pub use azure_cli::{
+    AZ_TIMEOUT, AZURE_CLI_CLIENT_ID, AzureCliCredential, AzureCliCredentialBuilder,
+    AzureCliProfile, AzureSubscription, AzureUser,
+};
 pub use bearer::{BearerClient, BearerClientBuilder, BearerResponse};
 pub use cache_location::CacheLocation;
 pub use certificate::{CertificateAssertions, cert_error};
@@ -100,11 +107,16 @@ pub use cloud::Cloud;
 pub use confidential::{ConfidentialClient, ConfidentialClientBuilder};
 #[cfg(feature = "config")]
 pub use config::{AuthConfig, BuiltAuth, CacheConfig, RedisCacheConfig};
+pub use default_chain::{DefaultCredential, DefaultCredentialBuilder, DefaultStep};
 pub use device_code::{DeviceCodeInfo, PollWait};
+pub use environment::{
+    EnvironmentCredential, EnvironmentCredentialBuilder, EnvironmentKey, EnvironmentSettings,
+};
 pub use flow::{
-    AgentConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig, DynCredential,
-    FlowConfig, FlowCredentialBuilder, FlowKind, ManagedIdentityConfig, OnBehalfOfConfig,
-    PUBLIC_CLOUD, SecretSource, UserConfig, WorkloadIdentityConfig,
+    AgentConfig, AzureCliConfig, CertificateSource, ClientCertificateConfig, ClientSecretConfig,
+    DefaultChainConfig, DynCredential, EnvironmentConfig, FlowConfig, FlowCredentialBuilder,
+    FlowKind, ManagedIdentityConfig, OnBehalfOfConfig, PUBLIC_CLOUD, SecretSource, UserConfig,
+    WorkloadIdentityConfig,
 };
 pub use graph_auth::{GRAPH_DEFAULT_SCOPE, GraphAuth, GraphProvider};
 pub use http::{AuthorityValidation, HttpClient, HttpConfig, ProxyConfig, RetryPolicy};

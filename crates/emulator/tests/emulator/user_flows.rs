@@ -554,3 +554,48 @@ async fn b2c_policies_have_their_own_discovery_issuer_and_tfp_claim() {
         .unwrap();
     assert_eq!(unknown_policy.status(), 400);
 }
+
+/// What `az login` does: sign in at `organizations` for Azure Resource Manager, then
+/// redeem the refresh token in each tenant the user is in. The other tenant's token
+/// carries its `tid`; the account stays homed in the main tenant.
+#[tokio::test]
+async fn a_refresh_token_is_redeemed_in_another_tenant_for_an_account_homed_in_the_main_one() {
+    let emulator = start().await;
+    let client = client_id(&emulator, names::FAMILY_CLIENT);
+    const ARM: &str = "https://management.core.windows.net//.default offline_access";
+    let first = alice_signs_in(&emulator, &client, ARM).await;
+    assert_eq!(
+        claims(first["access_token"].as_str().unwrap())["aud"],
+        "https://management.core.windows.net/"
+    );
+    let other = emulator.config().other_tenants[0].clone();
+    let (status, body) = post_token(
+        &format!("{}/{}", emulator.url(), other.domain),
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &client),
+            ("refresh_token", first["refresh_token"].as_str().unwrap()),
+            ("scope", ARM),
+            ("client_info", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(access["tid"], other.tenant_id.as_str());
+    assert_eq!(
+        access["iss"],
+        format!("{}/{}/v2.0", emulator.url(), other.tenant_id)
+    );
+    let info: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(body["client_info"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        info["utid"],
+        emulator.tenant_id(),
+        "homed in the main tenant"
+    );
+}

@@ -186,6 +186,15 @@ async fn every_flow_kind_is_a_config_type_that_graph_auth_builds() {
         "user_assertion": "incoming.user.token",
     });
     files.push(("on-behalf-of".to_owned(), with_type("on-behalf-of", &obo)));
+    let cli = json!({"config_dir": dir.path().join("azure"), "subscription": "Dev", "az_timeout_secs": 3});
+    files.push(("azure-cli".to_owned(), with_type("azure-cli", &cli)));
+    let environment = json!({"authority_host": emulator.url()});
+    files.push((
+        "environment".to_owned(),
+        with_type("environment", &environment),
+    ));
+    let chain = json!({"exclude": ["managed-identity"]});
+    files.push(("default".to_owned(), with_type("default", &chain)));
     let mut seen = Vec::new();
     for (name, config) in files {
         let path = dir.path().join(format!("kind-{name}.json"));
@@ -199,6 +208,10 @@ async fn every_flow_kind_is_a_config_type_that_graph_auth_builds() {
             // Its secret's variable is not set: the build reads it and says so.
             ("on-behalf-of", Err(e)) => {
                 assert!(e.to_string().contains("flow.client_secret"), "{e}")
+            }
+            // The test process sets no AZURE_* app variables: the build says which.
+            ("environment", Err(e)) => {
+                assert!(e.to_string().contains("AZURE_TENANT_ID"), "{e}")
             }
             (_, Err(e)) => panic!("{name}: {e}"),
             (_, Ok(_)) => {}
@@ -443,6 +456,20 @@ async fn graph_auth_builds_without_io_and_caches_where_told() {
     assert!(cache_file.exists(), "the token went to the cache file");
     provider.token().await.unwrap();
     assert_eq!(emulator.counters().endpoint("token"), 1);
+}
+
+#[test]
+fn the_default_chain_names_its_links_when_one_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.yaml");
+    std::fs::write(
+        &path,
+        "flow:\n  type: default\n  exclude: [azure-cli, vscode]\n",
+    )
+    .unwrap();
+    let flow = AuthConfig::from_file(&path).unwrap().flow;
+    let err = flow.credential().build().err().unwrap().to_string();
+    assert!(err.contains("unknown link \"vscode\"; one of environment, workload-identity, managed-identity, azure-cli"), "{err}");
 }
 
 #[test]

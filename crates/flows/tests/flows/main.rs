@@ -4,6 +4,7 @@
 mod agent_id;
 mod agent_user;
 mod authority_validation;
+mod azure_cli;
 mod bearer;
 #[cfg(feature = "interactive")]
 mod chromium;
@@ -14,6 +15,7 @@ mod common;
 mod config;
 #[cfg(feature = "config")]
 mod config_network;
+mod default_chain;
 mod faults;
 mod https_only;
 mod managed_identity;

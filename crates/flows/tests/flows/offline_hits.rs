@@ -9,9 +9,10 @@ use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::{Scopes, TokenRequestOptions};
 use tokenhop_emulator::{Emulator, EmulatorConfig, EmulatorHandle, names};
 use tokenhop_flows::{
-    AgentConfig, Authority, CertificateSource, ClientCertificateConfig, ClientSecretConfig,
-    FlowConfig, FlowKind, HttpClient, HttpConfig, ManagedIdentityConfig, ManagedIdentityId,
-    OnBehalfOfConfig, PublicClient, SecretSource, UserConfig, WorkloadIdentityConfig,
+    AgentConfig, Authority, AzureCliConfig, CertificateSource, ClientCertificateConfig,
+    ClientSecretConfig, DefaultChainConfig, EnvironmentConfig, FlowConfig, FlowKind, HttpClient,
+    HttpConfig, ManagedIdentityConfig, ManagedIdentityId, OnBehalfOfConfig, PublicClient,
+    SecretSource, UserConfig, WorkloadIdentityConfig,
 };
 
 /// The flow `kind` against `emulator`, with the scopes to ask it for. Files the settings
@@ -126,6 +127,33 @@ async fn flow_for(
                 flow,
                 Scopes::new(["https://graph.microsoft.com/.default"]).unwrap(),
             )
+        }
+        FlowKind::AzureCli | FlowKind::Default => {
+            let cli_dir = dir.join("azure");
+            std::fs::create_dir_all(&cli_dir).unwrap();
+            crate::azure_cli::write_cloud(emulator, &cli_dir);
+            crate::azure_cli::sign_in_at(emulator, &cli_dir).await;
+            let arm = Scopes::new(["https://management.core.windows.net//.default"]).unwrap();
+            if kind == FlowKind::AzureCli {
+                let mut settings = AzureCliConfig::default();
+                settings.config_dir = Some(cli_dir);
+                (FlowConfig::AzureCli(settings), arm)
+            } else {
+                let mut settings = DefaultChainConfig::default();
+                settings.exclude = ["environment", "workload-identity", "managed-identity"]
+                    .map(String::from)
+                    .into();
+                settings.azure_config_dir = Some(cli_dir);
+                (FlowConfig::Default(settings), arm)
+            }
+        }
+        FlowKind::Environment => {
+            let mut settings = EnvironmentConfig::default();
+            settings.tenant_id = Some(emulator.tenant_id().to_owned());
+            settings.client_id = Some(client_id(names::CONFIDENTIAL_SECRET).to_string());
+            settings.client_secret = Some(secret());
+            settings.authority_host = Some(emulator.url().to_owned());
+            (FlowConfig::Environment(settings), storage)
         }
         other => panic!("no offline-hit case for {other}: add one"),
     }
