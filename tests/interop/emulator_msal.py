@@ -309,7 +309,7 @@ def cae():
         instance_discovery=False,
         client_capabilities=["cp1"],
     )
-    expect_token("cp1 client credentials get xms_cc", cca.acquire_token_for_client([f"{GRAPH}/.default"]), xms_cc=["cp1"])
+    expect_token("cp1 client credentials get xms_cc", cca.acquire_token_for_client([f"{GRAPH}/.default"]), aud=GRAPH, xms_cc=["cp1"])
     pca = msal.PublicClientApplication(
         apps["public-client"]["client_id"],
         authority=AUTHORITY,
@@ -320,7 +320,7 @@ def cae():
     flow = pca.initiate_device_flow(scopes=["User.Read"])
     session.post(f"{URL}/admin/device/approve", json={"user_code": flow["user_code"], "user": "bob"})
     result = pca.acquire_token_by_device_flow(flow)
-    decoded = expect_token("cp1: a CAE token for Graph", result, xms_cc=["cp1"], oid=bob["object_id"])
+    decoded = expect_token("cp1: a CAE token for Graph", result, aud=GRAPH, xms_cc=["cp1"], oid=bob["object_id"])
     if not decoded:
         return
     lifetime = decoded["exp"] - decoded["iat"]
@@ -342,7 +342,7 @@ def cae():
     account = pca.get_accounts(username=bob["upn"])[0]
     before = grant_count("refresh_token")
     renewed = pca.acquire_token_silent(["User.Read"], account=account, claims_challenge=claims)
-    fresh = expect_token("acquire_token_silent(claims_challenge) gets a new CAE token", renewed or {}, xms_cc=["cp1"], oid=bob["object_id"])
+    fresh = expect_token("acquire_token_silent(claims_challenge) gets a new CAE token", renewed or {}, aud=GRAPH, xms_cc=["cp1"], oid=bob["object_id"])
     check("past MSAL's cache: one refresh with the claims", grant_count("refresh_token") == before + 1, counters())
     if fresh:
         check("the new token is issued after the event", fresh["nbf"] >= int(nbf), (fresh["nbf"], nbf))
