@@ -20,6 +20,7 @@ const STEPS: &[Step] = &[
     ("interop-emulator", crate::interop_emulator::check),
     ("interop-flows", crate::interop_flows::check),
     ("interop-azure-cli", crate::interop_azure_cli::check),
+    ("interop-az", crate::interop_az::check),
     ("interop-node", crate::interop_node::check),
     ("interop-lock", crate::interop_lock::check),
     ("faults", crate::faults::check),

@@ -13,6 +13,7 @@ mod demo;
 mod emulator_process;
 mod faults;
 mod fleet_bench;
+mod interop_az;
 mod interop_azure_cli;
 mod interop_cache;
 mod interop_emulator;

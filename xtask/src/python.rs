@@ -45,7 +45,7 @@ pub fn skip_or_fail<T>(message: String) -> Result<Option<T>, String> {
 /// `Ok(None)` means "skip" (only outside CI: no Python, or no package registry).
 pub fn msal_python() -> Result<Option<PathBuf>, String> {
     let venv = venv_dir();
-    match ensure_venv(&venv) {
+    match ensure_venv(&venv, &requirements_file()) {
         Ok(python) => Ok(Some(python)),
         Err(why) => skip_or_fail(format!(
             "no Python venv with the interop peers at {}: {why}",
@@ -54,10 +54,25 @@ pub fn msal_python() -> Result<Option<PathBuf>, String> {
     }
 }
 
-fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
+/// The real Azure CLI (`az`), pinned in `tests/interop/azure-cli/requirements.txt`, in a
+/// venv of its own beside the interop one (it brings its own MSAL, which must not meet
+/// the pinned 1.39). `Ok(None)` means "skip", as for [`msal_python`].
+pub fn azure_cli() -> Result<Option<PathBuf>, String> {
+    let venv = venv_dir().with_file_name("venv-azure-cli");
+    let pins = workspace_root().join("tests/interop/azure-cli/requirements.txt");
+    match ensure_venv(&venv, &pins) {
+        Ok(python) => Ok(Some(python.with_file_name("az"))),
+        Err(why) => skip_or_fail(format!(
+            "no venv with the Azure CLI at {}: {why}",
+            venv.display()
+        )),
+    }
+}
+
+fn ensure_venv(venv: &Path, requirements: &Path) -> Result<PathBuf, String> {
     let python = venv.join("bin/python");
-    let pins = std::fs::read_to_string(requirements_file())
-        .map_err(|e| format!("cannot read tests/interop/requirements.txt: {e}"))?;
+    let pins = std::fs::read_to_string(requirements)
+        .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
     let stamp = venv.join(".tokenhop-requirements");
     if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&pins) {
         return Ok(python);
@@ -67,12 +82,13 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf, String> {
         run(Command::new("python3").arg("-m").arg("venv").arg(venv))?;
     }
     println!(
-        "installing the pinned interop peers into {}",
+        "installing {} into {}",
+        requirements.display(),
         venv.display()
     );
     run(Command::new(venv.join("bin/pip"))
         .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-        .arg(requirements_file()))?;
+        .arg(requirements))?;
     std::fs::write(&stamp, pins).map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     Ok(python)
 }

@@ -30,6 +30,10 @@ pub struct EmulatorConfig {
     /// carry that tenant's `tid` and issuer, while accounts stay homed in the main tenant.
     #[serde(default)]
     pub other_tenants: Vec<TenantConfig>,
+    /// Azure subscriptions, each in a tenant, that the ARM-like resource lists (what
+    /// `az login` asks for after signing in).
+    #[serde(default)]
+    pub subscriptions: Vec<SubscriptionConfig>,
     /// Device code flow settings.
     #[serde(default)]
     pub device_code: DeviceCodeConfig,
@@ -65,6 +69,19 @@ pub struct EmulatorConfig {
     /// Entra Agent ID agent identities.
     #[serde(default)]
     pub agent_identities: Vec<AgentIdentityConfig>,
+}
+
+/// An Azure subscription the ARM-like resource lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SubscriptionConfig {
+    /// Its GUID.
+    pub subscription_id: String,
+    /// Its name (`az account set --subscription NAME`).
+    pub display_name: String,
+    /// The GUID of the tenant it belongs to (the main one or one of `other_tenants`).
+    pub tenant_id: String,
 }
 
 /// One more tenant the emulator serves beside the main one.

@@ -2,8 +2,8 @@
 
 use crate::config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, TokenVersion,
-    UserConfig, names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, SubscriptionConfig,
+    TenantConfig, TokenVersion, UserConfig, names,
 };
 
 const CONFIDENTIAL_SECRET_ID: &str = "1c0e6f6a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
@@ -67,6 +67,18 @@ impl Default for EmulatorConfig {
                 tenant_id: "2b3c4d5e-0000-4000-8000-00000000e0e1".into(),
                 domain: names::OTHER_TENANT_DOMAIN.into(),
             }],
+            subscriptions: vec![
+                SubscriptionConfig {
+                    subscription_id: "5ab1e000-0000-4000-8000-0000000005b1".into(),
+                    display_name: "Contoso Development".into(),
+                    tenant_id: "9d1b2c3a-4e5f-4a6b-8c7d-0e1f2a3b4c5d".into(),
+                },
+                SubscriptionConfig {
+                    subscription_id: "5ab1e000-0000-4000-8000-0000000005b2".into(),
+                    display_name: "Northwind Production".into(),
+                    tenant_id: "2b3c4d5e-0000-4000-8000-00000000e0e1".into(),
+                },
+            ],
             device_code: DeviceCodeConfig::default(),
             auto_sign_in: None,
             managed_identities: managed_identities(),

@@ -42,6 +42,7 @@ mod agent_id;
 mod app_certificate;
 mod app_tokens;
 mod arc_keys;
+mod arm;
 mod auth_codes;
 mod authorize;
 mod cae;
@@ -75,8 +76,8 @@ mod user_tokens;
 pub use app_certificate::AppCertificate;
 pub use config::{
     AgentIdentityConfig, AppConfig, B2cConfig, DeviceCodeConfig, EmulatorConfig,
-    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, TenantConfig, TokenVersion,
-    UserConfig, names,
+    FederatedCredentialConfig, ManagedIdentityConfig, ResourceConfig, SubscriptionConfig,
+    TenantConfig, TokenVersion, UserConfig, names,
 };
 pub use entra_error::EntraError;
 pub use error::EmulatorError;

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::app_certificate::{self, AppCertificate};
 use crate::arc_keys::ArcKeys;
+use crate::arm::{self, ARM_PATH};
 use crate::config::EmulatorConfig;
 use crate::error::EmulatorError;
 use crate::faults::{APP_SERVICE_PATH, Fault, IMDS_PATH};
@@ -470,6 +471,11 @@ fn router(state: Arc<AppState>) -> Router {
             get(discovery::instance_discovery),
         )
         .route("/v1.0/me", get(graph::me))
+        .route(
+            &format!("{ARM_PATH}/subscriptions"),
+            get(arm::subscriptions),
+        )
+        .route(&format!("{ARM_PATH}/tenants"), get(arm::tenants))
         .route("/devicelogin", get(device::login_page).post(device::login))
         .route("/admin/counters", get(admin::counters))
         .route("/admin/reset", post(admin::reset))

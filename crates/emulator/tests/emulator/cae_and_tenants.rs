@@ -278,3 +278,58 @@ async fn another_tenant_issues_its_own_tokens_for_accounts_homed_in_the_main_one
     .await;
     assert_eq!((status, codes(&body)), (400, vec![90002]), "{body}");
 }
+
+/// The ARM-like resource lists the subscriptions of the token's tenant and every
+/// tenant, for an ARM token only: what `az login` asks for after signing in.
+#[tokio::test]
+async fn arm_lists_the_tokens_tenants_subscriptions_for_an_arm_token_only() {
+    let emulator = start().await;
+    let other = emulator.config().other_tenants[0].clone();
+    let arm = "https://management.core.windows.net//.default";
+    let get = |path: &'static str, token: String| {
+        let url = format!("{}/arm/{path}?api-version=2022-12-01", emulator.url());
+        async move {
+            let response = common::http()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    for (authority, tenant) in [
+        (emulator.authority(), emulator.tenant_id().to_owned()),
+        (
+            format!("{}/{}", emulator.url(), other.domain),
+            other.tenant_id.clone(),
+        ),
+    ] {
+        let (status, body) = app_token(&emulator, &authority, arm, None).await;
+        assert_eq!(status, 200, "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let (status, listed) = get("subscriptions", token.clone()).await;
+        assert_eq!(status, 200, "{listed}");
+        let tenants: Vec<&str> = listed["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["tenantId"].as_str().unwrap())
+            .collect();
+        assert_eq!(tenants, [tenant.as_str()], "only the token's tenant");
+        let (status, listed) = get("tenants", token).await;
+        assert_eq!(status, 200);
+        assert_eq!(listed["value"].as_array().unwrap().len(), 2);
+    }
+    let (_, graph) = app_token(&emulator, &emulator.authority(), GRAPH, None).await;
+    let (status, refused) = get(
+        "subscriptions",
+        graph["access_token"].as_str().unwrap().into(),
+    )
+    .await;
+    assert_eq!(status, 401, "a Graph token is not for ARM: {refused}");
+    assert_eq!(refused["error"]["code"], "InvalidAuthenticationToken");
+}
