@@ -457,7 +457,9 @@ async function authorizationCode() {
     });
   } finally {
     await stopped(interactiveBrowser);
-    fs.rmSync(profile, { recursive: true, force: true });
+    // Chromium's helper processes can outlive the browser by a moment and still write
+    // into the profile: retry on ENOTEMPTY rather than fail the sign-in that worked.
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 
