@@ -950,6 +950,22 @@ impl FlowCredentialBuilder {
                 "client_capabilities: managed identity (IMDS, App Service) takes no client capabilities",
             ));
         }
+        // These build their clients from settings found elsewhere (the Azure CLI's files,
+        // the AZURE_* variables, a chain of credentials), which carry neither.
+        let found_elsewhere = matches!(
+            kind,
+            FlowKind::AzureCli | FlowKind::Environment | FlowKind::Default
+        );
+        if found_elsewhere && !self.client_capabilities.is_empty() {
+            return Err(Error::configuration(format!(
+                "client_capabilities: the {kind} flow does not send client capabilities; leave them out"
+            )));
+        }
+        if found_elsewhere && !self.allowed_tenants.is_empty() {
+            return Err(Error::configuration(format!(
+                "additionally_allowed_tenants: the {kind} flow gets tokens in the tenant its settings name; leave them out"
+            )));
+        }
         let parts = Parts {
             http,
             cache,

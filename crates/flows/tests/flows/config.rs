@@ -582,3 +582,36 @@ async fn capabilities_and_allowed_tenants_from_a_file_reach_the_flow() {
         "{err}"
     );
 }
+
+/// The flows whose clients are built from settings found elsewhere refuse client
+/// capabilities and extra tenants rather than ignore them.
+#[test]
+fn flows_built_from_settings_elsewhere_refuse_capabilities_and_tenants() {
+    use tokenhop_flows::{AzureCliConfig, DefaultChainConfig, EnvironmentConfig, FlowConfig};
+    for flow in [
+        FlowConfig::AzureCli(AzureCliConfig::default()),
+        FlowConfig::Environment(EnvironmentConfig::default()),
+        FlowConfig::Default(DefaultChainConfig::default()),
+    ] {
+        let kind = flow.kind();
+        let capabilities = flow
+            .clone()
+            .credential()
+            .client_capabilities(["cp1"])
+            .build();
+        let error = capabilities
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("client_capabilities"), "{kind}: {error}");
+        let tenants = flow
+            .credential()
+            .additionally_allowed_tenants(["*"])
+            .build();
+        let error = tenants.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains("additionally_allowed_tenants"),
+            "{kind}: {error}"
+        );
+    }
+}
