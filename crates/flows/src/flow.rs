@@ -891,7 +891,8 @@ impl FlowCredentialBuilder {
         self
     }
 
-    /// Keeps tokens in `cache` (default: a cache in memory).
+    /// Keeps tokens in `cache` (default: a cache in memory). The `azure-cli` flow keeps
+    /// its tokens in the Azure CLI's own cache file instead, so that `az` sees them.
     pub fn cache(mut self, cache: SharedTokenCache) -> Self {
         self.cache = Some(cache);
         self
