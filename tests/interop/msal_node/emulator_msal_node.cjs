@@ -330,18 +330,69 @@ function openChromium(chromium, url, profile) {
       `--user-data-dir=${profile}`,
       url,
     ],
-    { stdio: "ignore" },
+    // Its own process group, so that `stopped` can end the helpers (zygote, renderer,
+    // crashpad) with the browser: they outlive it by seconds and write into the profile.
+    { stdio: "ignore", detached: true },
   );
 }
 
-/** Ends a browser `openChromium` started, once it has exited. */
-function stopped(browser) {
-  if (!browser || browser.exitCode !== null || browser.signalCode !== null) {
-    return Promise.resolve();
+/**
+ * Whether a process of group `pgid` is still running (zombies excluded: in a container
+ * whose init does not reap, orphaned helpers stay zombies forever but write nothing).
+ */
+function groupRunning(pgid) {
+  let entries;
+  try {
+    entries = fs.readdirSync("/proc");
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
   }
-  const exited = new Promise((resolve) => browser.once("exit", resolve));
-  browser.kill();
-  return exited;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited while we looked
+    }
+    // After the command name in parentheses: state, ppid, pgrp, ...
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") return true;
+  }
+  return false;
+}
+
+/**
+ * Ends a browser `openChromium` started and every helper process of its group: SIGTERM,
+ * then SIGKILL for what is left after 5 s; resolves once none of them runs.
+ */
+async function stopped(browser) {
+  if (!browser || browser.pid === undefined) {
+    return;
+  }
+  const pgid = browser.pid;
+  const exited =
+    browser.exitCode !== null || browser.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => browser.once("exit", resolve));
+  for (const signal of ["SIGTERM", "SIGKILL"]) {
+    try {
+      process.kill(-pgid, signal);
+    } catch {
+      break; // no process of the group is left
+    }
+    const deadline = Date.now() + 5000;
+    while (groupRunning(pgid) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!groupRunning(pgid)) break;
+  }
+  await exited;
 }
 
 /** A loopback listener for one redirect: resolves with its query parameters. */
@@ -380,9 +431,19 @@ async function authorizationCode() {
     // xtask passes the browser; without one (outside CI only) it has said why.
     return;
   }
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "tokenhop-msal-node-chromium-"));
+  try {
+    await authorizationCodeWith(chromium, profile);
+  } finally {
+    // `stopped` has ended every Chromium process; the retries are for a slow file system.
+    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  }
+}
+
+/** The authorization code scenarios, with Chromium keeping its profile in `profile`. */
+async function authorizationCodeWith(chromium, profile) {
   const alice = emulator.users.alice;
   const middle = emulator.apps["confidential-secret"];
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "tokenhop-msal-node-chromium-"));
   const listener = await redirectListener();
   let browser;
   try {
@@ -457,9 +518,6 @@ async function authorizationCode() {
     });
   } finally {
     await stopped(interactiveBrowser);
-    // Chromium's helper processes can outlive the browser by a moment and still write
-    // into the profile: retry on ENOTEMPTY rather than fail the sign-in that worked.
-    fs.rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

@@ -5,8 +5,10 @@
 //! Chromium missing is a skip on a developer machine and a failure in CI (`CI=true`),
 //! where `.ci/run` installs it.
 
-use std::process::{Command, Stdio};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokenhop_cache::SharedTokenCache;
 use tokenhop_core::Scopes;
@@ -61,6 +63,9 @@ async fn headless_chromium_completes_the_interactive_sign_in() {
             ])
             .arg(format!("--user-data-dir={}", profile_dir.display()))
             .arg(url)
+            // Its own process group, so that the test can end Chromium's helpers (zygote,
+            // renderer, crashpad) too: they outlive the browser and write into the profile.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -90,12 +95,61 @@ async fn headless_chromium_completes_the_interactive_sign_in() {
             |_| panic!("Chromium did not complete the sign-in: the flow fell back to device code"),
         )
         .await;
-    if let Some(mut child) = running.lock().unwrap().take() {
-        let _ = child.kill();
-        let _ = child.wait();
+    if let Some(child) = running.lock().unwrap().take() {
+        stop_process_group(child);
     }
+    profile
+        .close()
+        .expect("the Chromium profile is removed once its processes have ended");
     let token = outcome.unwrap();
     let claims = unverified_claims(token.token.secret.expose_secret()).unwrap();
     assert_eq!(claims["upn"], "alice@contoso.onmicrosoft.com");
     assert_eq!(emulator.counters().grant("authorization_code"), 1);
+}
+
+/// Ends `leader` and every process of its group: SIGTERM, then SIGKILL for what is left
+/// after 5 s; returns once none of them runs.
+fn stop_process_group(mut leader: Child) {
+    let pgid = leader.id();
+    for signal in ["-TERM", "-KILL"] {
+        // `kill` the command: std has no way to signal a group without `unsafe`.
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            // Reap the leader as soon as it exits: its zombie would count as running.
+            let _ = leader.try_wait();
+            if !group_running(pgid) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = leader.wait();
+}
+
+/// Whether a process of group `pgid` runs; zombies do not count (an init that does not
+/// reap leaves orphaned helpers as zombies forever, and they write nothing).
+fn group_running(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // After the command name in parentheses: state, ppid, pgrp, ...
+        let Some((_, fields)) = stat.rsplit_once(") ") else {
+            return false;
+        };
+        let mut fields = fields.split(' ');
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<u32>().ok());
+        pgrp == Some(pgid) && state != Some("Z")
+    })
 }
