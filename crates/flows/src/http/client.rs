@@ -402,7 +402,6 @@ impl HttpClient {
         form: Option<&Form>,
         headers: &[(&str, &str)],
     ) -> Result<HttpResponse> {
-        let policy = &self.config.retry;
         let body = form.map(Form::encode);
         let throttle = match form {
             Some(form) => ThrottleKey::post(url, form),
@@ -435,87 +434,116 @@ impl HttpClient {
                 Ok(response) => self.read(response, &request_id).await,
                 Err(error) => Err(ReadFailure::Http(error)),
             };
-            let wait = match outcome {
-                Ok(response) if is_retryable_status(response.status) => {
-                    let retry_after = response
-                        .header("retry-after")
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    if let Some(retry_after) = retry_after {
-                        // Nobody sends this request again before the server said.
-                        self.throttles
-                            .remember(throttle.clone(), retry_after, response.status);
-                    }
-                    match policy.after_status(attempt, retry_after, waited) {
-                        AfterStatus::Retry(wait) => {
-                            tracing::debug!(
-                                status = response.status,
-                                attempt,
-                                wait_ms = wait.as_millis() as u64,
-                                "retrying"
-                            );
-                            wait
-                        }
-                        AfterStatus::Answer => {
-                            tracing::debug!(status = response.status, attempt, client_request_id = %request_id, "response");
-                            return Ok(response);
-                        }
-                        AfterStatus::Throttled(retry_after) => {
-                            tracing::debug!(
-                                status = response.status,
-                                attempt,
-                                retry_after_s = retry_after.as_secs(),
-                                "throttled beyond the wait budget"
-                            );
-                            return Err(Error::Throttled {
-                                endpoint: loggable(url),
-                                retry_after,
-                                status: response.status,
-                            });
-                        }
-                    }
-                }
+            let next = match outcome {
+                Ok(response) if is_retryable_status(response.status) => self
+                    .after_retryable_status(response, url, &throttle, &request_id, attempt, waited),
                 Ok(response) => {
                     tracing::debug!(status = response.status, attempt, client_request_id = %request_id, "response");
-                    return Ok(response);
+                    Next::Give(Ok(response))
                 }
-                Err(ReadFailure::Http(error))
-                    if may_send_again(method, &error) && attempt < policy.max_attempts.max(1) =>
-                {
-                    let wait = policy.delay(attempt);
-                    tracing::debug!(error = %error.without_url(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
-                    wait
-                }
-                Err(ReadFailure::Http(error)) => {
-                    // A POST whose body went out may have been acted on: not replayed.
-                    let body_went_out = matches!(method, Method::Post) && !error.is_connect();
-                    let error = self.transport_error(
-                        url,
-                        attempt,
-                        Some(&request_id),
-                        error,
-                        self.config.request_timeout,
-                    );
-                    return Err(if body_went_out {
-                        not_sent_again(error)
-                    } else {
-                        error
-                    });
-                }
-                Err(ReadFailure::TooLarge) => {
-                    return Err(Error::InvalidResponse {
-                        endpoint: loggable(url),
-                        reason: format!(
-                            "the response is larger than {} bytes",
-                            self.config.max_response_bytes
-                        ),
-                    });
-                }
+                Err(failure) => self.after_failure(failure, method, url, &request_id, attempt),
+            };
+            let wait = match next {
+                Next::Give(answer) => return answer,
+                Next::Retry(wait) => wait,
             };
             let started = Instant::now();
             tokio::time::sleep(wait).await;
             waited += started.elapsed();
             attempt += 1;
         }
+    }
+
+    /// After a 429 or 5xx: remember its `Retry-After` for everyone who sends this
+    /// request, then retry within the policy's budget, answer, or report the throttle.
+    fn after_retryable_status(
+        &self,
+        response: HttpResponse,
+        url: &Url,
+        throttle: &ThrottleKey,
+        request_id: &str,
+        attempt: u32,
+        waited: Duration,
+    ) -> Next {
+        let retry_after = response
+            .header("retry-after")
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        if let Some(retry_after) = retry_after {
+            // Nobody sends this request again before the server said.
+            self.throttles
+                .remember(throttle.clone(), retry_after, response.status);
+        }
+        match self.config.retry.after_status(attempt, retry_after, waited) {
+            AfterStatus::Retry(wait) => {
+                tracing::debug!(
+                    status = response.status,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying"
+                );
+                Next::Retry(wait)
+            }
+            AfterStatus::Answer => {
+                tracing::debug!(status = response.status, attempt, client_request_id = %request_id, "response");
+                Next::Give(Ok(response))
+            }
+            AfterStatus::Throttled(retry_after) => {
+                tracing::debug!(
+                    status = response.status,
+                    attempt,
+                    retry_after_s = retry_after.as_secs(),
+                    "throttled beyond the wait budget"
+                );
+                Next::Give(Err(Error::Throttled {
+                    endpoint: loggable(url),
+                    retry_after,
+                    status: response.status,
+                }))
+            }
+        }
+    }
+
+    /// After no response: retry what may be sent again within the policy's attempts,
+    /// otherwise the typed error (marked "not sent again" when a POST's body went out).
+    fn after_failure(
+        &self,
+        failure: ReadFailure,
+        method: Method,
+        url: &Url,
+        request_id: &str,
+        attempt: u32,
+    ) -> Next {
+        let error = match failure {
+            ReadFailure::Http(error) => error,
+            ReadFailure::TooLarge => {
+                return Next::Give(Err(Error::InvalidResponse {
+                    endpoint: loggable(url),
+                    reason: format!(
+                        "the response is larger than {} bytes",
+                        self.config.max_response_bytes
+                    ),
+                }));
+            }
+        };
+        if may_send_again(method, &error) && attempt < self.config.retry.max_attempts.max(1) {
+            let wait = self.config.retry.delay(attempt);
+            tracing::debug!(error = %error.without_url(), attempt, wait_ms = wait.as_millis() as u64, "retrying");
+            return Next::Retry(wait);
+        }
+        // A POST whose body went out may have been acted on: not replayed.
+        let body_went_out = matches!(method, Method::Post) && !error.is_connect();
+        let error = self.transport_error(
+            url,
+            attempt,
+            Some(request_id),
+            error,
+            self.config.request_timeout,
+        );
+        Next::Give(Err(if body_went_out {
+            not_sent_again(error)
+        } else {
+            error
+        }))
     }
 
     async fn read(
@@ -574,6 +602,14 @@ fn not_sent_again(error: Error) -> Error {
 enum ReadFailure {
     Http(reqwest::Error),
     TooLarge,
+}
+
+/// What [`HttpClient::send`] does after one attempt.
+enum Next {
+    /// Wait this long, then send the request again.
+    Retry(Duration),
+    /// The answer (or the error) to give the caller.
+    Give(Result<HttpResponse>),
 }
 
 /// Whether a request that failed with `error` may be sent again: a connection that was
