@@ -80,122 +80,158 @@ impl EmulatorBuilder {
     /// Binds, generates keys and certificates, and serves in the background until the
     /// handle is dropped.
     pub async fn start(mut self) -> Result<EmulatorHandle, EmulatorError> {
-        for (name, pem) in std::mem::take(&mut self.registered_certificates) {
-            let app = self
-                .config
-                .apps
-                .iter_mut()
-                .find(|a| a.name == name)
-                .ok_or_else(|| {
-                    EmulatorError::Config(format!(
-                        "a certificate is registered for the app {name}, which the configuration does not have"
-                    ))
-                })?;
-            app.registered_certificates.push(pem);
-        }
-        let addr = self
-            .addr
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| EmulatorError::Startup(format!("cannot listen on {addr}: {e}")))?;
-        let local = listener
-            .local_addr()
-            .map_err(|e| EmulatorError::Startup(e.to_string()))?;
+        let registered = std::mem::take(&mut self.registered_certificates);
+        attach_registered_certificates(&mut self.config, registered)?;
+        let (listener, local) = bind(
+            self.addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+        )
+        .await?;
         let scheme = if self.tls { "https" } else { "http" };
         let base_url = format!("{scheme}://{local}");
         // Service Fabric speaks https with its own self-signed certificate, whatever the
         // main listener does: it gets a listener of its own.
-        let fabric_addr = SocketAddr::new(local.ip(), 0);
-        let fabric_listener = tokio::net::TcpListener::bind(fabric_addr)
-            .await
-            .map_err(|e| EmulatorError::Startup(format!("cannot listen on {fabric_addr}: {e}")))?;
-        let fabric_local = fabric_listener
-            .local_addr()
-            .map_err(|e| EmulatorError::Startup(e.to_string()))?;
-        let apps: Vec<(String, String)> = self
-            .config
-            .apps
-            .iter()
-            .filter(|a| a.certificate)
-            .map(|a| (a.name.clone(), a.client_id.clone()))
-            .collect();
-        let tls = self.tls;
-        let (keys, generated, tls, fabric_tls) = tokio::task::spawn_blocking(move || {
-            let keys = [SigningKey::generate()?, SigningKey::generate()?];
-            let mut generated = std::collections::HashMap::new();
-            for (name, client_id) in apps {
-                generated.insert(client_id, AppCertificate::generate(&name)?);
-            }
-            let tls = tls.then(TlsMaterial::generate).transpose()?;
-            Ok::<_, EmulatorError>((keys, generated, tls, TlsMaterial::self_signed()?))
-        })
-        .await
-        .map_err(|e| EmulatorError::Startup(e.to_string()))??;
-        let certificates = app_certificate::by_client_id(&self.config, &generated)?;
+        let (fabric_listener, fabric_local) = bind(SocketAddr::new(local.ip(), 0)).await?;
+        let keys = GeneratedKeys::generate(&self.config, self.tls).await?;
+        let certificates = app_certificate::by_client_id(&self.config, &keys.app_certificates)?;
         let state = Arc::new(AppState::new(
             self.config,
-            keys,
-            generated,
+            keys.signing,
+            keys.app_certificates,
             certificates,
             base_url.clone(),
             ArcKeys::new(self.state_dir.as_deref()),
         ));
         if let Some(dir) = &self.state_dir {
-            write_state_dir(dir, &state, tls.as_ref())?;
+            write_state_dir(dir, &state, keys.tls.as_ref())?;
         }
-        let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(Arc::clone(&state));
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        let (stop_fabric, fabric_stopped) = oneshot::channel::<()>();
-        let fabric_app = service_fabric_router(Arc::clone(&state));
-        let fabric_listener = fabric_tls.listen(fabric_listener);
-        tokio::spawn(async move {
-            let _ = axum::serve(fabric_listener, fabric_app)
-                .with_graceful_shutdown(async {
-                    let _ = fabric_stopped.await;
-                })
-                .await;
-        });
-        let ca_cert_pem = tls.as_ref().map(|t| t.ca_pem.clone());
-        match tls {
-            Some(tls) => {
-                let listener = tls.listen(listener);
-                tokio::spawn(async move {
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown)
-                        .await;
-                });
-            }
-            None => {
-                tokio::spawn(async move {
-                    if let Err(error) = axum::serve(listener, app)
-                        .with_graceful_shutdown(shutdown)
-                        .await
-                    {
-                        tracing::warn!(%error, "the emulator stopped with an error");
-                    }
-                });
-            }
-        }
+        let stop = serve(listener, router(Arc::clone(&state)), keys.tls.as_ref());
+        let stop_fabric = serve(
+            fabric_listener,
+            service_fabric_router(Arc::clone(&state)),
+            Some(&keys.service_fabric_tls),
+        );
         Ok(EmulatorHandle {
             url: base_url,
             state,
-            ca_cert_pem,
+            ca_cert_pem: keys.tls.map(|t| t.ca_pem),
             state_dir: self.state_dir,
             service_fabric: ServiceFabricListener {
                 endpoint: format!(
                     "https://{fabric_local}{}",
                     managed_identity::SERVICE_FABRIC_PATH
                 ),
-                thumbprint: sha1_hex(&fabric_tls.server_der),
-                certificate_pem: fabric_tls.ca_pem.clone(),
+                thumbprint: sha1_hex(&keys.service_fabric_tls.server_der),
+                certificate_pem: keys.service_fabric_tls.ca_pem.clone(),
             },
             stop: vec![stop, stop_fabric],
         })
     }
+}
+
+/// Adds each `(app name, certificate PEM)` to its app's `registered_certificates`.
+fn attach_registered_certificates(
+    config: &mut EmulatorConfig,
+    registered: Vec<(String, String)>,
+) -> Result<(), EmulatorError> {
+    for (name, pem) in registered {
+        let app = config
+            .apps
+            .iter_mut()
+            .find(|a| a.name == name)
+            .ok_or_else(|| {
+                EmulatorError::Config(format!(
+                    "a certificate is registered for the app {name}, which the configuration does not have"
+                ))
+            })?;
+        app.registered_certificates.push(pem);
+    }
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), EmulatorError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| EmulatorError::Startup(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| EmulatorError::Startup(e.to_string()))?;
+    Ok((listener, local))
+}
+
+/// The keys and certificates an emulator makes at start (RSA generation is slow, so
+/// it runs off the async workers).
+struct GeneratedKeys {
+    /// The token signing keys (the JWKS publishes both).
+    signing: [SigningKey; 2],
+    /// Each certificate app's certificate and key, by client id.
+    app_certificates: std::collections::HashMap<String, AppCertificate>,
+    /// The main listener's CA and server certificate, with TLS.
+    tls: Option<TlsMaterial>,
+    /// The Service Fabric listener's self-signed certificate.
+    service_fabric_tls: TlsMaterial,
+}
+
+impl GeneratedKeys {
+    async fn generate(config: &EmulatorConfig, tls: bool) -> Result<Self, EmulatorError> {
+        let apps: Vec<(String, String)> = config
+            .apps
+            .iter()
+            .filter(|a| a.certificate)
+            .map(|a| (a.name.clone(), a.client_id.clone()))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let mut app_certificates = std::collections::HashMap::new();
+            for (name, client_id) in apps {
+                app_certificates.insert(client_id, AppCertificate::generate(&name)?);
+            }
+            Ok(Self {
+                signing: [SigningKey::generate()?, SigningKey::generate()?],
+                app_certificates,
+                tls: tls.then(TlsMaterial::generate).transpose()?,
+                service_fabric_tls: TlsMaterial::self_signed()?,
+            })
+        })
+        .await
+        .map_err(|e| EmulatorError::Startup(e.to_string()))?
+    }
+}
+
+/// Serves `app` on `listener` (over TLS with `tls`) in the background, until the
+/// returned sender is sent to or dropped.
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<&TlsMaterial>,
+) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    match tls {
+        Some(tls) => {
+            let listener = tls.listen(listener);
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::warn!(%error, "the emulator stopped with an error");
+                }
+            });
+        }
+        None => {
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::warn!(%error, "the emulator stopped with an error");
+                }
+            });
+        }
+    }
+    stop
 }
 
 fn write_state_dir(
