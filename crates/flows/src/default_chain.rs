@@ -144,7 +144,8 @@ impl DefaultCredentialBuilder {
 /// [`ManagedIdentityCredential::probe`]), [`DefaultStep::AzureCli`]. A link whose
 /// settings are missing is skipped; one that fails hands on to the next. The first that
 /// gives a token is kept for every later call. When none does, the error lists each
-/// link and why it was not used (no secret is in it).
+/// link and why it was not used (no secret is in it): a configuration error when no
+/// link is set up at all, [`Error::Authentication`] when one was and gave no token.
 pub struct DefaultCredential {
     steps: Vec<DefaultStep>,
     lookup: Lookup,
@@ -201,6 +202,9 @@ impl DefaultCredential {
             return credential.get_token(scopes, options).await;
         }
         let mut why_not = Vec::new();
+        // Whether a link was set up and still gave no token: then signing in (or the
+        // network) is the problem, else the chain has nothing to work with.
+        let mut one_was_set_up = false;
         for step in &self.steps {
             let credential = match self.link(*step).await {
                 Ok(Link::Ready(credential)) => credential,
@@ -209,10 +213,12 @@ impl DefaultCredential {
                     continue;
                 }
                 Err(e) => {
+                    one_was_set_up = true;
                     why_not.push(format!("{step}: {e}"));
                     continue;
                 }
             };
+            one_was_set_up = true;
             match credential.get_token(scopes, options).await {
                 Ok(token) => {
                     tracing::debug!(%step, "the default chain uses this credential");
@@ -226,6 +232,14 @@ impl DefaultCredential {
         }
         if self.steps.is_empty() {
             why_not.push("every link was excluded".into());
+        }
+        if !one_was_set_up {
+            return Err(Error::configuration(format!(
+                "no credential of the default chain is set up — {}. Set one up: an app's \
+                 AZURE_* variables, workload identity's, a managed identity on Azure, or \
+                 `az login`",
+                why_not.join("; ")
+            )));
         }
         Err(Error::Authentication {
             reason: format!(

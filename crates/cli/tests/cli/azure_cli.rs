@@ -244,7 +244,7 @@ fn environment_and_the_default_chain_from_the_command_line() {
         .env("AZURE_CONFIG_DIR", env.dir.path().join("nothing"))
         .env("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
         .args(["token", "--flow", "default", "--scope", storage]));
-    assert_ne!(out.code, 0);
+    assert_eq!(out.code, 6, "nothing set up is a configuration error");
     for link in [
         "environment: not configured",
         "workload-identity: not configured",

@@ -125,13 +125,20 @@ async fn each_link_is_chosen_when_only_its_settings_exist() {
 async fn with_nothing_set_up_one_error_says_why_each_link_was_not_used() {
     let emulator = Emulator::builder().start().await.unwrap();
     let empty = tempfile::tempdir().unwrap();
-    let err = chain(nothing(empty.path()))
+    let error = chain(nothing(empty.path()))
         .build()
         .unwrap()
         .get_token(&storage(), &TokenRequestOptions::default())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    // Nothing to sign in again to: the fix is to set a link up, and the error says so.
+    assert!(
+        matches!(error, tokenhop_core::Error::Configuration { .. }),
+        "{error:?}"
+    );
+    let err = error.to_string();
+    assert!(!err.contains("sign in again"), "{err}");
+    assert!(err.contains("az login"), "{err}");
     for expected in [
         "environment: not configured (the environment credential needs AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH",
         "workload-identity: not configured (",
@@ -169,5 +176,9 @@ async fn with_nothing_set_up_one_error_says_why_each_link_was_not_used() {
         .get_token(&storage(), &TokenRequestOptions::default())
         .await
         .unwrap_err();
+    assert!(
+        matches!(err, tokenhop_core::Error::Configuration { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("every link was excluded"), "{err}");
 }
