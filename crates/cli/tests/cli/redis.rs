@@ -1,14 +1,15 @@
 //! `--cache redis://…`: `tokenhop token` processes that share one real `redis-server`
 //! (started by the test on an ephemeral port) make one token request between them,
 //! keep MSAL's JSON under MSAL.NET's key, seal it with TOKENHOP_REDIS_ENCRYPTION_KEY,
-//! and never show the secret, the token or the key; a wrong key is a clear error.
+//! and never show the secret, the token or the key; a wrong key is a clear error;
+//! `logout` signs a user out for every process.
 
 use std::process::{Command, Stdio};
 
-use tokenhop_emulator::names;
+use tokenhop_emulator::{EmulatorConfig, names};
 use tokenhop_test_redis::RedisServer;
 
-use crate::common::{GRAPH, TestEnv, ok, run};
+use crate::common::{GRAPH, TestEnv, approving, ok, run};
 
 const KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
 
@@ -143,4 +144,65 @@ fn a_key_without_a_redis_cache_and_file_commands_on_redis_are_configuration_erro
     assert_eq!(path.code, 6, "{}", path.stderr);
     assert!(path.stderr.contains("redis-cli"), "{}", path.stderr);
     assert_eq!(env.token_requests(), 0);
+}
+
+/// `logout` on a Redis cache signs the user out for every process of the fleet: the
+/// account leaves the directory and no partition keeps a token or refresh token of it.
+#[test]
+fn logout_on_redis_signs_the_user_out_for_the_whole_fleet() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut config = EmulatorConfig::default();
+    config.device_code.interval_secs = 1;
+    let env = TestEnv::start_with(config);
+    let public = || {
+        let mut cmd = env.cmd_on(redis.url());
+        cmd.env("TOKENHOP_AUTHORITY", env.emulator.authority())
+            .env("TOKENHOP_CLIENT_ID", env.client_id(names::PUBLIC_CLIENT));
+        cmd
+    };
+    let mut sign_in = public();
+    sign_in.args(["token", "--flow", "device-code", "--scope", "User.Read"]);
+    let signed_in = approving(&env, names::ALICE, sign_in);
+    assert_eq!(signed_in.code, 0, "{}", signed_in.stderr);
+    let before = env.token_requests();
+    let silent = ok(public().args(["--json", "token", "--scope", "User.Read"]));
+    assert!(
+        silent.stdout.contains(r#""source": "cache""#),
+        "{}",
+        silent.stdout
+    );
+    assert_eq!(
+        env.token_requests(),
+        before,
+        "another process finds it in Redis"
+    );
+    let stored = || -> String {
+        redis
+            .cli(&["KEYS", "tokenhop:*"])
+            .lines()
+            .filter(|key| !key.trim().is_empty())
+            .map(|key| redis.cli(&["GET", key.trim()]))
+            .collect()
+    };
+    let token = signed_in.stdout.trim();
+    assert!(stored().contains(token), "the user's token is in Redis");
+
+    let out = ok(public().args(["logout", "--account", "alice@contoso.onmicrosoft.com"]));
+    assert!(out.stdout.contains("signed out alice@"), "{}", out.stdout);
+    let accounts = ok(public().args(["accounts"]));
+    assert!(!accounts.stdout.contains("alice@"), "{}", accounts.stdout);
+    let after = stored();
+    assert!(
+        !after.contains(token),
+        "no access token of alice is left: {after}"
+    );
+    assert!(
+        !after.contains(r#""credential_type":"RefreshToken""#)
+            && !after.contains(r#""credential_type": "RefreshToken""#),
+        "no refresh token is left: {after}"
+    );
+    let silent = run(public().args(["token", "--scope", "User.Read"]));
+    assert_eq!(silent.code, 3, "interaction required: {}", silent.stderr);
 }
