@@ -40,10 +40,22 @@ session.trust_env = False
 failures = []
 
 
+SECRET_KEYS = {"access_token", "accessToken", "refresh_token", "secret"}
+
+
+def shown(detail):
+    """The detail of a failed check without tokens: tokenhop's JSON carries one."""
+    if isinstance(detail, dict):
+        return {k: ("***" if k in SECRET_KEYS else shown(v)) for k, v in detail.items()}
+    if isinstance(detail, (list, tuple)):
+        return [shown(v) for v in detail]
+    return detail
+
+
 def check(name, condition, detail=""):
     if not condition:
         failures.append(name)
-    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {detail}"))
+    print(("ok   " if condition else "FAIL ") + name + ("" if condition else f": {shown(detail)}"))
 
 
 def token_requests():

@@ -45,7 +45,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn output(command: &mut Command) -> Result<String, String> {
-    let shown = format!("{command:?}");
+    let shown = crate::util::shown(command);
     let out = command
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -292,7 +292,8 @@ fn msal_bench(python: &Path, emulator: &EmulatorProcess, mode: &str, path: &Path
 
 /// `tokenhop token --flow azure-cli` on the warm cache MSAL Python wrote as the Azure
 /// CLI, against a Python process that loads MSAL and answers from the same cache (the
-/// floor of any `az account get-access-token`: the real `az` is not installed here).
+/// floor of any `az account get-access-token`; the real `az` lives only in interop-az's
+/// venv, which the bench does not install).
 fn warm_azure_cli(python: &Path, emulator: &EmulatorProcess, quick: bool) -> Result<Case, String> {
     let tokenhop = optimized_tokenhop()?;
     let ready: Value = serde_json::from_str(&emulator.ready_line).map_err(|e| e.to_string())?;

@@ -19,9 +19,19 @@ pub fn cargo() -> Command {
     command
 }
 
+/// The program and its arguments, for messages. Not `{command:?}`: that shows the
+/// variables set with `.env()`, and steps pass client secrets that way.
+pub fn shown(command: &Command) -> String {
+    std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Runs a command to completion, inheriting stdio; an error names the command.
 pub fn run(command: &mut Command) -> Result<(), String> {
-    let shown = format!("{command:?}");
+    let shown = shown(command);
     let status = command
         .status()
         .map_err(|e| format!("could not start {shown}: {e}"))?;

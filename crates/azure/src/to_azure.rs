@@ -21,7 +21,10 @@ use tokenhop_core::{Scopes, TokenCredential, TokenRequestOptions};
 ///   not zeroize it when dropped.
 /// - **Caching** is the credential's: each tokenhop flow answers from its MSAL-shaped
 ///   cache with single-flight and refresh ahead; the Azure SDK's bearer policy keeps
-///   the token it got until it nears expiry, and after a `401` asks again.
+///   the token it got until it nears expiry. After a `401` the SDK forgets its copy,
+///   but asks with default options, so tokenhop answers from its cache until the token
+///   nears expiry; a resource that rejects a valid token needs a caller-side retry
+///   with `force_refresh` on tokenhop's credential.
 /// - **Errors** become [`ErrorKind::Credential`] errors whose message is tokenhop's
 ///   (the OAuth `error`, the AADSTS codes, the hop of an Agent ID chain, the correlation
 ///   id; never a secret) and whose inner error is the [`tokenhop_core::Error`] itself:

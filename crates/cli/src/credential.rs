@@ -223,9 +223,10 @@ fn options_flow(global: &GlobalArgs, args: &FlowArgs, scopes: &Scopes) -> Outcom
     })
 }
 
-/// The flows whose authority comes from elsewhere (the Azure CLI's profile, the
-/// `AZURE_*` variables) refuse `--authority`, `--issuer`, `--cloud` and (but for the
-/// Azure CLI, which takes it) `--tenant` rather than ignore them.
+/// The flows whose app and authority come from elsewhere (the Azure CLI's profile, the
+/// `AZURE_*` variables) refuse `--authority`, `--issuer`, `--cloud`, `--client-id`,
+/// `--client-secret-file` and (but for the Azure CLI, which takes it) `--tenant` rather
+/// than ignore them.
 fn refuse_an_authority(global: &GlobalArgs, kind: FlowKind) -> Outcome<()> {
     let from = match kind {
         FlowKind::AzureCli => "the Azure CLI's profile (choose with --tenant or --subscription)",
@@ -242,6 +243,15 @@ fn refuse_an_authority(global: &GlobalArgs, kind: FlowKind) -> Outcome<()> {
             kind != FlowKind::AzureCli && global.tenant.is_some(),
         ),
     ];
+    let app_given = [
+        ("--client-id", global.client_id.is_some()),
+        ("--client-secret-file", global.client_secret_file.is_some()),
+    ];
+    if let Some((option, _)) = app_given.iter().find(|(_, set)| *set) {
+        return Err(config(format!(
+            "{option} is not used by --flow {kind}: its app comes from {from}"
+        )));
+    }
     match given.iter().find(|(_, set)| *set) {
         Some((option, _)) => Err(config(format!(
             "{option} is not used by --flow {kind}: its authority comes from {from}"

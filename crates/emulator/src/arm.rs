@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::state::AppState;
 
 /// The app id URI whose tokens the ARM-like resource accepts.
-const ARM_RESOURCE: &str = "https://management.core.windows.net/";
+pub(crate) const ARM_RESOURCE: &str = "https://management.core.windows.net/";
 
 /// Where the ARM-like resource lives under the emulator's URL (a cloud's
 /// `endpoint_resource_manager` is `{url}/arm/`).

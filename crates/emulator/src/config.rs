@@ -420,10 +420,15 @@ impl EmulatorConfig {
         self.users.iter().find(|u| u.upn.eq_ignore_ascii_case(upn))
     }
 
+    /// The resource an app id URI names, whatever the case and trailing `/` (managed
+    /// identity hosts take `https://management.core.windows.net/` with or without it).
     pub(crate) fn resource(&self, app_id_uri: &str) -> Option<&ResourceConfig> {
-        self.resources
-            .iter()
-            .find(|r| r.app_id_uri.eq_ignore_ascii_case(app_id_uri))
+        let wanted = app_id_uri.trim_end_matches('/');
+        self.resources.iter().find(|r| {
+            r.app_id_uri
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(wanted)
+        })
     }
 
     /// The GUID of the tenant an authority's path segment names: the main tenant (by

@@ -153,7 +153,7 @@ fn resources() -> Vec<ResourceConfig> {
         // Azure Resource Manager: what `az login` and `az account get-access-token` ask
         // for (`https://management.core.windows.net//.default`); it takes v1 tokens.
         resource(
-            "https://management.core.windows.net/",
+            crate::arm::ARM_RESOURCE,
             &["user_impersonation"],
             TokenVersion::V1,
         ),

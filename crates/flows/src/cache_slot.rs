@@ -38,9 +38,21 @@ impl CacheSlot {
         ext: Option<&str>,
         now: SystemTime,
     ) -> Result<Cached> {
-        let partition =
-            tokenhop_cache::partition_key(&self.client_id, &self.realm, home_account_id, ext);
-        read_cache(&cache.partition(&partition), |c| {
+        // Only a partitioned cache needs the partition's name: no allocation on the hits
+        // of a file or memory cache.
+        let partition;
+        let cache = if cache.is_partitioned() {
+            partition = cache.partition(&tokenhop_cache::partition_key(
+                &self.client_id,
+                &self.realm,
+                home_account_id,
+                ext,
+            ));
+            &partition
+        } else {
+            cache
+        };
+        read_cache(cache, |c| {
             for environment in environment_aliases(&self.environment) {
                 let query = AccessTokenQuery {
                     home_account_id,

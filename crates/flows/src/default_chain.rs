@@ -293,7 +293,12 @@ impl DefaultCredential {
                 }
             }
             DefaultStep::AzureCli => {
-                let dir = crate::azure_cli::config_dir_from(lookup)?;
+                // Neither AZURE_CONFIG_DIR nor HOME (a service, a bare container): no CLI
+                // login to look for, as for a link without its variables.
+                let dir = match crate::azure_cli::config_dir_from(lookup) {
+                    Ok(dir) => dir,
+                    Err(e) => return not_configured(e),
+                };
                 let cli = AzureCliCredential::builder()
                     .config_dir(&dir)
                     .http(self.http.clone())

@@ -154,11 +154,12 @@ pub(crate) fn shown_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user, host)) => {
+    // Up to the last `@`, not the first `/`: a password may hold `/` (base64 ones do),
+    // and what follows the host never holds an `@` of its own.
+    match rest.rsplit_once('@') {
+        Some((user, host_and_path)) => {
             let user = user.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{host}{path}")
+            format!("{scheme}://{user}:***@{host_and_path}")
         }
         None => url.to_owned(),
     }
@@ -244,6 +245,11 @@ mod tests {
             "rediss://app:***@h:6379"
         );
         assert_eq!(shown_url("redis://h:6379/0"), "redis://h:6379/0");
+        // A base64 password with `/` in it.
+        assert_eq!(
+            shown_url("redis://:ab/cd+ef=@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
         let settings = RedisSettings::new("redis://:hunter2@h/0");
         assert!(!format!("{settings:?}").contains("hunter2"));
     }

@@ -81,6 +81,18 @@ fn setting(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// A numeric setting; one that does not parse is an error, not the default (a test
+/// that mistyped its lease would otherwise run with another one and still pass).
+fn number_setting<T: std::str::FromStr>(name: &str) -> Result<Option<T>> {
+    setting(name)
+        .map(|value| {
+            value
+                .parse()
+                .map_err(|_| Error::configuration(format!("{name}={value:?} is not a number")))
+        })
+        .transpose()
+}
+
 fn cache(location: &str, clock: Arc<MovableClock>) -> Result<SharedTokenCache> {
     if !location.starts_with("redis://") && !location.starts_with("rediss://") {
         return Ok(SharedTokenCache::builder(FilePersistence::new(location))
@@ -91,14 +103,14 @@ fn cache(location: &str, clock: Arc<MovableClock>) -> Result<SharedTokenCache> {
     if let Some(prefix) = setting("TOKENHOP_TEST_REDIS_PREFIX") {
         settings = settings.with_prefix(prefix);
     }
-    if let Some(ms) = setting("TOKENHOP_TEST_LEASE_MS").and_then(|ms| ms.parse().ok()) {
+    if let Some(ms) = number_setting("TOKENHOP_TEST_LEASE_MS")? {
         settings = settings.with_lease(Duration::from_millis(ms));
     }
     if let Some(key) = setting("TOKENHOP_TEST_ENCRYPTION_KEY") {
         settings = settings.with_encryption_key(EncryptionKey::parse(&key)?);
     }
     let mut builder = RedisCache::builder(settings).clock(clock);
-    if let Some(n) = setting("TOKENHOP_TEST_MEMORY_PARTITIONS").and_then(|n| n.parse().ok()) {
+    if let Some(n) = number_setting("TOKENHOP_TEST_MEMORY_PARTITIONS")? {
         builder = builder.memory_partitions(n);
     }
     builder.build()

@@ -284,12 +284,12 @@ impl RedisCluster {
     }
 }
 
-impl Drop for RedisCluster {
+/// Each node is stopped when dropped, so a cluster that fails half-way through
+/// starting leaves no `redis-server` behind either.
+impl Drop for ClusterNode {
     fn drop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.child.kill();
-            let _ = node.child.wait();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -268,6 +268,11 @@ fn flows_with_their_own_authority_refuse_authority_options() {
         ("azure-cli", ["--cloud", "china"]),
         ("environment", ["--tenant", "contoso.onmicrosoft.com"]),
         ("default", ["--issuer", "https://idp.example"]),
+        (
+            "environment",
+            ["--client-id", "11111111-2222-3333-4444-555555555555"],
+        ),
+        ("azure-cli", ["--client-secret-file", "/nonexistent/secret"]),
     ] {
         let out = run(env.cmd().args(option).args([
             "token",

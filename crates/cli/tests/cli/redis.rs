@@ -188,6 +188,11 @@ fn logout_on_redis_signs_the_user_out_for_the_whole_fleet() {
     };
     let token = signed_in.stdout.trim();
     assert!(stored().contains(token), "the user's token is in Redis");
+    let holds_a_refresh_token = |stored: &str| {
+        stored.contains(r#""credential_type":"RefreshToken""#)
+            || stored.contains(r#""credential_type": "RefreshToken""#)
+    };
+    assert!(holds_a_refresh_token(&stored()), "and its refresh token");
 
     let out = ok(public().args(["logout", "--account", "alice@contoso.onmicrosoft.com"]));
     assert!(out.stdout.contains("signed out alice@"), "{}", out.stdout);
@@ -199,8 +204,7 @@ fn logout_on_redis_signs_the_user_out_for_the_whole_fleet() {
         "no access token of alice is left: {after}"
     );
     assert!(
-        !after.contains(r#""credential_type":"RefreshToken""#)
-            && !after.contains(r#""credential_type": "RefreshToken""#),
+        !holds_a_refresh_token(&after),
         "no refresh token is left: {after}"
     );
     let silent = run(public().args(["token", "--scope", "User.Read"]));

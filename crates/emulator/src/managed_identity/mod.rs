@@ -150,13 +150,14 @@ impl Host {
             .ok_or_else(|| {
                 self.bad_request(missing_code, "the resource parameter is missing or empty")
             })?;
-        if state.config.resource(&resource).is_none() {
-            return Err(self.bad_request(
+        match state.config.resource(&resource) {
+            // The audience is the resource's app id URI as registered, as app tokens'.
+            Some(found) => Ok(found.app_id_uri.clone()),
+            None => Err(self.bad_request(
                 "invalid_resource",
                 "AADSTS500011: The resource principal was not found in the tenant.",
-            ));
+            )),
         }
-        Ok(resource)
     }
 
     /// The identity a request names through the host's parameters (`(name, kind)`), else

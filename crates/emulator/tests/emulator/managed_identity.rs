@@ -381,3 +381,26 @@ async fn cloud_shell_posts_a_form_and_gives_the_signed_in_users_token() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// Azure Resource Manager's app id URI ends in `/`, which the SDKs send as the resource
+/// with or without it; the token's audience is the URI as registered, which ARM accepts.
+#[tokio::test]
+async fn imds_finds_arm_with_or_without_its_trailing_slash() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let url = format!("{}/metadata/identity/oauth2/token", emulator.url());
+    let client = http();
+    for resource in [
+        "https://management.core.windows.net/",
+        "https://management.core.windows.net",
+    ] {
+        let query = [("api-version", "2018-02-01"), ("resource", resource)];
+        let (status, _, body) = get(&client, &url, &query, &[("Metadata", "true")]).await;
+        assert_eq!(status, StatusCode::OK, "{resource}: {body}");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(
+            claims(token)["aud"],
+            "https://management.core.windows.net/",
+            "{resource}"
+        );
+    }
+}

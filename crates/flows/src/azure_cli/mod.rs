@@ -364,6 +364,7 @@ impl AzureCliCredential {
                 })?;
                 CertificateAssertions::new(certificate)
                     .include_x5c(send_x5c)
+                    .clock(Arc::clone(&self.clock))
                     .into_credential()
             }
         };
